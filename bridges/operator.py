@@ -1,0 +1,317 @@
+"""The one abstraction: a linear operator between tensor spaces, autograd-aware both ways.
+
+A subclass supplies the raw kernels ``_forward`` and ``_adjoint`` on tensors of
+exact shape; this class adds shape and dtype checks, any number of leading
+batch dimensions, autograd (the backward of the forward is the adjoint and the
+reverse, each itself differentiable, so double backward works), and the algebra
+``A.T``, ``A.H``, ``A @ B``, ``c * A``, ``A + B``, ``A.norm()``, ``A.gram()``.
+
+Example::
+
+    A = bridges.MatrixOperator(torch.randn(5, 3))
+    y = A(torch.randn(8, 3))          # (8, 5)
+    x = A.T(y)                        # (8, 3)
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# An operator whose kernels run in single precision accepts double precision
+# input, computes in single and returns double (DESIGN.md, dtypes).
+_WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
+
+
+def _shape_str(shape) -> str:
+    return "(..., " + ", ".join(str(s) for s in shape) + ")"
+
+
+class _ForwardFn(torch.autograd.Function):
+    """y = A x; backward x̄ = A^H ȳ through `_AdjointFn`, so it is differentiable again."""
+
+    @staticmethod
+    def forward(ctx, op, x):
+        ctx.op = op
+        return op._apply_kernel(op._forward, x, op.range_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, _AdjointFn.apply(ctx.op, grad.contiguous())
+
+
+class _AdjointFn(torch.autograd.Function):
+    """x = A^H y; backward ȳ = A x̄ through `_ForwardFn`."""
+
+    @staticmethod
+    def forward(ctx, op, y):
+        ctx.op = op
+        return op._apply_kernel(op._adjoint, y, op.domain_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, _ForwardFn.apply(ctx.op, grad.contiguous())
+
+
+class LinearOperator(nn.Module):
+    """A linear map A from ``domain_shape`` to ``range_shape``.
+
+    For complex operators ``adjoint`` is the conjugate transpose; for an operator
+    from a real to a complex space it is the adjoint for the real inner product
+    Re<Ax, y>, i.e. Re(A^H y). Gradients follow PyTorch's convention, under
+    which the backward of a linear map is its adjoint in exactly this sense.
+
+    Shapes:
+        forward: (*batch, *domain_shape) -> (*batch, *range_shape)
+        adjoint: (*batch, *range_shape) -> (*batch, *domain_shape)
+
+    Subclasses set ``batched_kernels = True`` if ``_forward``/``_adjoint`` take a
+    leading batch dimension ``(B, *shape)``; otherwise they receive one item of
+    exact shape and the batch is looped here.
+    """
+
+    batched_kernels = False
+
+    def __init__(self, domain_shape, range_shape, domain_dtype=torch.float32, range_dtype=None):
+        super().__init__()
+        self.domain_shape = _checked_shape(domain_shape, "domain_shape")
+        self.range_shape = _checked_shape(range_shape, "range_shape")
+        self.domain_dtype = domain_dtype
+        self.range_dtype = domain_dtype if range_dtype is None else range_dtype
+        self._norm = None
+
+    # --- kernels a subclass implements -------------------------------------
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- public application --------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A x for x of shape (*batch, *domain_shape)."""
+        return self._apply(_ForwardFn, x, self.domain_shape, self.domain_dtype,
+                           self.range_shape, self.range_dtype, "input")
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """A^H y for y of shape (*batch, *range_shape)."""
+        return self._apply(_AdjointFn, y, self.range_shape, self.range_dtype,
+                           self.domain_shape, self.domain_dtype, "adjoint input")
+
+    def _apply(self, fn, x, in_shape, in_dtype, out_shape, out_dtype, what):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__}: expected {what} as a torch.Tensor, got {type(x).__name__}")
+        n = len(in_shape)
+        if x.dim() < n or tuple(x.shape[x.dim() - n:]) != in_shape:
+            raise ValueError(f"{type(self).__name__}: expected {what} of shape {_shape_str(in_shape)}, "
+                             f"got {tuple(x.shape)}")
+        wide = x.dtype == _WIDER.get(in_dtype)
+        if x.dtype != in_dtype and not wide:
+            raise TypeError(f"{type(self).__name__}: expected {what} of dtype {in_dtype}"
+                            f"{' or ' + str(_WIDER[in_dtype]) if in_dtype in _WIDER else ''}, got {x.dtype}")
+        batch = x.shape[: x.dim() - n]
+        # reshape copies only a non-contiguous input; kernels always see contiguous memory
+        flat = x.to(in_dtype).reshape(-1, *in_shape).contiguous()
+        out = fn.apply(self, flat).reshape(*batch, *out_shape)
+        return out.to(_WIDER.get(out_dtype, out_dtype)) if wide else out
+
+    def _apply_kernel(self, kernel, x, out_shape):
+        if self.batched_kernels:
+            return kernel(x)
+        if x.shape[0] == 1:
+            return kernel(x[0]).reshape(1, *out_shape)
+        return torch.stack([kernel(item) for item in x])
+
+    # --- algebra -------------------------------------------------------------
+    @property
+    def H(self) -> "LinearOperator":
+        """The adjoint as an operator: ``A.H(y) == A.adjoint(y)``, ``A.H.H is A``."""
+        return AdjointOperator(self)
+
+    @property
+    def T(self) -> "LinearOperator":
+        """The transpose of a real operator (CT, PET); complex operators use ``H``."""
+        if self.domain_dtype.is_complex or self.range_dtype.is_complex:
+            raise TypeError(f"{type(self).__name__} is complex: use .H for its adjoint, not .T")
+        return self.H
+
+    def __matmul__(self, other):
+        if isinstance(other, LinearOperator):
+            return ComposedOperator(self, other)
+        if isinstance(other, torch.Tensor):
+            return self.forward(other)
+        return NotImplemented
+
+    def __mul__(self, scalar):
+        if isinstance(scalar, (int, float, complex)):
+            return ScaledOperator(self, scalar)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, scalar):
+        return self * (1.0 / scalar)
+
+    def __neg__(self):
+        return ScaledOperator(self, -1.0)
+
+    def __add__(self, other):
+        if isinstance(other, LinearOperator):
+            return SumOperator(self, other)
+        return NotImplemented
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def gram(self) -> "LinearOperator":
+        """The normal operator A^H A; subclasses with a cheaper form override it."""
+        return ComposedOperator(self.H, self)
+
+    def norm(self, n_iter: int = 50, rtol: float = 1e-4, seed: int = 0, recompute: bool = False) -> float:
+        """Spectral norm ||A||_2 by power iteration on A^H A, cached after the first call."""
+        if self._norm is not None and not recompute:
+            return self._norm
+        device = self._norm_device()
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        x = torch.randn(self.domain_shape, generator=g, dtype=_real(self.domain_dtype))
+        if self.domain_dtype.is_complex:
+            x = torch.complex(x, torch.randn(self.domain_shape, generator=g, dtype=x.dtype))
+        x = x.to(device)
+        estimate = 0.0
+        with torch.no_grad():
+            for _ in range(n_iter):
+                x = x / torch.linalg.vector_norm(x)
+                ax = self.forward(x)
+                new = float(torch.linalg.vector_norm(ax))
+                x = self.adjoint(ax)
+                if abs(new - estimate) <= rtol * new:
+                    estimate = new
+                    break
+                estimate = new
+        self._norm = estimate
+        return estimate
+
+    def _norm_device(self):
+        for t in list(self.buffers()) + list(self.parameters()):
+            return t.device
+        return torch.device("cpu")
+
+    def adjoint_error(self, seed: int = 0) -> float:
+        """Relative mismatch of <Ax, y> and <x, A^H y> on random data; see `bridges.testing`."""
+        from .testing import adjoint_error
+        return adjoint_error(self, seed=seed)
+
+    def extra_repr(self) -> str:
+        dt = str(self.domain_dtype) if self.domain_dtype == self.range_dtype else f"{self.domain_dtype}->{self.range_dtype}"
+        return f"{self.domain_shape} -> {self.range_shape}, {dt}"
+
+
+def _real(dtype):
+    return {torch.complex64: torch.float32, torch.complex128: torch.float64}.get(dtype, dtype)
+
+
+def _checked_shape(shape, name):
+    shape = tuple(int(s) for s in shape)
+    if any(s <= 0 for s in shape):
+        raise ValueError(f"{name} must have positive sizes, got {shape}")
+    return shape
+
+
+class AdjointOperator(LinearOperator):
+    """A^H as an operator of its own."""
+
+    batched_kernels = True
+
+    def __init__(self, op: LinearOperator):
+        super().__init__(op.range_shape, op.domain_shape, op.range_dtype, op.domain_dtype)
+        self.op = op
+
+    def _forward(self, y):
+        return self.op.adjoint(y)
+
+    def _adjoint(self, x):
+        return self.op.forward(x)
+
+    @property
+    def H(self):
+        return self.op
+
+    def norm(self, *args, **kwargs):
+        return self.op.norm(*args, **kwargs)
+
+
+class ComposedOperator(LinearOperator):
+    """A @ B: x -> A(B(x))."""
+
+    batched_kernels = True
+
+    def __init__(self, outer: LinearOperator, inner: LinearOperator):
+        if inner.range_shape != outer.domain_shape or inner.range_dtype != outer.domain_dtype:
+            raise ValueError(f"cannot compose: inner range {inner.range_shape} {inner.range_dtype} does not match "
+                             f"outer domain {outer.domain_shape} {outer.domain_dtype}")
+        super().__init__(inner.domain_shape, outer.range_shape, inner.domain_dtype, outer.range_dtype)
+        self.outer, self.inner = outer, inner
+
+    def _forward(self, x):
+        return self.outer.forward(self.inner.forward(x))
+
+    def _adjoint(self, y):
+        return self.inner.adjoint(self.outer.adjoint(y))
+
+
+class ScaledOperator(LinearOperator):
+    """c * A."""
+
+    batched_kernels = True
+
+    def __init__(self, op: LinearOperator, scalar):
+        if isinstance(scalar, complex) and not op.range_dtype.is_complex:
+            raise TypeError(f"a complex scalar {scalar} cannot scale the real operator {type(op).__name__}")
+        super().__init__(op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
+        self.op, self.scalar = op, scalar
+
+    def _forward(self, x):
+        return self.scalar * self.op.forward(x)
+
+    def _adjoint(self, y):
+        conj = self.scalar.conjugate() if isinstance(self.scalar, complex) else self.scalar
+        return conj * self.op.adjoint(y)
+
+
+class SumOperator(LinearOperator):
+    """A + B on the same spaces."""
+
+    batched_kernels = True
+
+    def __init__(self, a: LinearOperator, b: LinearOperator):
+        if (a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype) != \
+                (b.domain_shape, b.range_shape, b.domain_dtype, b.range_dtype):
+            raise ValueError(f"cannot add operators on different spaces: {a.extra_repr()} and {b.extra_repr()}")
+        super().__init__(a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype)
+        self.a, self.b = a, b
+
+    def _forward(self, x):
+        return self.a.forward(x) + self.b.forward(x)
+
+    def _adjoint(self, y):
+        return self.a.adjoint(y) + self.b.adjoint(y)
+
+
+class MatrixOperator(LinearOperator):
+    """A dense matrix as an operator: y = M x, on flat vectors (a reference and a test tool).
+
+    Shapes: M (m, n); forward (*batch, n) -> (*batch, m).
+    """
+
+    batched_kernels = True
+
+    def __init__(self, matrix: torch.Tensor):
+        if matrix.dim() != 2:
+            raise ValueError(f"expected a matrix of shape (m, n), got {tuple(matrix.shape)}")
+        super().__init__((matrix.shape[1],), (matrix.shape[0],), matrix.dtype)
+        self.register_buffer("matrix", matrix)
+
+    def _forward(self, x):
+        return x @ self.matrix.T
+
+    def _adjoint(self, y):
+        return y @ self.matrix.conj()

@@ -1,0 +1,130 @@
+"""The operator core against dense matrices, the closed-form reference."""
+import pytest
+import torch
+
+from bridges import LinearOperator, MatrixOperator
+from bridges.testing import adjoint_error, check_least_squares_gradient, check_operator
+
+
+def matrix(m, n, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randn(m, n, generator=g, dtype=torch.float64)
+    if dtype.is_complex:
+        real = torch.complex(real, torch.randn(m, n, generator=g, dtype=torch.float64))
+    return real.to(dtype)
+
+
+DTYPES = [torch.float32, torch.float64, torch.complex64, torch.complex128]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrix_operator_passes_all_checks(dtype):
+    A = MatrixOperator(matrix(6, 4, dtype))
+    check_operator(A)
+    check_operator(A.H)
+    check_least_squares_gradient(A, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_algebra_matches_matrices(dtype):
+    M, N = matrix(6, 4, dtype, 0), matrix(4, 5, dtype, 1)
+    A, B = MatrixOperator(M), MatrixOperator(N)
+    x = matrix(3, 5, dtype, 2)
+    expected = (2.5 * (M @ N) - M @ N) @ x.T
+    got = (2.5 * (A @ B) - A @ B)(x)
+    torch.testing.assert_close(got, expected.T)
+    torch.testing.assert_close((A @ B).H(matrix(3, 6, dtype, 3)), matrix(3, 6, dtype, 3) @ (M @ N).conj())
+    torch.testing.assert_close(A.gram()(matrix(2, 4, dtype, 4)), matrix(2, 4, dtype, 4) @ (M.conj().T @ M).T)
+    check_operator(2.5 * (A @ B) - A @ B)
+
+
+def test_complex_scale_uses_conjugate_in_adjoint():
+    A = MatrixOperator(matrix(3, 3, torch.complex128))
+    assert adjoint_error((1 + 2j) * A) < 1e-12
+
+
+def test_adjoint_of_adjoint_is_the_operator():
+    A = MatrixOperator(matrix(3, 2, torch.float64))
+    assert A.H.H is A and A.T.T is A
+
+
+def test_norm_is_spectral_norm_and_cached():
+    M = matrix(20, 10, torch.float64)
+    A = MatrixOperator(M.clone())
+    sigma = torch.linalg.matrix_norm(M, 2).item()
+    assert abs(A.norm(n_iter=500, rtol=1e-10) - sigma) < 1e-6 * sigma
+    A.matrix.mul_(2)  # the cache is kept until asked to recompute
+    assert abs(A.norm() - sigma) < 1e-6 * sigma
+    assert abs(A.norm(n_iter=500, rtol=1e-10, recompute=True) - 2 * sigma) < 2e-6 * sigma
+
+
+@pytest.mark.parametrize("batch", [(), (1,), (4,), (2, 3)])
+def test_any_leading_batch(batch):
+    M = matrix(5, 3, torch.float64)
+    x = torch.randn(*batch, 3, dtype=torch.float64)
+    y = MatrixOperator(M)(x)
+    assert y.shape == (*batch, 5)
+    torch.testing.assert_close(y, x @ M.T)
+
+
+def test_non_contiguous_input_gives_same_result():
+    M = matrix(5, 3, torch.float32)
+    x = torch.randn(3, 4).T  # (4, 3), not contiguous
+    torch.testing.assert_close(MatrixOperator(M)(x), MatrixOperator(M)(x.contiguous()))
+
+
+def test_float64_into_float32_operator_is_computed_and_returned_as_float64():
+    A = MatrixOperator(matrix(5, 3, torch.float32))
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    y = A(x)
+    assert y.dtype == torch.float64
+    y.sum().backward()
+    assert x.grad.dtype == torch.float64
+
+
+def test_double_backward_through_forward_and_adjoint():
+    """A gradient penalty needs d/dx ||∇_x f||²; with f = ½||Ax||² that is 2 A^T A A^T A x."""
+    M = matrix(4, 3, torch.float64)
+    A = MatrixOperator(M)
+    x = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(0.5 * A(x).pow(2).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(grad.pow(2).sum(), x)
+    G = M.T @ M
+    torch.testing.assert_close(gg, 2 * G @ G @ x.detach())
+
+
+class _BrokenAdjoint(LinearOperator):
+    """An operator whose adjoint is wrong: the checks must catch it."""
+
+    def __init__(self):
+        super().__init__((3,), (3,), torch.float64)
+        self.M = matrix(3, 3, torch.float64)
+
+    def _forward(self, x):
+        return self.M @ x
+
+    def _adjoint(self, y):
+        return self.M @ y  # should be M.T
+
+
+def test_check_operator_catches_a_wrong_adjoint():
+    with pytest.raises(AssertionError, match="adjoint error"):
+        check_operator(_BrokenAdjoint())
+
+
+def test_bad_inputs_name_expected_and_got():
+    A = MatrixOperator(matrix(5, 3, torch.float32))
+    with pytest.raises(ValueError, match=r"expected input of shape \(\.\.\., 3\), got \(4, 2\)"):
+        A(torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"expected adjoint input of shape \(\.\.\., 5\)"):
+        A.adjoint(torch.randn(3))
+    with pytest.raises(TypeError, match="expected input of dtype torch.float32 or torch.float64, got torch.complex64"):
+        A(torch.randn(3, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="as a torch.Tensor"):
+        A([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="cannot compose"):
+        A @ A
+    with pytest.raises(TypeError, match="use .H"):
+        MatrixOperator(matrix(2, 2, torch.complex64)).T
+    with pytest.raises(ValueError, match="positive sizes"):
+        MatrixOperator(torch.zeros(0, 3))
