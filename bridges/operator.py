@@ -115,6 +115,7 @@ class LinearOperator(nn.Module):
         return out.to(_WIDER.get(out_dtype, out_dtype)) if wide else out
 
     def _apply_kernel(self, kernel, x, out_shape):
+        x = x.detach()  # kernels see plain memory (DLPack refuses tensors that require grad)
         if self.batched_kernels:
             return kernel(x)
         if x.shape[0] == 1:

@@ -1,0 +1,75 @@
+"""The CT forward model: X-ray line integrals through ASTRA, as a `LinearOperator`."""
+from __future__ import annotations
+
+import torch
+
+from ..operator import LinearOperator
+from .astra_backend import CPUProjector2D, CUDAProjector
+from .geometry import ParallelBeam3D, ParallelVec3D
+
+
+class Projector(LinearOperator):
+    """Ray transform ``(A f)(ray) = ∫_ray f(r) dr``, a line integral in mm of an image in 1/mm.
+
+    The adjoint is the exact matrix transpose of the forward on CPU (ASTRA's CPU
+    projectors: Joseph's ``linear`` kernel for parallel beams, ``line_fanflat`` for
+    fan beams, as ODL's ``astra_cpu`` backend), and ASTRA's matched backprojector on CUDA.
+
+    Shapes:
+        2D: image (*batch, y, x) -> sinogram (*batch, views, detectors)
+        3D: volume (*batch, z, y, x) -> projections (*batch, rows, views, columns)
+
+    CPU tensors run on ASTRA's 2D CPU projectors in place through DLPack (3D parallel
+    beams whose rays lie in axial planes, slice by slice); a batch is spread over
+    ``n_threads`` threads. CUDA tensors run on ASTRA's CUDA projectors on their own GPU.
+
+    Example::
+
+        A = Projector(ParallelBeam2D(angles=180, n_detectors=183, detector_spacing=1.0, image_shape=(128, 128)))
+        sino = A(torch.rand(4, 128, 128))      # (4, 180, 183)
+        back = A.T(sino)                       # (4, 128, 128)
+    """
+
+    batched_kernels = True
+
+    def __init__(self, geometry, n_threads: int | None = None):
+        super().__init__(geometry.image_shape, geometry.sinogram_shape, torch.float32)
+        self.geometry = geometry
+        self.n_threads = n_threads or max(1, torch.get_num_threads())
+        self._slices = None  # the 2D geometry of one slice when a 3D parallel beam runs slice by slice
+        if isinstance(geometry, (ParallelBeam3D, ParallelVec3D)) and geometry.to_vec().axial_slices():
+            self._slices = geometry.to_vec().central_slice()
+        self._cpu = None
+        self._cuda = {}
+
+    def _backend(self, device: torch.device):
+        if device.type == "cuda":
+            if device not in self._cuda:
+                self._cuda[device] = CUDAProjector(self.geometry, device)
+            return self._cuda[device]
+        if device.type != "cpu":
+            raise ValueError(f"{type(self).__name__}: expected a CPU or CUDA tensor, got one on {device}")
+        if self._cpu is None:
+            if self.geometry.is_3d and self._slices is None:
+                raise ValueError(f"{type(self.geometry).__name__} on a CPU tensor: ASTRA's 3D projectors need "
+                                 "CUDA, and only 3D parallel beams whose detector rows match the volume's "
+                                 "slices run slice by slice on the CPU; move the input to a GPU")
+            self._cpu = CPUProjector2D(self._slices or self.geometry, self.n_threads)
+        return self._cpu
+
+    def _forward(self, x):
+        out = torch.empty(x.shape[0], *self.range_shape, dtype=torch.float32, device=x.device)
+        self._run("forward", x, out, self.domain_shape, self.range_shape)
+        return out
+
+    def _adjoint(self, y):
+        out = torch.empty(y.shape[0], *self.domain_shape, dtype=torch.float32, device=y.device)
+        self._run("adjoint", y, out, self.range_shape, self.domain_shape)
+        return out
+
+    def _run(self, which, x, out, in_shape, out_shape):
+        backend = self._backend(x.device)
+        if self._slices is not None and x.device.type == "cpu":
+            # (B, z, y, x) and (B, rows, views, cols) are B*z contiguous 2D problems
+            x, out = x.reshape(-1, *in_shape[1:]), out.view(-1, *out_shape[1:])
+        getattr(backend, which)(x, out)
