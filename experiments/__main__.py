@@ -1,0 +1,30 @@
+"""python -m experiments COMMAND [args]: each command is a module of this package with main(argv)."""
+import importlib
+import sys
+
+COMMANDS = {
+    "run": "experiments.run",          # a named quick job (README's first command)
+    "validate": "experiments.validate",  # adjoint tests and agreement with ODL / SigPy, with a table
+    "train": "experiments.train",
+    "evaluate": "experiments.evaluate",
+    "shift": "experiments.shift",
+}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m experiments {{{'|'.join(COMMANDS)}}} [args]", file=sys.stderr)
+        return 2
+    try:
+        module = importlib.import_module(COMMANDS[argv[0]])
+    except ModuleNotFoundError as err:
+        if err.name != COMMANDS[argv[0]]:
+            raise
+        print(f"'{argv[0]}' is not available yet in this version", file=sys.stderr)
+        return 2
+    return module.main(argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
