@@ -5,3 +5,7 @@ from .projector import Projector
 
 __all__ = ["ParallelBeam2D", "FanBeam2D", "ParallelVec2D", "FanVec2D", "ParallelBeam3D", "ConeBeam3D",
            "ParallelVec3D", "ConeVec3D", "uniform_angles", "Projector"]
+from .fbp import fbp, fdk, ramp_filter
+from .presets import PRESETS, scanner
+
+__all__ += ["fbp", "fdk", "ramp_filter", "scanner", "PRESETS"]

@@ -123,8 +123,9 @@ class _Geometry:
         return len(self.image_shape) == 3
 
     def _image_radius(self):
-        half = [n * p / 2 for n, p in zip(self.image_shape, self.pixel_size)]
-        return math.hypot(*half[-2:])
+        """Radius of the field of view the image asks for: the circle through the middles of its
+        longer sides (CT's field of view is a disc; the corners of a square image lie outside it)."""
+        return max(n * p / 2 for n, p in zip(self.image_shape[-2:], self.pixel_size[-2:]))
 
     def astra_volume(self):
         """ASTRA volume geometry; in 2D the rows run to -y (ASTRA's row 0 is at the top),
