@@ -1,0 +1,79 @@
+"""What every learned model shares: the operator it reconstructs for, input checks, seeded set-up.
+
+The operator is a submodule, so ``model.to(device)`` moves its buffers (masks, maps,
+PET factors), but it is physics, not weights: it is left out of ``state_dict()``
+and not expected by ``load_state_dict()``, so trained weights load into a model
+built on another instance of the operator (another mask, another patient's maps).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from bridges.operator import LinearOperator
+
+from .complex_channels import SpaceLayout
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Run the block with torch's CPU generator seeded, restoring the caller's state after."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class OperatorModel(nn.Module):
+    """Base of the models in `learned`: holds ``op`` and the channel layouts of its two spaces.
+
+    Shapes: measurements (*batch, *op.range_shape) -> images (*batch, *op.domain_shape).
+    """
+
+    def __init__(self, op: LinearOperator, *, image_2d: bool = True):
+        super().__init__()
+        if not isinstance(op, LinearOperator):
+            raise TypeError(f"{type(self).__name__}: expected a bridges.LinearOperator, got {type(op).__name__}")
+        if image_2d and len(op.domain_shape) < 2:
+            raise ValueError(f"{type(self).__name__}: expected an operator on 2D images (..., y, x), "
+                             f"got domain shape {op.domain_shape}")
+        self.op = op
+        self.image = SpaceLayout(op.domain_shape, op.domain_dtype)
+        self.data = SpaceLayout(op.range_shape, op.range_dtype)
+        self.register_state_dict_post_hook(_drop_operator)
+        self.register_load_state_dict_post_hook(_operator_not_expected)
+
+    def _flat(self, t: torch.Tensor, layout: SpaceLayout, what: str):
+        """Check ``t`` against ``layout`` and flatten its batch: (*batch, *shape) -> ((N, *shape), batch)."""
+        n = len(layout.shape)
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{type(self).__name__}: expected {what} as a torch.Tensor, got {type(t).__name__}")
+        if t.dim() < n or tuple(t.shape[t.dim() - n:]) != layout.shape or t.is_complex() != layout.is_complex:
+            raise ValueError(f"{type(self).__name__}: expected {what} of shape {layout.describe()} for "
+                             f"{type(self.op).__name__} {self.op.extra_repr()}, got {tuple(t.shape)} {t.dtype}")
+        batch = t.shape[: t.dim() - n]
+        return t.reshape(-1, *layout.shape).to(layout.dtype), batch
+
+    def flat_measurements(self, y: torch.Tensor):
+        return self._flat(y, self.data, "measurements")
+
+    def flat_images(self, x: torch.Tensor):
+        return self._flat(x, self.image, "images")
+
+    def gradient(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """∇ ½||A x - y||² = A^H (A x - y)."""
+        return self.op.adjoint(self.op(x) - y)
+
+
+def _drop_operator(module, state_dict, prefix, local_metadata):
+    for key in [k for k in state_dict if k.startswith(prefix + "op.")]:
+        del state_dict[key]
+
+
+def _operator_not_expected(module, incompatible_keys):
+    missing = incompatible_keys.missing_keys
+    missing[:] = [k for k in missing if not (k.startswith("op.") or ".op." in k)]

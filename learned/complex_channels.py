@@ -1,0 +1,69 @@
+"""Operator spaces as real multi-channel images, so that convolutional networks run on any bridge.
+
+A space of shape ``(*lead, *spatial)`` keeps its last two axes (one for a 1D space)
+as the convolution's spatial axes and folds the leading axes into channels; a
+complex space contributes its real and imaginary parts as two channels each.
+
+    CT image (y, x) float32            -> (N, 1, y, x)
+    MRI image (y, x) complex64         -> (N, 2, y, x)
+    MRI k-space (coils, y, x) complex  -> (N, 2 * coils, y, x)
+    PET slices (S, views, bins) float  -> (N, S, views, bins)
+
+Example::
+
+    layout = SpaceLayout(op.domain_shape, op.domain_dtype)
+    h = layout.to_channels(x)            # (N, layout.channels, y, x), real
+    x_again = layout.from_channels(h)    # (N, *op.domain_shape), op.domain_dtype
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class SpaceLayout:
+    """How tensors of one operator space map to real channel stacks ``(N, C, *spatial)`` and back."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+        n_spatial = min(2, len(self.shape))
+        self.spatial = self.shape[len(self.shape) - n_spatial:]
+        self.lead = self.shape[: len(self.shape) - n_spatial]
+        self.is_complex = dtype.is_complex
+        self.channels = math.prod(self.lead) * (2 if self.is_complex else 1)
+
+    def to_channels(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, *shape) of the space's dtype -> (N, channels, *spatial) real."""
+        n = x.shape[0]
+        if self.is_complex:
+            x = torch.stack([x.real, x.imag], dim=1)  # (N, 2, *lead, *spatial)
+        return x.reshape(n, self.channels, *self.spatial)
+
+    def from_channels(self, h: torch.Tensor) -> torch.Tensor:
+        """(N, channels, *spatial) real -> (N, *shape) of the space's dtype."""
+        n = h.shape[0]
+        if self.is_complex:
+            h = h.reshape(n, 2, *self.shape)
+            return torch.complex(h[:, 0].contiguous(), h[:, 1].contiguous())
+        return h.reshape(n, *self.shape)
+
+    def conv(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True) -> nn.Module:
+        """A 'same'-padded convolution over this space's spatial axes (2D, or 1D for a 1D space)."""
+        cls = nn.Conv2d if len(self.spatial) == 2 else nn.Conv1d
+        return cls(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+
+    def describe(self) -> str:
+        return f"(..., {', '.join(map(str, self.shape))}) {self.dtype}"
+
+
+def conv_block(layout: SpaceLayout, in_channels: int, out_channels: int, width: int, n_layers: int = 3,
+               activation=nn.PReLU) -> nn.Sequential:
+    """``n_layers`` 3x3 convolutions with ``activation`` between them (none after the last)."""
+    layers, c = [], in_channels
+    for i in range(n_layers - 1):
+        layers += [layout.conv(c, width), activation(width) if activation is nn.PReLU else activation()]
+        c = width
+    layers.append(layout.conv(c, out_channels))
+    return nn.Sequential(*layers)
