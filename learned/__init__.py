@@ -1,0 +1,27 @@
+"""Learned reconstruction models that take any bridge operator (CT, MRI, PET) as an argument.
+
+Every model maps measurements ``(*batch, *op.range_shape)`` to images ``(*batch, *op.domain_shape)``
+and uses the operator only through the `bridges.LinearOperator` interface; complex spaces
+travel as two real channels inside the networks (`learned.complex_channels`).
+
+Example::
+
+    A = bridges.ct.Projector(bridges.ct.ParallelBeam2D(angles=30, n_detectors=192, detector_spacing=1.0,
+                                                       image_shape=(128, 128)))
+    x = learned.LearnedPrimalDual(A)(A(phantom))
+"""
+from .automap import AUTOMAP
+from .base import OperatorModel, expected_measurements
+from .cascade import DataConsistency, DeepCascade, is_partial_isometry
+from .complex_channels import SpaceLayout
+from .fbpconvnet import FBPConvNet
+from .gan import DAGANLoss, PatchDiscriminator, WGANGPLoss, measurement_consistency
+from .learned_gradient import FieldsOfExperts, LearnedGradient
+from .primal_dual import LearnedPrimalDual
+from .unet import UNet
+from .varnet import NormUNet, VarNet, VarNetBlock
+
+__all__ = ["LearnedPrimalDual", "LearnedGradient", "FieldsOfExperts", "DeepCascade", "DataConsistency",
+           "is_partial_isometry", "VarNet", "VarNetBlock", "NormUNet", "FBPConvNet", "UNet", "PatchDiscriminator",
+           "DAGANLoss", "WGANGPLoss", "measurement_consistency", "expected_measurements", "AUTOMAP",
+           "OperatorModel", "SpaceLayout"]

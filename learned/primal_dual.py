@@ -6,7 +6,7 @@ from torch import nn
 
 from bridges.operator import LinearOperator
 
-from .base import OperatorModel, seeded
+from .base import OperatorModel, expected_measurements, seeded
 from .complex_channels import conv_block
 
 
@@ -55,15 +55,14 @@ class LearnedPrimalDual(OperatorModel):
         f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=_real(g))
         h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=_real(g))
         g_channels = self.data.to_channels(g)
-        background = getattr(self.op, "background", None) if self.poisson else None
         for dual_net, primal_net in zip(self.dual_nets, self.primal_nets):
-            forward = self.op(self.image.from_channels(f[:, :ci]))
+            primal = self.image.from_channels(f[:, :ci])
             if self.poisson:
-                expected = forward if background is None else forward + background
+                expected = expected_measurements(self.op, primal)
                 ratio = 1 - g / expected.clamp_min(1e-6)
                 inputs = [h, self.data.to_channels(expected), g_channels, self.data.to_channels(ratio)]
             else:
-                inputs = [h, self.data.to_channels(forward), g_channels]
+                inputs = [h, self.data.to_channels(self.op(primal)), g_channels]
             h = h + dual_net(torch.cat(inputs, dim=1))
             back = self.image.to_channels(self.op.adjoint(self.data.from_channels(h[:, :cd])))
             f = f + primal_net(torch.cat([f, back], dim=1))
