@@ -101,3 +101,13 @@ def measure(op: LinearOperator, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         y = op(images)
         return y + op.background if hasattr(op, "background") else y
+
+
+def mlem(op: LinearOperator, counts: torch.Tensor, n_iter: int = 10) -> torch.Tensor:
+    """MLEM for an operator with a background (PET), without autograd: FBPConvNet's pseudo-inverse."""
+    with torch.no_grad():
+        sensitivity = op.adjoint(torch.ones_like(counts)).clamp_min(1e-8)
+        x = torch.ones(*counts.shape[: counts.dim() - len(op.range_shape)], *op.domain_shape)
+        for _ in range(n_iter):
+            x = x * op.adjoint(counts / (op(x) + op.background).clamp_min(1e-8)) / sensitivity
+    return x
