@@ -89,15 +89,15 @@ class LinearOperator(nn.Module):
     # --- public application --------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """A x for x of shape (*batch, *domain_shape)."""
-        return self._apply(_ForwardFn, x, self.domain_shape, self.domain_dtype,
+        return self._checked_apply(_ForwardFn, x, self.domain_shape, self.domain_dtype,
                            self.range_shape, self.range_dtype, "input")
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """A^H y for y of shape (*batch, *range_shape)."""
-        return self._apply(_AdjointFn, y, self.range_shape, self.range_dtype,
+        return self._checked_apply(_AdjointFn, y, self.range_shape, self.range_dtype,
                            self.domain_shape, self.domain_dtype, "adjoint input")
 
-    def _apply(self, fn, x, in_shape, in_dtype, out_shape, out_dtype, what):
+    def _checked_apply(self, fn, x, in_shape, in_dtype, out_shape, out_dtype, what):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: expected {what} as a torch.Tensor, got {type(x).__name__}")
         n = len(in_shape)

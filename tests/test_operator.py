@@ -128,3 +128,10 @@ def test_bad_inputs_name_expected_and_got():
         MatrixOperator(matrix(2, 2, torch.complex64)).T
     with pytest.raises(ValueError, match="positive sizes"):
         MatrixOperator(torch.zeros(0, 3))
+
+
+def test_module_conversions_reach_the_buffers():
+    """nn.Module.to/.double/.cpu run Module._apply: the operator must not shadow it."""
+    A = MatrixOperator(matrix(5, 3, torch.float32)).double()
+    assert A.matrix.dtype == torch.float64
+    assert A.to("cpu").matrix.device.type == "cpu"
