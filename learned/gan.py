@@ -2,7 +2,7 @@
 
 The generator is any model of this package mapping measurements to images; `FBPConvNet` is the
 U-Net with residual output of DAGAN. The losses hold no optimiser: a training loop calls
-``loss.generator(...)`` and ``loss.discriminator(...)`` and steps its own optimisers.
+``loss.generator_loss(...)`` and ``loss.discriminator_loss(...)`` and steps its own optimisers.
 """
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ class DAGANLoss:
     Example::
 
         loss = DAGANLoss(A, PatchDiscriminator(A))
-        loss.generator(G(y), x, y).backward()           # gradients reach G through A and D
-        loss.discriminator(G(y).detach(), x, y).backward()
+        loss.generator_loss(G(y), x, y).backward()           # gradients reach G through A and D
+        loss.discriminator_loss(G(y).detach(), x, y).backward()
     """
 
     def __init__(self, op: LinearOperator, discriminator: nn.Module, image_weight: float = 15.0,
@@ -96,13 +96,13 @@ class DAGANLoss:
     def _logits(self, x, y):
         return self.discriminator(x, y) if getattr(self.discriminator, "conditional", False) else self.discriminator(x)
 
-    def generator(self, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def generator_loss(self, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = self._logits(fake, y)
         adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         return (self.image_weight * relative_error(fake, real) + self.adversarial_weight * adversarial
                 + self.measurement_weight * measurement_consistency(self.op, fake, y))
 
-    def discriminator(self, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def discriminator_loss(self, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         real_logits, fake_logits = self._logits(real, y), self._logits(fake.detach(), y)
         return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                 + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
@@ -119,17 +119,17 @@ class WGANGPLoss(DAGANLoss):
 
     Example::
 
-        loss = WGANGPLoss(A, PatchDiscriminator(A), generator=torch.Generator().manual_seed(0))
-        loss.discriminator(G(y).detach(), x, y).backward()
+        loss = WGANGPLoss(A, PatchDiscriminator(A), rng=torch.Generator().manual_seed(0))
+        loss.discriminator_loss(G(y).detach(), x, y).backward()
     """
 
     def __init__(self, op: LinearOperator, discriminator: nn.Module, image_weight: float = 15.0,
                  measurement_weight: float = 0.1, adversarial_weight: float = 1.0, penalty_weight: float = 10.0,
-                 generator: torch.Generator | None = None):
+                 rng: torch.Generator | None = None):
         super().__init__(op, discriminator, image_weight, measurement_weight, adversarial_weight)
-        self.penalty_weight, self.rng = penalty_weight, generator
+        self.penalty_weight, self.rng = penalty_weight, rng
 
-    def generator(self, fake, real, y):
+    def generator_loss(self, fake, real, y):
         return (-self.adversarial_weight * self._logits(fake, y).mean()
                 + self.image_weight * relative_error(fake, real)
                 + self.measurement_weight * measurement_consistency(self.op, fake, y))
@@ -142,7 +142,7 @@ class WGANGPLoss(DAGANLoss):
         dims = tuple(range(grad.dim() - len(self.op.domain_shape), grad.dim()))
         return ((grad.abs().pow(2).sum(dims) + 1e-12).sqrt() - 1).pow(2).mean()
 
-    def discriminator(self, fake, real, y):
+    def discriminator_loss(self, fake, real, y):
         return (self._logits(fake.detach(), y).mean() - self._logits(real, y).mean()
                 + self.penalty_weight * self.gradient_penalty(fake, real, y))
 
