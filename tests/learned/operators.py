@@ -39,9 +39,9 @@ class ToyPET(LinearOperator):
     batched_kernels = True
 
     def __init__(self, matrix: torch.Tensor, image_shape, sinogram_shape, background: float):
-        super().__init__(image_shape, sinogram_shape, torch.float32)
+        super().__init__(image_shape, sinogram_shape, matrix.dtype)
         self.register_buffer("matrix", matrix)
-        self.register_buffer("background", torch.full(sinogram_shape, float(background)))
+        self.register_buffer("background", torch.full(sinogram_shape, float(background), dtype=matrix.dtype))
 
     def _forward(self, x):
         return (x.reshape(x.shape[0], -1) @ self.matrix.T).reshape(x.shape[0], *self.range_shape)
