@@ -58,7 +58,7 @@ def coil_maps(n, coils, generator):
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, n), indexing="ij")
     maps = []
     for c in range(coils):
-        angle = 2 * math.pi * c / coils
+        angle = 2 * math.pi * c / coils + math.pi / 4  # coil centres differ along both axes
         magnitude = torch.exp(-((yy - math.sin(angle)) ** 2 + (xx - math.cos(angle)) ** 2) / 2)
         phase = torch.rand((), generator=generator) * 2 * math.pi + 0.5 * (xx + yy)
         maps.append(magnitude * torch.exp(1j * phase))
