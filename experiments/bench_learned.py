@@ -1,0 +1,98 @@
+"""Learned primal-dual training cost on CPU: time per step, the share spent in the CT operator, peak memory.
+
+    python -m experiments.bench_learned [--size 128] [--views 30] [--batches 1 4] [--steps 5]
+
+LPD (Adler & Öktem's defaults: 10 iterations, 5 primal and 5 dual channels, width 32) on a
+parallel-beam `ct.Projector`; one step is forward, backward and an Adam update on random-ellipse
+phantoms. The operator's share is the wall time inside ASTRA's kernels (forward and adjoint, in
+the forward pass and in backward) over the step's time. Peak memory is the process's peak resident
+set (ru_maxrss), which includes the interpreter and libraries. Prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import statistics
+import time
+
+import torch
+
+from bridges import LinearOperator, ct
+from experiments.phantoms import random_ellipses
+from learned import LearnedPrimalDual
+
+
+class TimedOperator(LinearOperator):
+    """The same operator, with the wall time of its kernels summed in ``seconds``."""
+
+    batched_kernels = True
+
+    def __init__(self, op: LinearOperator):
+        super().__init__(op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
+        self.op, self.seconds, self.calls = op, 0.0, 0
+        self._norm = op.norm()
+
+    def _timed(self, kernel, x, out_shape):
+        start = time.perf_counter()
+        out = self.op._apply_kernel(kernel, x, out_shape)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return out
+
+    def _forward(self, x):
+        return self._timed(self.op._forward, x, self.range_shape)
+
+    def _adjoint(self, y):
+        return self._timed(self.op._adjoint, y, self.domain_shape)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def bench(size: int, views: int, batch: int, steps: int):
+    geometry = ct.ParallelBeam2D(angles=views, n_detectors=math.ceil(size * 1.5), detector_spacing=1.0,
+                                 image_shape=(size, size))
+    op = TimedOperator(ct.Projector(geometry))
+    g = torch.Generator().manual_seed(0)
+    x = torch.stack([random_ellipses((size, size), 10, g, mu=1.0) for _ in range(batch)])
+    with torch.no_grad():
+        y = op(x)
+    model = LearnedPrimalDual(op)
+    optimiser = torch.optim.Adam(model.parameters(), 1e-3)
+    times, shares, calls = [], [], 0
+    for i in range(steps + 1):  # the first step warms up allocator and projector
+        op.seconds, op.calls = 0.0, 0
+        start = time.perf_counter()
+        loss = (model(y) - x).pow(2).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        elapsed = time.perf_counter() - start
+        if i:
+            times.append(elapsed)
+            shares.append(op.seconds / elapsed)
+            calls = op.calls
+    return statistics.median(times), statistics.median(shares), calls
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--views", type=int, default=30)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; LearnedPrimalDual(n_iter=10, n_primal=5, "
+          f"n_dual=5, width=32) on {args.size}x{args.size}, {args.views} views; medians of {args.steps} steps\n")
+    print("| batch | step (ms) | in operator (ms) | operator share | operator calls per step | peak RSS (MB) |")
+    print("|---|---|---|---|---|---|")
+    for batch in args.batches:
+        step, share, calls = bench(args.size, args.views, batch, args.steps)
+        print(f"| {batch} | {1e3 * step:.0f} | {1e3 * step * share:.0f} | {100 * share:.1f} % | {calls} "
+              f"| {peak_rss_mb():.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
