@@ -40,11 +40,11 @@ class OperatorModel(nn.Module):
     Shapes: measurements (*batch, *op.range_shape) -> images (*batch, *op.domain_shape).
     """
 
-    def __init__(self, op: LinearOperator, *, image_2d: bool = True):
+    def __init__(self, op: LinearOperator):
         super().__init__()
         if not isinstance(op, LinearOperator):
             raise TypeError(f"{type(self).__name__}: expected a bridges.LinearOperator, got {type(op).__name__}")
-        if image_2d and len(op.domain_shape) < 2:
+        if len(op.domain_shape) < 2:
             raise ValueError(f"{type(self).__name__}: expected an operator on 2D images (..., y, x), "
                              f"got domain shape {op.domain_shape}")
         self.op = op
@@ -69,6 +69,10 @@ class OperatorModel(nn.Module):
 
     def flat_images(self, x: torch.Tensor):
         return self._flat(x, self.image, "images")
+
+    def scaled_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """A^H y / ||A||²: a start image on the scale of the data (zero filling for MRI, where ||A|| = 1)."""
+        return self.op.adjoint(y) / self.op.norm() ** 2
 
     def gradient(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """∇ ½||A x - y||² = A^H (A x - y)."""

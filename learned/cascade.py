@@ -111,7 +111,7 @@ class DeepCascade(OperatorModel):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
-        x = self.op.adjoint(y) / self.op.norm() ** 2
+        x = self.scaled_adjoint(y)
         for cnn, dc in zip(self.cnns, self.dcs):
             x = x + self.image.from_channels(cnn(self.image.to_channels(x)))
             x = dc(self.op, x, y)

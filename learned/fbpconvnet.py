@@ -40,7 +40,7 @@ class FBPConvNet(OperatorModel):
     def initial(self, y: torch.Tensor) -> torch.Tensor:
         """x_0 = A^†(y) for flat measurements (N, *range_shape)."""
         if self.pseudo_inverse is None:
-            return self.op.adjoint(y) / self.op.norm() ** 2
+            return self.scaled_adjoint(y)
         x0 = self.pseudo_inverse(y)
         if tuple(x0.shape) != (y.shape[0], *self.op.domain_shape):
             raise ValueError(f"{type(self).__name__}: the pseudo-inverse returned shape {tuple(x0.shape)}, expected "

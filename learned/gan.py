@@ -62,7 +62,7 @@ class PatchDiscriminator(OperatorModel):
             y, _ = self.flat_measurements(y)
             if y.shape[0] != x.shape[0]:
                 raise ValueError(f"{type(self).__name__}: {x.shape[0]} images but {y.shape[0]} measurements")
-            residual = self.op.adjoint(expected_measurements(self.op, x) - y) / self.op.norm() ** 2
+            residual = self.scaled_adjoint(expected_measurements(self.op, x) - y)
             h = torch.cat([h, self.image.to_channels(residual)], dim=1)
         out = self.net(h)
         return out.reshape(*batch, *out.shape[-2:])

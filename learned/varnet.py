@@ -129,7 +129,7 @@ class VarNet(OperatorModel):
                 k = k - block.step * self.op.mask * (k - y) - self._expand(self._regularise(block, self._reduce(k)))
             x = self._reduce(k)
         else:
-            x = self.op.adjoint(y) / self.op.norm() ** 2
+            x = self.scaled_adjoint(y)
             for block in self.cascades:
                 x = x - block.step * self.gradient(x, y) - self._regularise(block, x)
         return x.reshape(*batch, *self.op.domain_shape)
