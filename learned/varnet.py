@@ -30,23 +30,35 @@ class NormUNet(nn.Module):
         return self.unet((h - mean) / std) * std + mean
 
 
+def _fft2(z):
+    return torch.fft.fft2(z, norm="ortho")
+
+
+def _ifft2(k):
+    return torch.fft.ifft2(k, norm="ortho")
+
+
+def _fft2c(z):
+    """fastMRI's centred FFT: the zero frequency and the image centre in the middle of the array."""
+    return torch.fft.fftshift(_fft2(torch.fft.ifftshift(z, dim=(-2, -1))), dim=(-2, -1))
+
+
+def _ifft2c(k):
+    return torch.fft.fftshift(_ifft2(torch.fft.ifftshift(k, dim=(-2, -1))), dim=(-2, -1))
+
+
 def _fft_convention(op: LinearOperator):
     """The orthonormal 2D FFT for which ``op(x) == op.mask * fft(op.maps * x)``, or None."""
     maps, mask = getattr(op, "maps", None), getattr(op, "mask", None)
     if not (isinstance(maps, torch.Tensor) and isinstance(mask, torch.Tensor)) or maps.dim() != 3 \
             or tuple(maps.shape) != op.range_shape or tuple(maps.shape[-2:]) != op.domain_shape:
         return None
-    plain = (lambda z: torch.fft.fft2(z, norm="ortho"), lambda k: torch.fft.ifft2(k, norm="ortho"))
-    centred = (lambda z: torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(z, dim=(-2, -1)), norm="ortho"),
-                                            dim=(-2, -1)),
-               lambda k: torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho"),
-                                            dim=(-2, -1)))
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, *op.domain_shape, generator=g)
     x = torch.complex(x[0], x[1]).to(maps.device)
     with torch.no_grad():
         y = op(x)
-        for fft, ifft in (plain, centred):
+        for fft, ifft in ((_fft2, _ifft2), (_fft2c, _ifft2c)):
             guess = mask * fft(maps * x)
             if torch.linalg.vector_norm(guess - y) <= 1e-4 * torch.linalg.vector_norm(y):
                 return fft, ifft
@@ -54,17 +66,22 @@ def _fft_convention(op: LinearOperator):
 
 
 class VarNetBlock(nn.Module):
-    """One cascade of the E2E VarNet in multi-coil k-space (Sriram et al. 2020, eq. 4):
+    """One cascade of the variational network (Sriram et al. 2020, eq. 4; fastMRI's ``VarNetBlock``):
 
-        k ↦ k - η M(k - y) - E(R_θ(Σ_c S_c^* F^{-1} k_c)),   E(x) = (F(S_c x))_c,
+        k ↦ k - η ∇D(k) - E(R_θ(R(k))),
 
-    ``R_θ`` a `NormUNet` on the coil-combined image, ``η`` learned.
+    in multi-coil k-space ``∇D(k) = M(k - y)``, ``E(x) = (F(S_c x))_c``, ``R(k) = Σ_c S_c^* F^{-1} k_c``;
+    in image space ``∇D(x) = A^H(A x - y)`` and E, R the identity. ``R_θ`` is a `NormUNet`, ``η`` learned.
+    ``expand`` and ``reduce`` include the conversion from and to real channels.
     """
 
     def __init__(self, regulariser: nn.Module, step: float):
         super().__init__()
         self.regulariser = regulariser
         self.step = nn.Parameter(torch.tensor(float(step)))
+
+    def forward(self, current, data_gradient, expand, reduce):
+        return current - self.step * data_gradient - expand(self.regulariser(reduce(current)))
 
 
 class VarNet(OperatorModel):
@@ -118,18 +135,17 @@ class VarNet(OperatorModel):
     def _reduce(self, k):
         return (self.op.maps.conj() * self._fft[1](k)).sum(1)
 
-    def _regularise(self, block, x):
-        return self.image.from_channels(block.regulariser(self.image.to_channels(x)))
-
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
+        to_image, from_image = self.image.to_channels, self.image.from_channels
         if self.form == "kspace":
             k = y
             for block in self.cascades:
-                k = k - block.step * self.op.mask * (k - y) - self._expand(self._regularise(block, self._reduce(k)))
+                k = block(k, self.op.mask * (k - y), lambda h: self._expand(from_image(h)),
+                          lambda k: to_image(self._reduce(k)))
             x = self._reduce(k)
         else:
             x = self.scaled_adjoint(y)
             for block in self.cascades:
-                x = x - block.step * self.gradient(x, y) - self._regularise(block, x)
+                x = block(x, self.gradient(x, y), from_image, to_image)
         return x.reshape(*batch, *self.op.domain_shape)
