@@ -127,7 +127,7 @@ def test_from_odl_3d_reproduces_ray_transform(kind):
         geometry = tomo.ConeBeamGeometry(odl.uniform_partition(0, 2 * np.pi, 30),
                                          odl.uniform_partition([-15, -8], [15, 8], (30, 16)), 100, 50)
     R = tomo.RayTransform(space, geometry, impl="astra_cuda")
-    A = from_odl(R).cuda() if hasattr(from_odl(R), "cuda") else from_odl(R)
+    A = from_odl(R)  # computes where its input lives: ASTRA CUDA for a CUDA tensor
     x = torch.rand(space.shape, device="cuda")
     assert rel(A(x).cpu(), R(x.cpu().numpy()).asarray()) < 1e-4
 
