@@ -8,7 +8,7 @@ import torch
 from odl.applications import tomo
 
 from bridges import pet
-from tests.pet.conftest import ellipse_phantom, normalization
+from tests.pet.phantoms import ellipse_phantom, normalization
 
 
 def odl_operator(scanner, factors):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from bridges import pet
-from tests.pet.conftest import ellipse_phantom, normalization
+from tests.pet.phantoms import ellipse_phantom, normalization
 
 
 def counts_and_mean(seed=0, shape=(40, 30)):

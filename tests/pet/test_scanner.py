@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bridges import ct, pet
-from tests.pet.conftest import ellipse_phantom
+from tests.pet.phantoms import ellipse_phantom
 
 
 def test_presets_match_published_figures():

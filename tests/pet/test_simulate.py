@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from bridges import pet
-from tests.pet.conftest import ellipse_phantom, normalization
+from tests.pet.phantoms import ellipse_phantom, normalization
 
 
 def test_count_level_and_fractions_hold_exactly_in_expectation(preset):

@@ -9,7 +9,7 @@ import torch
 
 from bridges import LinearOperator, pet
 from bridges.testing import adjoint_error, check_least_squares_gradient, check_operator
-from tests.pet.conftest import ellipse_phantom, normalization
+from tests.pet.phantoms import ellipse_phantom, normalization
 
 
 @pytest.mark.parametrize("mode", ["arc", "exact"])
