@@ -40,8 +40,8 @@ class SystemModel(LinearOperator):
     Example::
 
         scanner = PETScanner.biograph_mmr(downsample=6)
-        model = SystemModel(scanner, attenuation=mu_map, resolution_fwhm_mm=4.5)   # mu_map (40, 40) in 1/mm
-        ybar = model.expected_counts(torch.rand(8, 40, 40))                         # (8, 42, 57)
+        model = SystemModel(scanner, attenuation=mu_map, background=2.0, resolution_fwhm_mm=15.0)  # μ (33, 33), 1/mm
+        ybar = model.expected_counts(torch.rand(8, 33, 33))                                      # (8, 42, 57)
     """
 
     batched_kernels = True
@@ -153,7 +153,7 @@ def _slices(inputs, image):
     """The slice count S from inputs of shape (*shape) or (S, *shape); None if none is per-slice."""
     counts = {}
     for name, (value, shape) in inputs.items():
-        if value is None or value.dim() == 0 and name == "background":
+        if value is None or value.dim() == 0 and name != "attenuation":  # a number for n or s is uniform
             continue
         if value.dim() not in (len(shape), len(shape) + 1) or tuple(value.shape[-len(shape):]) != shape:
             what = f"{name} of shape {shape}"

@@ -79,6 +79,8 @@ def test_factors_and_background_enter_as_the_formula_says(preset):
     a = torch.exp(-pet.SystemModel(preset)(mu))
     torch.testing.assert_close(model.expected_counts(image), n * a * geometric + s)
     torch.testing.assert_close(model.background, s)
+    torch.testing.assert_close(pet.SystemModel(preset, normalization=0.5, background=1.0).expected_counts(image),
+                               0.5 * geometric + 1.0)  # numbers are uniform sinograms
     assert isinstance(model, LinearOperator) and model.domain_shape == preset.image_shape
 
 
