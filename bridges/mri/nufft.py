@@ -9,7 +9,7 @@ the exact sum `ndft_matrix`.
 
 Example::
 
-    A = NUFFT((256, 256), radial((128, 512), (256, 256)))
+    A = NUFFT((256, 256), radial(128, 512, (256, 256)))
     y = A(x)                          # x: (*batch, 256, 256) complex64 -> (*batch, 128, 512)
     x_adj = A.H(y)
 """

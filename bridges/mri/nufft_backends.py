@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-import numpy as np
 import torch
 
 from .sigpy_adapter import to_array, to_tensor

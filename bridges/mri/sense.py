@@ -2,7 +2,7 @@
 
 Example::
 
-    A = Sense(maps, coords=radial((128, 512), (256, 256)))
+    A = Sense(maps, coords=radial(128, 512, (256, 256)))
     y = A(x)                          # (*batch, 256, 256) -> (*batch, coils, 128, 512)
     x_adj = A.H(y)                    # Σ_c conj(S_c) ⊙ F_nu^H y_c
 """
