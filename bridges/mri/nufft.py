@@ -1,0 +1,133 @@
+"""Non-uniform FFT as an operator, with FINUFFT, cuFINUFFT or SigPy computing it.
+
+    y_j = (prod N)^(-1/2) Σ_r x[r] exp(-2πi Σ_d k_jd (r_d - N_d//2) / N_d)
+
+with coordinates k in SigPy's convention: cycles per FOV, k[..., d] in [-N_d/2, N_d/2],
+the last axis of ``coords`` ordered as the image axes (y, x). The scaling is SigPy's,
+so with accurate settings the backends agree with ``sigpy.linop.NUFFT`` and with
+the exact sum `ndft_matrix`.
+
+Example::
+
+    A = NUFFT((256, 256), radial(128, 512, (256, 256)))
+    y = A(x)                          # x: (*batch, 256, 256) complex64 -> (*batch, 128, 512)
+    x_adj = A.H(y)
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..operator import LinearOperator
+from . import nufft_backends as backends
+
+BACKENDS = ("auto", "finufft", "cufinufft", "sigpy")
+
+
+def check_coords(coords, image_shape) -> torch.Tensor:
+    """Coordinates as float32 (..., ndim), checked against SigPy's range [-N/2, N/2] per axis."""
+    c = torch.as_tensor(coords)
+    if c.is_complex() or not c.is_floating_point():
+        raise TypeError(f"expected real floating-point coordinates, got {c.dtype}")
+    ndim = len(image_shape)
+    if c.dim() < 2 or c.shape[-1] != ndim:
+        raise ValueError(f"expected coordinates of shape (..., {ndim}) for a {ndim}D image, got {tuple(c.shape)}")
+    half = torch.tensor(image_shape, dtype=torch.float64, device=c.device) / 2
+    worst = (c.double().abs() / half).amax()
+    if not worst <= 1 + 1e-6:
+        raise ValueError(f"expected coordinates in SigPy's range [-N/2, N/2] = "
+                         f"{[(-float(h), float(h)) for h in half]} per axis (cycles per FOV), got values up to "
+                         f"{float(worst):.3g} x N/2")
+    return c.to(torch.float32).contiguous()
+
+
+def check_eps(eps: float) -> float:
+    lo = torch.finfo(torch.float32).eps  # FINUFFT in single precision cannot do better than this
+    if not lo <= eps < 1:
+        raise ValueError(f"expected eps in [{lo:.3g}, 1) for single-precision NUFFT, got {eps}")
+    return float(eps)
+
+
+def ndft_matrix(image_shape, coords) -> torch.Tensor:
+    """The exact non-uniform DFT as a dense complex128 matrix (reference for small problems).
+
+    Shapes: coords (..., ndim) -> matrix (prod coords.shape[:-1], prod image_shape).
+    """
+    k = torch.as_tensor(coords, dtype=torch.float64).reshape(-1, len(image_shape))
+    grids = torch.meshgrid(*[torch.arange(n, dtype=torch.float64) - n // 2 for n in image_shape], indexing="ij")
+    r = torch.stack([g.reshape(-1) / n for g, n in zip(grids, image_shape)], dim=1)
+    return torch.exp(-2j * math.pi * (k @ r.T)) / math.sqrt(math.prod(image_shape))
+
+
+class NUFFT(LinearOperator):
+    """Non-uniform FFT y = F x (formula in the module docstring), on any leading batch.
+
+    Args:
+        image_shape: (y, x) or (z, y, x).
+        coords: (..., ndim) k-space points, SigPy's convention; converted once here.
+        backend: "auto" (FINUFFT on CPU / cuFINUFFT on CUDA where installed, else SigPy at
+            oversampling 2, width 6), "finufft", "cufinufft" or "sigpy".
+        eps: FINUFFT accuracy, in [1.19e-7, 1).
+        nthreads: FINUFFT threads; None follows ``torch.get_num_threads()`` at each call.
+        oversamp, width: SigPy's gridding settings (SigPy's defaults 1.25, 4).
+
+    Shapes:
+        forward: (*batch, *image_shape) -> (*batch, *coords.shape[:-1])
+    """
+
+    batched_kernels = True
+
+    def __init__(self, image_shape, coords, backend: str = "auto", eps: float = 1e-6, nthreads: int | None = None,
+                 oversamp: float = 1.25, width: int = 4):
+        image_shape = tuple(int(n) for n in image_shape)
+        coords = check_coords(coords, image_shape)
+        if backend not in BACKENDS:
+            raise ValueError(f"expected backend in {BACKENDS}, got {backend!r}")
+        if backend != "auto" and backend != "sigpy":
+            backends.require(backend)
+        super().__init__(image_shape, coords.shape[:-1], torch.complex64)
+        self.backend, self.eps, self.nthreads = backend, check_eps(eps), nthreads
+        self.oversamp, self.width = oversamp, width
+        self.register_buffer("coords", coords)
+        self._kernels = {}
+
+    def kernel(self, device: torch.device):
+        """The backend computing on `device`, made on first use and kept (with its plans)."""
+        key = str(device)
+        if key not in self._kernels:
+            self._kernels[key] = self._make_kernel(torch.device(device))
+        return self._kernels[key]
+
+    def _make_kernel(self, device):
+        name = self.backend
+        if name == "auto":
+            fast = "cufinufft" if device.type == "cuda" else "finufft"
+            name = fast if backends.available(fast) else "sigpy"
+        if name == "finufft" and device.type != "cpu":
+            raise ValueError(f"backend 'finufft' runs on CPU tensors, got a {device} tensor: use 'cufinufft' or 'auto'")
+        if name == "cufinufft" and device.type != "cuda":
+            raise ValueError(f"backend 'cufinufft' runs on CUDA tensors, got a {device} tensor: use 'finufft' or 'auto'")
+        coords = self.coords.to(device)
+        if name == "finufft":
+            return backends.FinufftNufft(self.domain_shape, coords, self.eps, self.nthreads)
+        if name == "cufinufft":
+            return backends.CufinufftNufft(self.domain_shape, coords, self.eps, device)
+        # SigPy's defaults miss eps by far (7e-3 on radial); "auto" asks it for its accurate setting
+        oversamp, width = (2.0, 6) if self.backend == "auto" else (self.oversamp, self.width)
+        return backends.SigpyNufft(self.domain_shape, coords, oversamp, width)
+
+    def _forward(self, x):
+        return self.kernel(x.device).forward(x).reshape(x.shape[0], *self.range_shape)
+
+    def _adjoint(self, y):
+        return self.kernel(y.device).adjoint(y.reshape(y.shape[0], -1))
+
+    def __getstate__(self):
+        # FINUFFT plans are C handles: a pickled copy (DataLoader worker, deepcopy) re-plans on first use
+        state = self.__dict__.copy()
+        state["_kernels"] = {}
+        return state
+
+    def extra_repr(self) -> str:
+        return f"backend={self.backend!r}, eps={self.eps:g}, " + super().extra_repr()

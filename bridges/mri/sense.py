@@ -1,0 +1,47 @@
+"""Non-Cartesian multi-coil SENSE: y_c = F_nu(S_c ⊙ x), the NUFFT of each coil image.
+
+Example::
+
+    A = Sense(maps, coords=radial(128, 512, (256, 256)))
+    y = A(x)                          # (*batch, 256, 256) -> (*batch, coils, 128, 512)
+    x_adj = A.H(y)                    # Σ_c conj(S_c) ⊙ F_nu^H y_c
+"""
+from __future__ import annotations
+
+import torch
+
+from ..operator import LinearOperator
+from .cartesian import complex_tensor
+from .nufft import NUFFT
+
+
+class Sense(LinearOperator):
+    """Multi-coil non-Cartesian MRI: y_c = F_nu(S_c ⊙ x), adjoint x = Σ_c conj(S_c) ⊙ F_nu^H y_c.
+
+    All coils and batch items go to the NUFFT backend in one call (FINUFFT's n_trans);
+    backend, eps, nthreads, oversamp and width are those of `NUFFT`. For Cartesian
+    data use `CartesianSense`.
+
+    Shapes:
+        maps: (coils, y, x) complex; coords: (..., 2) in SigPy's convention
+        forward: (*batch, y, x) -> (*batch, coils, *coords.shape[:-1])
+    """
+
+    batched_kernels = True
+
+    def __init__(self, maps, coords, **nufft_options):
+        maps = complex_tensor(maps, "maps")
+        if maps.dim() < 3:
+            raise ValueError(f"expected maps of shape (coils, y, x) or (coils, z, y, x), got {tuple(maps.shape)}")
+        nufft = NUFFT(maps.shape[1:], coords, **nufft_options)
+        super().__init__(nufft.domain_shape, (maps.shape[0], *nufft.range_shape), torch.complex64)
+        self.nufft = nufft
+        self.register_buffer("maps", maps)
+
+    def _forward(self, x):
+        coil_images = (x.unsqueeze(1) * self.maps).reshape(-1, *self.domain_shape)
+        return self.nufft._forward(coil_images).reshape(x.shape[0], *self.range_shape)
+
+    def _adjoint(self, y):
+        coil_images = self.nufft._adjoint(y.reshape(-1, *self.nufft.range_shape))
+        return (coil_images.reshape(y.shape[0], *self.maps.shape) * self.maps.conj()).sum(1)

@@ -1,0 +1,172 @@
+"""Benchmark the MRI bridge against raw SigPy, sigpy.to_pytorch_function and torchkbnufft.
+
+    python -m experiments.bench_mri [--quick] [--reps N]
+
+Cases (issues 3 and 8): Cartesian SENSE (8 coils, 320x320, fastMRI 4x mask) and radial
+SENSE (8 coils, 256x256, golden-angle 128 spokes x 512 samples); the NUFFT backends side
+by side at 1 and 8 coils; their error against the exact NDFT on a small problem.
+Every method runs once per round, round-robin, so load from other processes hits all
+alike; the table gives medians over rounds and ratios to raw SigPy from the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import sigpy as sp
+import sigpy.mri
+import torch
+
+from bridges.mri import NUFFT, CartesianSense, Sense, from_sigpy, mask_equispaced, ndft_matrix, radial
+
+
+def crandn(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.complex(torch.randn(*shape, generator=g), torch.randn(*shape, generator=g))
+
+
+def smooth_maps(coils, n):
+    """Normalised Gaussian coil maps around the image, a stand-in for ESPIRiT maps."""
+    y, x = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, n), indexing="ij")
+    angles = torch.arange(coils) * 2 * torch.pi / coils
+    s = torch.stack([torch.exp(-((y - torch.sin(a)) ** 2 + (x - torch.cos(a)) ** 2)) * torch.exp(1j * (x + y) * k)
+                     for k, a in enumerate(angles)]).to(torch.complex64)
+    return s / torch.linalg.vector_norm(s, dim=0)
+
+
+def medians(methods: dict, reps: int) -> dict:
+    """Median seconds per method, timed round-robin after one warm-up call each."""
+    for fn in methods.values():
+        fn()
+    times = {name: [] for name in methods}
+    for _ in range(reps):
+        for name, fn in methods.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def sigpy_function(linop):
+    """sigpy.to_pytorch_function on complex tensors (it takes real (..., 2) views)."""
+    fn = sp.to_pytorch_function(linop, input_iscomplex=True, output_iscomplex=True)
+    return lambda x: torch.view_as_complex(fn.apply(torch.view_as_real(x)))
+
+
+def operator_case(L, bridge_ops: dict, x, y, reps) -> list:
+    """Forward and adjoint of SigPy linop L and of bridge operators on the same x, y."""
+    xn, yn = x.numpy(), y.numpy()
+    fwd = {"raw SigPy": lambda: L(xn), "sigpy.to_pytorch_function": (lambda f: lambda: f(x))(sigpy_function(L)),
+           "from_sigpy(linop)": (lambda A: lambda: A(x))(from_sigpy(L))}
+    adj = {"raw SigPy": lambda: L.H(yn), "sigpy.to_pytorch_function": (lambda f: lambda: f(y))(sigpy_function(L.H)),
+           "from_sigpy(linop)": (lambda A: lambda: A.H(y))(from_sigpy(L))}
+    for name, (f, a) in bridge_ops.items():
+        fwd[name], adj[name] = f, a
+    tf, ta = medians(fwd, reps), medians(adj, reps)
+    return [(name, tf[name], ta[name], tf[name] / tf["raw SigPy"], ta[name] / ta["raw SigPy"]) for name in fwd]
+
+
+def kbnufft_pair(maps, coords, n):
+    import torchkbnufft as tkbn
+    omega = (2 * torch.pi / n) * coords.reshape(-1, 2).T.contiguous()  # radians, axes (y, x)
+    fwd, adj = tkbn.KbNufft(im_size=(n, n)), tkbn.KbNufftAdjoint(im_size=(n, n))
+    smaps = maps.unsqueeze(0)
+    return fwd, adj, omega, smaps
+
+
+def cartesian(reps):
+    n, coils = 320, 8
+    maps, mask = smooth_maps(coils, n), mask_equispaced((n, n), 4, 0.08)
+    L = sp.mri.linop.Sense(maps.numpy(), weights=mask.numpy())
+    A = CartesianSense(maps, mask)
+    x, y = crandn(n, n), crandn(coils, n, n, seed=1) * mask
+    rows = operator_case(L, {"CartesianSense (torch.fft)": (lambda: A(x), lambda: A.H(y))}, x, y, reps)
+    diff = max(_rel(A(x), L(x.numpy())), _rel(A.H(y), L.H(y.numpy())))
+    return rows, f"CartesianSense vs SigPy Sense: max relative difference {diff:.1e}"
+
+
+def radial_sense(reps):
+    n, coils = 256, 8
+    maps, coords = smooth_maps(coils, n), radial(128, 512, (n, n))
+    L = sp.mri.linop.Sense(maps.numpy(), coord=coords.numpy())
+    x, y = crandn(n, n), crandn(coils, 128, 512, seed=1)
+    ops = {f"Sense backend={b}": Sense(maps, coords, backend=b) for b in ("sigpy", "finufft")}
+    bridge = {name: ((lambda A: lambda: A(x))(A), (lambda A: lambda: A.H(y))(A)) for name, A in ops.items()}
+    fwd, adj, omega, smaps = kbnufft_pair(maps, coords, n)
+    xk, yk = x.reshape(1, 1, n, n), y.reshape(1, coils, -1)
+    # norm="ortho" in torchkbnufft divides by the oversampled grid (2N), not N: scale by hand
+    bridge["torchkbnufft 1.5 (default)"] = (lambda: fwd(xk, omega, smaps=smaps) / n,
+                                            lambda: adj(yk, omega, smaps=smaps) / n)
+    with torch.no_grad():
+        return operator_case(L, bridge, x, y, reps), None
+
+
+def backends_side_by_side(reps):
+    n = 256
+    coords = radial(128, 512, (n, n))
+    rows = []
+    for coils in (1, 8):
+        maps = smooth_maps(coils, n)
+        ops = {"sigpy (1.25, 4)": dict(backend="sigpy"), "sigpy (2, 6)": dict(backend="sigpy", oversamp=2.0, width=6),
+               "finufft eps 1e-6 (default)": dict(backend="finufft")}
+        ops = {k: (NUFFT((n, n), coords, **v) if coils == 1 else Sense(maps, coords, **v)) for k, v in ops.items()}
+        x, y = crandn(n, n), crandn(*next(iter(ops.values())).range_shape, seed=1)
+        tf = medians({k: (lambda A: lambda: A(x))(A) for k, A in ops.items()}, reps)
+        ta = medians({k: (lambda A: lambda: A.H(y))(A) for k, A in ops.items()}, reps)
+        base = "sigpy (1.25, 4)"
+        rows += [(f"{coils} coil{'s' * (coils > 1)}: {k}", tf[k], ta[k], tf[k] / tf[base], ta[k] / ta[base])
+                 for k in ops]
+    return rows
+
+
+def ndft_errors():
+    """Relative error of each NUFFT against the exact NDFT, 64x64 image, radial 32 x 128."""
+    n = 64
+    coords, x = radial(32, 128, (n, n)), crandn(n, n)
+    exact = (ndft_matrix((n, n), coords) @ x.reshape(-1).to(torch.complex128)).reshape(coords.shape[:-1])
+    out = {"sigpy (1.25, 4)": NUFFT((n, n), coords, backend="sigpy")(x),
+           "sigpy (2, 6)": NUFFT((n, n), coords, backend="sigpy", oversamp=2.0, width=6)(x),
+           "finufft eps 1e-6": NUFFT((n, n), coords, backend="finufft")(x)}
+    try:
+        import torchkbnufft as tkbn
+        omega = (2 * torch.pi / n) * coords.reshape(-1, 2).T.contiguous()
+        out["torchkbnufft default"] = tkbn.KbNufft(im_size=(n, n))(x.reshape(1, 1, n, n), omega) / n
+    except ImportError:
+        pass
+    return {k: _rel(v.reshape(exact.shape), exact) for k, v in out.items()}
+
+
+def _rel(a, b):
+    a, b = torch.as_tensor(a).to(torch.complex128), torch.as_tensor(b).to(torch.complex128)
+    return float(torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b))
+
+
+def table(title, rows, ratio_to="raw SigPy"):
+    lines = [f"\n### {title}\n", f"| method | forward ms | adjoint ms | forward / {ratio_to} | adjoint / {ratio_to} |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {n} | {f * 1e3:.1f} | {a * 1e3:.1f} | {rf:.2f} | {ra:.2f} |" for n, f, a, rf, ra in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds instead of the default")
+    parser.add_argument("--reps", type=int, default=None, help="rounds per method (default 9, --quick 3)")
+    args = parser.parse_args(argv)
+    reps = args.reps or (3 if args.quick else 9)
+    print(f"torch {torch.__version__}, sigpy {sp.__version__}, {torch.get_num_threads()} torch threads, "
+          f"{reps} rounds, medians")
+    rows, note = cartesian(reps)
+    print(table("Cartesian SENSE, 8 coils, 320x320, 4x equispaced", rows) + f"\n\n{note}")
+    rows, _ = radial_sense(reps)
+    print(table("Radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples", rows))
+    print(table("NUFFT backends through the public operators (radial 256x256, 128 x 512)",
+                backends_side_by_side(reps), ratio_to="sigpy (1.25, 4)"))
+    print("\n### Error against the exact NDFT (64x64, radial 32 x 128)\n\n| NUFFT | relative error |\n|---|---:|")
+    for name, err in ndft_errors().items():
+        print(f"| {name} | {err:.1e} |")
+
+
+if __name__ == "__main__":
+    main()

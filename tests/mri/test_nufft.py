@@ -1,0 +1,137 @@
+"""NUFFT backends against the exact NDFT and SigPy's NUFFT; adjoint, gradcheck, plans, bad input."""
+import copy
+import pickle
+
+import pytest
+import sigpy as sp
+import torch
+
+from bridges.mri import NUFFT, ndft_matrix, radial, spiral
+from bridges.testing import check_operator
+
+from .conftest import crandn, rel
+
+SHAPE = (12, 10)
+BACKENDS = ["finufft", "sigpy"]
+
+
+@pytest.fixture
+def coords():
+    return radial(6, 16, SHAPE)
+
+
+def exact(x, coords):
+    return (ndft_matrix(SHAPE, coords) @ x.reshape(-1).to(torch.complex128)).reshape(coords.shape[:-1])
+
+
+def test_ndft_matrix_on_the_grid_is_sigpys_centred_fft():
+    ky, kx = torch.meshgrid(torch.arange(12) - 6, torch.arange(10) - 5, indexing="ij")
+    grid = torch.stack([ky, kx], -1).float()
+    x = crandn(*SHAPE)
+    assert rel(exact(x, grid), sp.fft(x.numpy())) < 1e-6
+
+
+@pytest.mark.parametrize("backend,options,tol", [("finufft", {}, 1e-5),
+                                                 ("sigpy", dict(oversamp=2.0, width=6), 2e-5),
+                                                 ("sigpy", {}, 2e-2)])
+def test_equals_exact_ndft(coords, backend, options, tol):
+    A, x, y = NUFFT(SHAPE, coords, backend=backend, **options), crandn(*SHAPE), crandn(6, 16, seed=1)
+    assert rel(A(x), exact(x, coords)) < tol
+    adj = (ndft_matrix(SHAPE, coords).conj().T @ y.reshape(-1).to(torch.complex128)).reshape(SHAPE)
+    assert rel(A.H(y), adj) < tol
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigpy_backend_is_sigpys_nufft_and_finufft_agrees_at_high_accuracy(coords, backend):
+    L = sp.linop.NUFFT(SHAPE, coords.numpy(), oversamp=2.0, width=6)
+    A, x, y = NUFFT(SHAPE, coords, backend=backend, oversamp=2.0, width=6), crandn(*SHAPE), crandn(6, 16, seed=1)
+    tol = 1e-6 if backend == "sigpy" else 1e-5
+    assert rel(A(x), L(x.numpy())) < tol
+    assert rel(A.H(y), L.H(y.numpy())) < tol
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_passes_operator_checks(coords, backend):
+    check_operator(NUFFT(SHAPE, coords, backend=backend), adjoint_rtol=1e-5)
+
+
+def test_spiral_and_3d_radial():
+    k = spiral(16, 4)
+    assert rel(NUFFT((16, 16), k)(crandn(16, 16)), (ndft_matrix((16, 16), k) @ crandn(16, 16).reshape(-1).to(
+        torch.complex128))) < 1e-5
+    k3 = radial(8, 6, (6, 8, 4))
+    check_operator(NUFFT((6, 8, 4), k3), adjoint_rtol=1e-5, gradcheck=False)
+
+
+def test_plans_made_once_per_batch_size_and_reused(coords):
+    A = NUFFT(SHAPE, coords, backend="finufft", nthreads=1)
+    x, y = crandn(3, *SHAPE), crandn(3, 6, 16)
+    for _ in range(3):
+        A(x), A.H(y)
+    kernel = A.kernel(torch.device("cpu"))
+    assert kernel.plans_made == 2  # one type 2, one type 1, both with n_trans = 3
+    A(x[0])
+    assert kernel.plans_made == 3
+
+
+def test_threads_follow_torch_for_large_problems_only():
+    A, before = NUFFT((64, 64), radial(64, 1024, (64, 64)), backend="finufft"), torch.get_num_threads()
+    x = crandn(64, 64)
+    try:
+        torch.set_num_threads(1)
+        A(x)
+        torch.set_num_threads(2)
+        A(x)
+        assert [key[2] for key in A.kernel(torch.device("cpu")).plans] == [1, 2]
+    finally:
+        torch.set_num_threads(before)
+    small = NUFFT(SHAPE, radial(6, 16, SHAPE), backend="finufft")
+    small(crandn(*SHAPE))
+    assert [key[2] for key in small.kernel(torch.device("cpu")).plans] == [1]
+
+
+def test_pickles_and_copies_without_plans(coords):
+    A = NUFFT(SHAPE, coords, backend="finufft")
+    x = crandn(*SHAPE)
+    y = A(x)
+    for B in (pickle.loads(pickle.dumps(A)), copy.deepcopy(A)):
+        assert B._kernels == {} and torch.equal(B(x), y)
+
+
+def test_auto_is_finufft_here(coords):
+    A = NUFFT(SHAPE, coords)
+    A(crandn(*SHAPE))
+    assert type(A.kernel(torch.device("cpu"))).__name__ == "FinufftNufft"
+
+
+def test_bad_input(coords):
+    with pytest.raises(ValueError, match=r"expected coordinates in SigPy's range \[-N/2, N/2\]"):
+        NUFFT(SHAPE, coords * 2)
+    with pytest.raises(ValueError, match=r"expected coordinates of shape \(\.\.\., 2\)"):
+        NUFFT(SHAPE, coords[..., :1])
+    with pytest.raises(TypeError, match="expected real floating-point coordinates, got torch.complex64"):
+        NUFFT(SHAPE, crandn(4, 2))
+    with pytest.raises(ValueError, match=r"expected eps in \[1.19e-07, 1\).*got 1e-09"):
+        NUFFT(SHAPE, coords, eps=1e-9)
+    with pytest.raises(ValueError, match="expected backend in"):
+        NUFFT(SHAPE, coords, backend="kbnufft")
+    with pytest.raises(TypeError, match="complex64 or torch.complex128, got torch.float32"):
+        NUFFT(SHAPE, coords)(torch.randn(*SHAPE))
+
+
+def test_missing_backend_says_how_to_install(coords):
+    try:
+        import cufinufft  # noqa: F401
+        pytest.skip("cufinufft is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(ImportError, match="pip install cufinufft"):
+        NUFFT(SHAPE, coords, backend="cufinufft")
+
+
+@pytest.mark.cuda
+def test_cuda_auto_backend_matches_cpu(coords):
+    A, x = NUFFT(SHAPE, coords), crandn(2, *SHAPE)
+    y = A(x.cuda())
+    assert y.is_cuda and rel(y.cpu(), A(x)) < 1e-5
+    check_operator(A, adjoint_rtol=1e-5, device="cuda")

@@ -1,0 +1,73 @@
+"""Reconstructions: CG-SENSE equal to SigPy's SenseRecon, gridding with DCF, L1-wavelet through SigPy."""
+import pytest
+import sigpy as sp
+import sigpy.mri
+import torch
+
+from bridges.mri import (CartesianSense, NUFFT, Sense, cg_sense, density_compensation, l1_wavelet,
+                         mask_equispaced, radial, zero_filled)
+
+from .conftest import crandn, rel
+
+
+@pytest.fixture
+def phantom():
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 12), torch.linspace(-1, 1, 10), indexing="ij")
+    return (((y / 0.8) ** 2 + (x / 0.6) ** 2) < 1).to(torch.complex64) * (1 + 0.5j * x)
+
+
+# 10 iterations: short of convergence to rounding level, where float32 CG (SigPy's too) drifts apart
+@pytest.mark.parametrize("lamda", [0.0, 0.01])
+def test_cg_sense_equals_sigpy_sense_recon_cartesian(maps, phantom, lamda):
+    mask = mask_equispaced((12, 10), 2, 0.2)
+    A = CartesianSense(maps, mask)
+    y = A(phantom) + 0.01 * crandn(4, 12, 10) * mask
+    ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), lamda=lamda, max_iter=10, show_pbar=False).run()
+    assert rel(cg_sense(A, y, lamda=lamda, max_iter=10), ref) < 1e-3
+
+
+def test_cg_sense_equals_sigpy_sense_recon_radial(maps, phantom):
+    coords = radial(16, 12, (12, 10))
+    A = Sense(maps, coords, backend="sigpy")
+    y = A(phantom)
+    ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), coord=coords.numpy(), max_iter=10, show_pbar=False).run()
+    assert rel(cg_sense(A, y, max_iter=10), ref) < 1e-3
+
+
+def test_cg_sense_batches_and_converges(maps, phantom):
+    A = CartesianSense(maps)  # fully sampled: A^H A = I, so one step solves it
+    xs = torch.stack([phantom, 2 * phantom.conj()])
+    assert rel(cg_sense(A, A(xs), max_iter=3), xs) < 1e-5
+    assert rel(cg_sense(A, A(xs[0]) * 0, max_iter=3), xs[0]) == 1.0  # zero data: no NaN, zero image
+
+
+def test_gridding_with_density_compensation_beats_plain_adjoint():
+    n = 32
+    coords = radial(64, 32, (n, n))
+    A = NUFFT((n, n), coords)
+    y_, x_ = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, n), indexing="ij")
+    truth = ((y_**2 + x_**2) < 0.5).to(torch.complex64)
+    dcf = density_compensation(coords, (n, n))
+    assert dcf.shape == coords.shape[:-1] and dcf.dtype == torch.float32
+
+    def error(x):  # after the best complex scaling, so only the shape of the image counts
+        scale = torch.vdot(x.reshape(-1), truth.reshape(-1)) / torch.vdot(x.reshape(-1), x.reshape(-1))
+        return rel(scale * x, truth)
+
+    assert error(zero_filled(A, A(truth), dcf)) < 0.5 * error(zero_filled(A, A(truth)))
+
+
+def test_l1_wavelet_is_sigpys_and_fits_the_data(maps, phantom):
+    mask = mask_equispaced((12, 10), 2, 0.2)
+    A = CartesianSense(maps, mask)
+    y = A(torch.stack([phantom, phantom]))
+    got = l1_wavelet(y, maps, lamda=1e-3, mask=mask, wave_name="haar", max_iter=30)
+    ref = sp.mri.app.L1WaveletRecon(y[0].numpy(), maps.numpy(), 1e-3, weights=mask.numpy(), wave_name="haar",
+                                    max_iter=30, show_pbar=False).run()
+    assert got.shape == (2, 12, 10) and rel(got[1], ref) < 1e-5
+    assert rel(A(got[0]), y[0]) < rel(A(zero_filled(A, y[0])), y[0])
+
+
+def test_l1_wavelet_bad_coil_count(maps):
+    with pytest.raises(ValueError, match=r"expected k-space with 4 coils as in maps.*got \(3, 12, 10\)"):
+        l1_wavelet(crandn(3, 12, 10), maps, lamda=1e-3)
