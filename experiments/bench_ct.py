@@ -8,8 +8,6 @@ the machine's state. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import odl
@@ -19,6 +17,7 @@ from odl.applications import tomo
 from odl.contrib.torch import OperatorModule
 
 from bridges import ct
+from experiments.timing import interleaved_medians
 
 
 def geometries(n, views=180):
@@ -42,16 +41,6 @@ def odl_ray_transform(g, n):
     return tomo.RayTransform(space, geometry, impl="astra_cpu")
 
 
-def interleaved_medians(fns, repeats):
-    times = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up: lazy projector creation, allocator
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench(n, repeats):

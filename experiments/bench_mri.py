@@ -11,14 +11,13 @@ alike; the table gives medians over rounds and ratios to raw SigPy from the same
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import sigpy as sp
 import sigpy.mri
 import torch
 
 from bridges.mri import NUFFT, CartesianSense, Sense, from_sigpy, mask_equispaced, ndft_matrix, radial
+from experiments.timing import interleaved_medians
 
 
 def crandn(*shape, seed=0):
@@ -35,17 +34,6 @@ def smooth_maps(coils, n):
     return s / torch.linalg.vector_norm(s, dim=0)
 
 
-def medians(methods: dict, reps: int) -> dict:
-    """Median seconds per method, timed round-robin after one warm-up call each."""
-    for fn in methods.values():
-        fn()
-    times = {name: [] for name in methods}
-    for _ in range(reps):
-        for name, fn in methods.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def sigpy_function(linop):
@@ -63,7 +51,7 @@ def operator_case(L, bridge_ops: dict, x, y, reps) -> list:
            "from_sigpy(linop)": (lambda A: lambda: A.H(y))(from_sigpy(L))}
     for name, (f, a) in bridge_ops.items():
         fwd[name], adj[name] = f, a
-    tf, ta = medians(fwd, reps), medians(adj, reps)
+    tf, ta = interleaved_medians(fwd, reps), interleaved_medians(adj, reps)
     return [(name, tf[name], ta[name], tf[name] / tf["raw SigPy"], ta[name] / ta["raw SigPy"]) for name in fwd]
 
 
@@ -112,8 +100,8 @@ def backends_side_by_side(reps):
                "finufft eps 1e-6 (default)": dict(backend="finufft")}
         ops = {k: (NUFFT((n, n), coords, **v) if coils == 1 else Sense(maps, coords, **v)) for k, v in ops.items()}
         x, y = crandn(n, n), crandn(*next(iter(ops.values())).range_shape, seed=1)
-        tf = medians({k: (lambda A: lambda: A(x))(A) for k, A in ops.items()}, reps)
-        ta = medians({k: (lambda A: lambda: A.H(y))(A) for k, A in ops.items()}, reps)
+        tf = interleaved_medians({k: (lambda A: lambda: A(x))(A) for k, A in ops.items()}, reps)
+        ta = interleaved_medians({k: (lambda A: lambda: A.H(y))(A) for k, A in ops.items()}, reps)
         base = "sigpy (1.25, 4)"
         rows += [(f"{coils} coil{'s' * (coils > 1)}: {k}", tf[k], ta[k], tf[k] / tf[base], ta[k] / ta[base])
                  for k in ops]

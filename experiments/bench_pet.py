@@ -10,8 +10,6 @@ ratios share the machine's state. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import astra
 import numpy as np
@@ -19,6 +17,7 @@ import torch
 from astra import experimental as astra_direct
 
 from bridges import pet
+from experiments.timing import interleaved_medians
 
 
 def raw_iteration(scanner, mode, factors, background, sens):
@@ -40,16 +39,6 @@ def raw_iteration(scanner, mode, factors, background, sens):
     return step, lambda: astra.projector.delete(pid)
 
 
-def interleaved_medians(fns, repeats):
-    times = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up: lazy projector creation, allocator
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench(repeats):
