@@ -22,6 +22,11 @@ class LearnedPrimalDual(OperatorModel):
     Γ, Λ three 3x3 convolutions of ``width`` channels with PReLU between; the output is f^(1).
     A complex space (MRI) carries each memory slot as two real channels.
 
+    As in the paper's code, the networks see the operator normalised, ``K = A / ||A||``, and the
+    data as ``g / ||A||`` (``op.norm()``, computed once): the unrolled iterates then keep the image's
+    scale whatever the units of the operator (a CT projector in mm has ``||A||`` in the hundreds,
+    and ten unnormalised iterations blow up at initialisation).
+
     ``poisson=True`` is the PET variant: the dual step sees the expected counts
     ``K f + s`` (``s`` the operator's ``background``, e.g. ``pet.SystemModel.background``;
     zero without one), the Poisson data ``g`` and the likelihood's measurement-space
@@ -54,17 +59,18 @@ class LearnedPrimalDual(OperatorModel):
         n, ci, cd = g.shape[0], self.image.channels, self.data.channels
         f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=_real(g))
         h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=_real(g))
-        g_channels = self.data.to_channels(g)
+        scale = 1 / self.op.norm()
+        g_channels = self.data.to_channels(g * scale)
         for dual_net, primal_net in zip(self.dual_nets, self.primal_nets):
             primal = self.image.from_channels(f[:, :ci])
             if self.poisson:
                 expected = expected_measurements(self.op, primal)
                 ratio = 1 - g / expected.clamp_min(1e-6)
-                inputs = [h, self.data.to_channels(expected), g_channels, self.data.to_channels(ratio)]
+                inputs = [h, self.data.to_channels(expected * scale), g_channels, self.data.to_channels(ratio)]
             else:
-                inputs = [h, self.data.to_channels(self.op(primal)), g_channels]
+                inputs = [h, self.data.to_channels(self.op(primal) * scale), g_channels]
             h = h + dual_net(torch.cat(inputs, dim=1))
-            back = self.image.to_channels(self.op.adjoint(self.data.from_channels(h[:, :cd])))
+            back = self.image.to_channels(self.op.adjoint(self.data.from_channels(h[:, :cd])) * scale)
             f = f + primal_net(torch.cat([f, back], dim=1))
         out = self.image.from_channels(f[:, :ci])
         if self.poisson:

@@ -1,0 +1,96 @@
+"""A task: the operator of one modality, its train/validation/test data and the model to train, from a config.
+
+``[task]`` names the physics (``modality`` "ct", "mri" or "pet" and its scanner or protocol),
+``[data]`` the synthetic sets, ``[model]`` a class of `learned` and its arguments. Items are
+generated on the fly from ``seed`` and their index (experiments.data), so every process and every
+resumed run sees the same data.
+
+Example::
+
+    task = build_task(load_config("ct-lpd"))
+    model = build_model(task, load_config("ct-lpd")["model"])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import Dataset
+
+import learned
+from bridges import ct, mri, pet
+from bridges.operator import LinearOperator
+from experiments import data
+
+MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPConvNet", "AUTOMAP")
+SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
+
+
+@dataclass
+class Task:
+    """What a training run and an evaluation share: the physics and the data."""
+    modality: str
+    op: LinearOperator
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    description: str
+
+
+def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
+    """The operator named by a ``[task]`` section, and a one-line description of it."""
+    modality = task_cfg.get("modality")
+    size = int(task_cfg.get("image_size", 128))
+    if modality == "ct":
+        geometry = ct.scanner(task_cfg.get("scanner", "siemens-definition-as"), view_step=int(task_cfg.get("view_step", 1)),
+                              detector_binning=int(task_cfg.get("detector_binning", 1)), image_shape=(size, size),
+                              fov=task_cfg.get("fov_mm"))
+        return ct.Projector(geometry), (f"{task_cfg.get('scanner', 'siemens-definition-as')}: {geometry.n_views} views x "
+                                        f"{geometry.n_detectors} channels, {size}² pixels of {geometry.pixel_size[0]:.2f} mm, "
+                                        f"I0 = {task_cfg.get('photons', 1e4):g} photons")
+    if modality == "mri":
+        shape = (size, size)
+        maps = data.birdcage_maps(int(task_cfg.get("coils", 8)), shape)
+        sampler = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}[task_cfg.get("mask", "equispaced")]
+        acceleration = float(task_cfg.get("acceleration", 4))
+        mask = sampler(shape, acceleration, float(task_cfg.get("center_fraction", 0.08)),
+                       seed=int(task_cfg.get("mask_seed", 0)))
+        return mri.CartesianSense(maps, mask), (f"{maps.shape[0]}-coil Cartesian, {size}², {acceleration:g}x "
+                                                f"{task_cfg.get('mask', 'equispaced')} columns")
+    if modality == "pet":
+        scanner = getattr(pet.PETScanner, task_cfg.get("scanner", "biograph_mmr"))(downsample=int(task_cfg.get("downsample", 4)))
+        model = data.pet_system_model(scanner, resolution_fwhm_mm=task_cfg.get("resolution_fwhm_mm"),
+                                      background_fraction=float(task_cfg.get("background_fraction", 0.3)))
+        return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
+                       f"{scanner.image_shape[0]}² pixels, {task_cfg.get('counts', 1e5):g} true counts")
+    raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
+
+
+def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool) -> Dataset:
+    if modality == "ct":
+        return data.ct_dataset(op, n, seed, photons=float(task_cfg.get("photons", 1e4)),
+                               noise=task_cfg.get("noise", "poisson"), cache=cache)
+    if modality == "mri":
+        return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.0)), cache=cache)
+    return data.pet_dataset(op, n, seed, counts=float(task_cfg.get("counts", 1e5)), cache=cache)
+
+
+def build_task(cfg: dict, op: LinearOperator | None = None) -> Task:
+    """The task of a configuration; ``op`` replaces the configured operator (same modality)."""
+    task_cfg, data_cfg = cfg.get("task", {}), cfg.get("data", {})
+    built, description = build_operator(task_cfg)
+    op = built if op is None else op
+    seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
+    cache = bool(data_cfg.get("cache", True))
+    sets = {split: build_dataset(task_cfg["modality"], op, task_cfg, int(data_cfg.get(f"n_{split}", 8)),
+                                 seed + offset, cache) for split, offset in SPLITS.items()}
+    return Task(task_cfg["modality"], op, sets["train"], sets["val"], sets["test"], description)
+
+
+def build_model(task: Task, model_cfg: dict) -> torch.nn.Module:
+    """``learned.<model.name>(task.op, **other model keys)``."""
+    model_cfg = dict(model_cfg)
+    name = model_cfg.pop("name", None)
+    if name not in MODELS:
+        raise ValueError(f"expected model.name one of {MODELS}, got {name!r}")
+    return getattr(learned, name)(task.op, **model_cfg)

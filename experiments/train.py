@@ -1,0 +1,346 @@
+"""python -m experiments train CONFIG [section.key=value ...] [--out DIR] [--resume]
+
+One loop for every model and modality: Adam with a cosine schedule, seeded batches that depend
+only on (seed, step), atomic checkpoints every ``train.checkpoint_every`` steps and at the end,
+``--resume`` from the last checkpoint with the same result as an uninterrupted run, validation
+PSNR/SSIM each epoch, logs as CSV and TensorBoard. Under ``torchrun`` it trains data-parallel
+(DDP; NCCL on GPUs, gloo on CPUs), each rank taking its share of every global batch.
+
+Example::
+
+    python -m experiments train ct-lpd train.steps=100 --out runs/ct-lpd
+    torchrun --nproc_per_node 4 -m experiments train ct-lpd-full
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+import learned
+from experiments import metrics
+from experiments.checkpoint import load_checkpoint, save_checkpoint
+from experiments.config import dumps, load_config
+from experiments.tasks import Task, build_model, build_task
+
+CSV_FIELDS = ["step", "epoch", "loss", "d_loss", "lr", "samples_per_s", "val_psnr", "val_ssim", "seconds"]
+
+
+# ----------------------------------------------------------------------------- distributed set-up
+@dataclass
+class Process:
+    """Where this process runs: its rank among ``world`` processes and its device."""
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+
+def start_process(device: str = "auto") -> Process:
+    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE, RANK, ...)."""
+    cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = torch.device("cuda", local) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Process(dist.get_rank() if world > 1 else 0, world, dev)
+
+
+# ----------------------------------------------------------------------------- batches
+class StepBatches(Sampler):
+    """The indices of this rank's share of each global batch, for steps ``start .. steps - 1``.
+
+    Epoch ``e`` visits the training set in the order ``randperm(n, seed=(seed, e))``; step ``s``
+    takes the next ``global_batch`` indices of that order and rank ``r`` of ``world`` takes every
+    world-th of them from the r-th. A batch depends only on (seed, step), so a resumed run, or one
+    on another number of processes, sees the same global batches.
+    """
+
+    def __init__(self, n: int, global_batch: int, steps: int, seed: int, start: int = 0, rank: int = 0,
+                 world: int = 1):
+        if global_batch % world:
+            raise ValueError(f"train.batch_size must be divisible by the number of processes ({world}), "
+                             f"got {global_batch}")
+        if global_batch > n:
+            raise ValueError(f"train.batch_size ({global_batch}) exceeds the training set ({n} items)")
+        self.n, self.batch, self.steps, self.seed = n, global_batch, steps, seed
+        self.start, self.rank, self.world = start, rank, world
+        self.per_epoch = n // global_batch  # the tail of each permutation is dropped: equal batches
+
+    def batch_indices(self, step: int) -> list[int]:
+        epoch, k = divmod(step, self.per_epoch)
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        return order[k * self.batch:(k + 1) * self.batch][self.rank::self.world].tolist()
+
+    def __iter__(self):
+        return (self.batch_indices(s) for s in range(self.start, self.steps))
+
+    def __len__(self):
+        return max(self.steps - self.start, 0)
+
+
+# ----------------------------------------------------------------------------- the run
+@dataclass
+class Run:
+    """A training run's state: what a checkpoint holds besides the configuration."""
+    task: Task
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    gan: object = None                      # learned.DAGANLoss / WGANGPLoss when [gan] is configured
+    d_optimizer: torch.optim.Optimizer | None = None
+    step: int = 0
+
+    def state(self, cfg: dict) -> dict:
+        state = {"config": cfg, "step": self.step, "model": _plain(self.model).state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "rng": torch.get_rng_state()}
+        if self.gan is not None:
+            state["discriminator"] = self.gan.discriminator.state_dict()
+            state["d_optimizer"] = self.d_optimizer.state_dict()
+            if getattr(self.gan, "rng", None) is not None:
+                state["gan_rng"] = self.gan.rng.get_state()
+        return state
+
+    def load(self, state: dict):
+        _plain(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        if self.gan is not None:
+            self.gan.discriminator.load_state_dict(state["discriminator"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+            if "gan_rng" in state:
+                self.gan.rng.set_state(state["gan_rng"])
+        self.step = state["step"]
+
+
+def _plain(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def build_run(cfg: dict, proc: Process, task: Task | None = None) -> Run:
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    task = task or build_task(cfg)
+    train_cfg = cfg.get("train", {})
+    model = build_model(task, cfg["model"])
+    if train_cfg.get("init"):  # start from trained weights (fine-tuning), with a fresh optimiser
+        model.load_state_dict(load_checkpoint(train_cfg["init"])["model"])
+    model = model.to(proc.device)
+    if proc.world > 1:
+        # The operator's buffers (masks, maps, PET factors) are constants and the models keep no
+        # running statistics, so buffers need no broadcast at every forward.
+        model = nn.parallel.DistributedDataParallel(model, broadcast_buffers=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=float(train_cfg.get("lr", 1e-3)),
+                                 betas=tuple(train_cfg.get("betas", (0.9, 0.99))))
+    scheduler = _schedule(optimizer, train_cfg)
+    run = Run(task, model, optimizer, scheduler)
+    if "gan" in cfg:
+        run.gan, run.d_optimizer = _gan(cfg["gan"], task, proc, int(cfg.get("seed", 0)))
+    return run
+
+
+def _schedule(optimizer, train_cfg):
+    steps = int(train_cfg.get("steps", 100))
+    kind = train_cfg.get("schedule", "cosine")
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    if kind == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    raise ValueError(f"expected train.schedule 'cosine' or 'constant', got {kind!r}")
+
+
+def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
+    gan_cfg = dict(gan_cfg)
+    kind = gan_cfg.pop("loss", "dagan")
+    lr = float(gan_cfg.pop("lr", 1e-4))
+    disc_args = {k: gan_cfg.pop(k) for k in ("width", "n_layers", "conditional") if k in gan_cfg}
+    discriminator = learned.PatchDiscriminator(task.op, **disc_args).to(proc.device)
+    if kind == "wgan-gp":
+        if proc.world > 1:
+            raise ValueError("gan.loss 'wgan-gp' needs double backward, which DDP does not support; "
+                             "use gan.loss = 'dagan' under torchrun")
+        loss = learned.WGANGPLoss(task.op, discriminator, rng=torch.Generator().manual_seed(seed), **gan_cfg)
+    elif kind == "dagan":
+        if proc.world > 1:
+            discriminator = nn.parallel.DistributedDataParallel(discriminator, broadcast_buffers=False)
+        loss = learned.DAGANLoss(task.op, discriminator, **gan_cfg)
+    else:
+        raise ValueError(f"expected gan.loss 'dagan' or 'wgan-gp', got {kind!r}")
+    return loss, torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+
+
+def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None) -> tuple[float, float]:
+    """One optimiser step on a batch; returns the generator (or image) loss and the discriminator loss."""
+    run.model.train()
+    d_loss = math.nan
+    if run.gan is not None:
+        with torch.no_grad():
+            fake = run.model(y)
+        run.d_optimizer.zero_grad(set_to_none=True)
+        d = run.gan.discriminator_loss(fake, x, y)
+        d.backward()
+        run.d_optimizer.step()
+        d_loss = float(d)
+        loss = run.gan.generator_loss(run.model(y), x, y)
+    else:
+        loss = (run.model(y) - x).abs().pow(2).mean()
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip:
+        nn.utils.clip_grad_norm_(run.model.parameters(), clip)
+    run.optimizer.step()
+    run.scheduler.step()
+    value = loss.detach()
+    if dist.is_initialized():
+        dist.all_reduce(value)
+        value /= dist.get_world_size()
+    return float(value), d_loss
+
+
+@torch.no_grad()
+def validate(model: nn.Module, dataset, device, batch_size: int = 8) -> dict:
+    """Mean PSNR and SSIM of the model's reconstructions over a dataset."""
+    model.eval()
+    psnrs, ssims = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        x = batch["x"].to(device)
+        out = model(batch["y"].to(device))
+        psnrs += list(metrics.psnr(out.cpu(), x.cpu()))
+        ssims += list(metrics.ssim(out.cpu(), x.cpu()))
+    return {"val_psnr": float(sum(psnrs) / len(psnrs)), "val_ssim": float(sum(ssims) / len(ssims))}
+
+
+class Logs:
+    """CSV rows and TensorBoard scalars, written by the main process only."""
+
+    def __init__(self, out: Path, enabled: bool, resume_step: int | None):
+        self.enabled, self.path = enabled, out / "metrics.csv"
+        self.writer = None
+        if not enabled:
+            return
+        rows = []
+        if resume_step is not None and self.path.exists():
+            # A killed run may have logged past its last checkpoint: those steps are trained again.
+            with open(self.path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+        with open(self.path, "w", newline="") as f:
+            writer = csv.DictWriter(f, CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        from torch.utils.tensorboard import SummaryWriter
+        self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=resume_step)
+
+    def write(self, row: dict):
+        if not self.enabled:
+            return
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, CSV_FIELDS).writerow({k: row.get(k, "") for k in CSV_FIELDS})
+        for key, value in row.items():
+            if key not in ("step", "epoch") and isinstance(value, float) and math.isfinite(value):
+                self.writer.add_scalar(key, value, row["step"])
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+
+
+def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = None, task: Task | None = None,
+          progress: bool = True) -> Run:
+    """Train the configured model, writing ``checkpoint.pt``, ``metrics.csv``, ``tensorboard/`` and
+    ``config.toml`` to ``out``. ``stop_after`` ends the run early without a final checkpoint (a kill,
+    for tests); ``task`` reuses data already built (the same configuration's)."""
+    out = Path(out)
+    train_cfg = cfg.get("train", {})
+    proc = start_process(train_cfg.get("device", "auto"))
+    ckpt_path = out / "checkpoint.pt"
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        cfg = state["config"]
+        train_cfg = cfg.get("train", {})
+    else:
+        state = None
+    run = build_run(cfg, proc, task)
+    if state is not None:
+        run.load(state)
+    if proc.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.toml").write_text(dumps(cfg))
+    steps, batch = int(train_cfg.get("steps", 100)), int(train_cfg.get("batch_size", 4))
+    every = int(train_cfg.get("checkpoint_every", max(steps // 4, 1)))
+    clip = train_cfg.get("clip_grad", 1.0)
+    sampler = StepBatches(len(run.task.train), batch, steps, int(cfg.get("seed", 0)), run.step, proc.rank, proc.world)
+    loader = DataLoader(run.task.train, batch_sampler=sampler, num_workers=int(train_cfg.get("num_workers", 0)))
+    logs = Logs(out, proc.main, run.step if state is not None else None)
+    bar = _progress(progress and proc.main, run.step, steps)
+    start, seen = time.perf_counter(), 0
+    try:
+        for batch_items in loader:
+            loss, d_loss = training_step(run, batch_items["y"].to(proc.device), batch_items["x"].to(proc.device), clip)
+            run.step += 1
+            seen += batch
+            row = {"step": run.step, "epoch": run.step / sampler.per_epoch, "loss": loss, "d_loss": d_loss,
+                   "lr": run.scheduler.get_last_lr()[0], "samples_per_s": seen / (time.perf_counter() - start),
+                   "seconds": time.perf_counter() - start}
+            if run.step % sampler.per_epoch == 0 or run.step == steps:
+                if proc.main:
+                    row.update(validate(_plain(run.model), run.task.val, proc.device))
+                proc.barrier()
+            logs.write(row)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3g}", samples_s=f"{row['samples_per_s']:.1f}",
+                                **({"val_psnr": f"{row['val_psnr']:.2f}"} if "val_psnr" in row else {}))
+            if stop_after is not None and run.step >= stop_after:
+                return run
+            if run.step % every == 0 or run.step == steps:
+                if proc.main:
+                    save_checkpoint(ckpt_path, run.state(cfg))
+                proc.barrier()
+    finally:
+        logs.close()
+        if bar is not None:
+            bar.close()
+    return run
+
+
+def _progress(enabled: bool, start: int, total: int):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help="a file or the name of one in experiments/configs/")
+    parser.add_argument("overrides", nargs="*", help="section.key=value")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config, args.overrides)
+    out = args.out or Path("runs") / Path(args.config).stem
+    run = train(cfg, out, resume=args.resume)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    print(f"trained {run.step} steps; checkpoint {out / 'checkpoint.pt'}")
