@@ -2,25 +2,19 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
 import torch
 
 from bridges import ct
+from experiments.data.noise import transmission_noise
 from experiments.phantoms import shepp_logan
 
 
 def psnr(image, reference):
     mse = torch.mean((image - reference) ** 2)
     return float(10 * torch.log10(reference.max() ** 2 / mse))
-
-
-def transmission_noise(sinogram, photons: float, generator: torch.Generator):
-    """Poisson counts ~ I0 exp(-p) turned back into line integrals -log(counts / I0)."""
-    counts = torch.poisson(photons * torch.exp(-sinogram), generator=generator)
-    return -torch.log(counts.clamp_min(1) / photons)
 
 
 def ct_fbp(out: Path, seed: int = 0):
