@@ -1,0 +1,114 @@
+"""Phantoms and coil maps: ODL's ellipse rasteriser as the reference, closed-form invariants."""
+import math
+
+import numpy as np
+import odl
+import pytest
+import torch
+
+import learned
+from bridges import mri
+from experiments.data import (MU_WATER_511KEV, birdcage_maps, lpd_ellipse_table, lpd_ellipses, mri_phantom,
+                              pet_activity, pet_body)
+from experiments.phantoms import MU_WATER, ellipses
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _radial_coordinate(n, a, b, cx, cy, degrees):
+    """√((u/a)² + (v/b)²) at the pixel centres of an n x n (y, x) grid on [-1, 1]²: 1 on the ellipse."""
+    c = (np.arange(n) + 0.5) * 2 / n - 1
+    y, x = np.meshgrid(c, c, indexing="ij")
+    t = math.radians(degrees)
+    u = (x - cx) * math.cos(t) + (y - cy) * math.sin(t)
+    v = -(x - cx) * math.sin(t) + (y - cy) * math.cos(t)
+    return np.sqrt((u / a) ** 2 + (v / b) ** 2)
+
+
+def test_lpd_table_rasterises_as_odl_ellipsoid_phantom():
+    n, space = 64, odl.uniform_discr([-1, -1], [1, 1], (64, 64))
+    table = lpd_ellipse_table(gen(4))
+    for value, a, b, cx, cy, t in table:
+        # ODL indexes (x, y) and takes radians; ours is (y, x) and degrees
+        reference = np.asarray(odl.phantom.ellipsoid_phantom(space, [(1.0, a, b, cx, cy, math.radians(t))]).data).T
+        differ = ellipses((n, n), [(1.0, a, b, cx, cy, t)]).numpy() != reference
+        # the two rasterisers may round differently only within a pixel of the ellipse's edge
+        distance = np.abs(_radial_coordinate(n, a, b, cx, cy, t) - 1) * min(a, b)
+        assert np.all(distance[differ] < 2 / n), (a, b, cx, cy, t)
+
+
+def test_lpd_table_follows_the_papers_distributions():
+    rows = [r for s in range(40) for r in lpd_ellipse_table(gen(s))]
+    assert abs(len(rows) / 40 - 50) < 5 * math.sqrt(50 / 40)  # K ~ Poisson(50)
+    v, a, b, cx, cy, t = (np.array(c) for c in zip(*rows))
+    assert abs(a.mean() - 0.2) < 0.02 and abs(b.mean() - 0.2) < 0.02  # 0.2 · Exp(1)
+    assert abs(v.mean()) < 0.01 and abs(np.abs(v).mean() - 0.1) < 0.01  # E|U - ½| · 0.4 = 0.1
+    assert cx.min() >= -1 and cx.max() <= 1 and cy.min() >= -1 and t.max() < 360
+    inner = [r for s in range(5) for r in lpd_ellipse_table(gen(s), interior=True)]
+    assert max(max(abs(r[3]), abs(r[4])) for r in inner) <= 0.5
+
+
+def test_lpd_ellipses_are_nonnegative_attenuation_in_1_per_mm():
+    mu = lpd_ellipses((48, 48), gen(1))
+    table = lpd_ellipse_table(gen(1))
+    assert mu.dtype == torch.float32 and mu.min() >= 0
+    assert torch.allclose(mu, (ellipses((48, 48), table).clamp_min(0) * MU_WATER).float())
+    assert not torch.equal(mu, lpd_ellipses((48, 48), gen(2)))
+
+
+def test_pet_activity_is_nonnegative_and_zero_outside_the_body():
+    mu = pet_body((40, 48))
+    values = torch.unique(mu)
+    assert len(values) == 2 and values[0] == 0 and float(values[1]) == pytest.approx(MU_WATER_511KEV)
+    for seed in range(5):
+        x = pet_activity(mu, gen(seed))
+        assert x.shape == mu.shape and x.min() >= 0
+        assert torch.all(x[mu == 0] == 0)
+        assert float((x[mu > 0] == 1).float().mean()) > 0.3  # warm background dominates the body
+    xs = torch.stack([pet_activity(mu, gen(s)) for s in range(30)])
+    assert xs.max() > 3 and (xs[:, mu > 0] < 0.3).any()  # hot and cold lesions occur
+
+
+def test_mri_phantom_has_unit_peak_and_smooth_phase():
+    x = mri_phantom((64, 64), gen(3))
+    assert x.dtype == torch.complex64 and abs(float(x.abs().max()) - 1) < 1e-6
+    both = (x.abs()[:, 1:] > 0) & (x.abs()[:, :-1] > 0)
+    step = torch.angle(x[:, 1:] * x[:, :-1].conj())[both]  # phase change per pixel along x
+    # |∂φ/∂x| ≤ (π/2)(|c₁| + 2|c₃| + |c₄|) ≤ 2π per unit length, pixels 2/64 long
+    assert float(step.abs().max()) < 2 * math.pi * 2 / 64 + 1e-4
+    assert float(step.abs().mean()) > 1e-3  # the phase is not constant
+    assert not torch.equal(x, mri_phantom((64, 64), gen(4)))
+
+
+def test_birdcage_maps_have_unit_sum_of_squares():
+    maps = birdcage_maps((24, 32), 8)
+    assert maps.shape == (8, 24, 32) and maps.dtype == torch.complex64
+    assert torch.allclose(maps.abs().pow(2).sum(0), torch.ones(24, 32), atol=1e-6)
+    assert maps.abs().std(0).mean() > 0.01  # coils differ: not a trivial split
+
+
+def test_normalised_maps_make_full_sense_an_isometry():
+    maps = birdcage_maps((32, 32), 4)
+    full = mri.CartesianSense(maps)
+    assert learned.is_partial_isometry(full)
+    x = mri_phantom((32, 32), gen(0))
+    assert torch.allclose(full.H(full(x)), x, atol=1e-5)
+    masked_single = mri.CartesianSense(mask=mri.mask_equispaced((32, 32), 4, 0.08))
+    assert learned.is_partial_isometry(masked_single)
+    masked = mri.CartesianSense(maps, mri.mask_equispaced((32, 32), 4, 0.08))
+    assert masked.norm() <= 1 + 1e-3
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: lpd_ellipses((32,), gen()), ValueError, "2D image shape"),
+    (lambda: lpd_ellipses((32, 32), 0), TypeError, "Generator"),
+    (lambda: pet_activity(torch.ones(3, 4, 4), gen()), ValueError, "2D"),
+    (lambda: mri_phantom((32, 32.5), gen()), ValueError, "positive integers"),
+    (lambda: birdcage_maps((32, 32), 0), ValueError, "n_coils"),
+    (lambda: birdcage_maps((32, 32), 4, radius=0.5), ValueError, "radius"),
+])
+def test_bad_input_is_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
