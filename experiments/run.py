@@ -10,11 +10,8 @@ import torch
 
 from bridges import ct
 from experiments.phantoms import shepp_logan
-
-
-def psnr(image, reference):
-    mse = torch.mean((image - reference) ** 2)
-    return float(10 * torch.log10(reference.max() ** 2 / mse))
+from experiments.metrics import psnr
+from experiments.report import figure_grid, markdown_table
 
 
 def transmission_noise(sinogram, photons: float, generator: torch.Generator):
@@ -36,30 +33,11 @@ def ct_fbp(out: Path, seed: int = 0):
         rows.append((name, ct.fbp(A, noisy, filter=filt)))
     print(f"{geometry.n_views} views x {geometry.n_detectors} channels (arc detector), "
           f"{geometry.image_shape[0]}² pixels of {geometry.pixel_size[0]:.3f} mm; I0 = 1e4 photons per ray\n")
-    print("| reconstruction | PSNR (dB) |\n|---|---|")
-    for name, image in rows:
-        print(f"| {name} | {psnr(image, truth):.2f} |")
-    _figure(out / "ct-fbp.png", truth, noisy, rows)
-    return rows
-
-
-def _figure(path, truth, sinogram, rows):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    panels = [("phantom (1/mm)", truth), ("noisy sinogram (mm)", sinogram)] + list(rows)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
-    for ax, (title, image) in zip(axes, panels):
-        sino = "sinogram" in title
-        ax.imshow(image.numpy(), cmap="gray", origin="lower", aspect="auto" if sino else "equal",
-                  vmin=None if sino else 0, vmax=None if sino else float(truth.max()))
-        ax.set_title(title)
-        ax.axis("off")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    print(markdown_table([{"reconstruction": name, "PSNR (dB)": float(psnr(image, truth))} for name, image in rows]))
+    path = figure_grid(out / "ct-fbp.png", truth, dict(rows), n_examples=1, measurements=noisy,
+                       measurements_title="noisy sinogram (mm)", panel_inches=4, dpi=80, origin="lower")
     print(f"\nfigure: {path}")
+    return rows
 
 
 JOBS = {"ct-fbp": ct_fbp}
