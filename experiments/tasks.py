@@ -13,14 +13,15 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 import learned
 from bridges import ct, mri, pet
 from bridges.operator import LinearOperator
-from experiments import data
+from experiments import baselines, data
 
 MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPConvNet", "AUTOMAP")
 SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
@@ -50,7 +51,7 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
                                         f"I0 = {task_cfg.get('photons', 1e4):g} photons")
     if modality == "mri":
         shape = (size, size)
-        maps = data.birdcage_maps(int(task_cfg.get("coils", 8)), shape)
+        maps = data.birdcage_maps(shape, int(task_cfg.get("coils", 8)))
         sampler = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}[task_cfg.get("mask", "equispaced")]
         acceleration = float(task_cfg.get("acceleration", 4))
         mask = sampler(shape, acceleration, float(task_cfg.get("center_fraction", 0.08)),
@@ -59,10 +60,12 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
                                                 f"{task_cfg.get('mask', 'equispaced')} columns")
     if modality == "pet":
         scanner = getattr(pet.PETScanner, task_cfg.get("scanner", "biograph_mmr"))(downsample=int(task_cfg.get("downsample", 4)))
-        model = data.pet_system_model(scanner, resolution_fwhm_mm=task_cfg.get("resolution_fwhm_mm"),
-                                      background_fraction=float(task_cfg.get("background_fraction", 0.3)))
+        counts = float(task_cfg.get("counts", data.PET_COUNTS))
+        model = data.pet_system_model(scanner, counts, float(task_cfg.get("scatter_fraction", 0.35)),
+                                      float(task_cfg.get("randoms_fraction", 0.2)),
+                                      resolution_fwhm_mm=task_cfg.get("resolution_fwhm_mm"))
         return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
-                       f"{scanner.image_shape[0]}² pixels, {task_cfg.get('counts', 1e5):g} true counts")
+                       f"{scanner.image_shape[0]}² pixels, {counts:g} true counts")
     raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
 
 
@@ -71,13 +74,31 @@ def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, see
         return data.ct_dataset(op, n, seed, photons=float(task_cfg.get("photons", 1e4)),
                                noise=task_cfg.get("noise", "poisson"), cache=cache)
     if modality == "mri":
-        return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.0)), cache=cache)
-    return data.pet_dataset(op, n, seed, counts=float(task_cfg.get("counts", 1e5)), cache=cache)
+        return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache)
+    return data.pet_dataset(op, n, seed, counts=float(task_cfg.get("counts", data.PET_COUNTS)), cache=cache)
+
+
+def lodopab_task(data_cfg: dict) -> Task:
+    """LoDoPaB-CT files (``[data] source = "lodopab"``, ``root`` their folder) through the LoDoPaB geometry,
+    attenuation in 1/mm; ``n_train`` etc. take the first items of each part."""
+    op = ct.Projector(data.lodopab_geometry())
+    parts = {"train": "train", "val": "validation", "test": "test"}
+    sets = {}
+    for split, part in parts.items():
+        full = data.LoDoPaB(data_cfg["root"], part, units="physical")
+        n = data_cfg.get(f"n_{split}")
+        sets[split] = full if n is None else Subset(full, range(min(int(n), len(full))))
+    return Task("ct", op, sets["train"], sets["val"], sets["test"], f"LoDoPaB-CT files in {data_cfg['root']}")
 
 
 def build_task(cfg: dict, op: LinearOperator | None = None) -> Task:
     """The task of a configuration; ``op`` replaces the configured operator (same modality)."""
     task_cfg, data_cfg = cfg.get("task", {}), cfg.get("data", {})
+    source = data_cfg.get("source", "synthetic")
+    if source == "lodopab":
+        return lodopab_task(data_cfg)
+    if source != "synthetic":
+        raise ValueError(f"expected data.source 'synthetic' or 'lodopab', got {source!r}")
     built, description = build_operator(task_cfg)
     op = built if op is None else op
     seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
@@ -88,9 +109,17 @@ def build_task(cfg: dict, op: LinearOperator | None = None) -> Task:
 
 
 def build_model(task: Task, model_cfg: dict) -> torch.nn.Module:
-    """``learned.<model.name>(task.op, **other model keys)``."""
+    """``learned.<model.name>(task.op, **other model keys)``.
+
+    ``initial = {method = "fbp", ...}`` (learned primal-dual's start) and ``pseudo_inverse = {...}``
+    (FBPConvNet's input) name a classical reconstruction of `experiments.baselines` and its parameters.
+    """
     model_cfg = dict(model_cfg)
     name = model_cfg.pop("name", None)
     if name not in MODELS:
         raise ValueError(f"expected model.name one of {MODELS}, got {name!r}")
+    for key in ("initial", "pseudo_inverse"):
+        if isinstance(model_cfg.get(key), dict):
+            spec = dict(model_cfg[key])
+            model_cfg[key] = partial(getattr(baselines, spec.pop("method")), task.op, **spec)
     return getattr(learned, name)(task.op, **model_cfg)

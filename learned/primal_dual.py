@@ -22,16 +22,19 @@ class LearnedPrimalDual(OperatorModel):
     Γ, Λ three 3x3 convolutions of ``width`` channels with PReLU between; the output is f^(1).
     A complex space (MRI) carries each memory slot as two real channels.
 
-    As in the paper's code, the networks see the operator normalised, ``K = A / ||A||``, and the
-    data as ``g / ||A||`` (``op.norm()``, computed once): the unrolled iterates then keep the image's
-    scale whatever the units of the operator (a CT projector in mm has ``||A||`` in the hundreds,
-    and ten unnormalised iterations blow up at initialisation).
+    As in the paper's code, the networks see the operator normalised, ``K = A / ||A||`` (``op.norm()``),
+    and work in units of ``image_scale`` (a typical image value, e.g. water's attenuation 0.0192 /mm
+    for CT in 1/mm): the data enter as ``g / (||A|| image_scale)`` and the output is scaled back. The
+    paper's images lie in [0, 1]; in physical units the iterates would otherwise be far from the
+    networks' natural scale (a CT projector in mm has ``||A||`` in the hundreds, and images in 1/mm
+    are about 0.02), and training stalls.
 
-    ``poisson=True`` is the PET variant: the dual step sees the expected counts
-    ``K f + s`` (``s`` the operator's ``background``, e.g. ``pet.SystemModel.background``;
-    zero without one), the Poisson data ``g`` and the likelihood's measurement-space
-    gradient ``1 - g / (K f + s)`` in place of the plain ``K f`` and ``g``; the output is
-    the primal image through a ReLU (activity is non-negative).
+    ``initial`` (a function measurements -> images, e.g. FBP) starts every primal memory channel at
+    a classical reconstruction instead of zero, as dival's LoDoPaB learned primal-dual does
+    (``init_fbp``): the networks then learn a correction, which short trainings reach much sooner.
+    ``zero_init=True`` zeroes the last convolution of every update (the "zero-γ" start of residual
+    networks, Goyal et al. 2017), so that the untrained model returns its ``initial`` image exactly
+    instead of a random perturbation of it.
 
     Shapes: g (*batch, *op.range_shape) -> f (*batch, *op.domain_shape).
 
@@ -43,9 +46,13 @@ class LearnedPrimalDual(OperatorModel):
     """
 
     def __init__(self, op: LinearOperator, n_iter: int = 10, n_primal: int = 5, n_dual: int = 5, width: int = 32,
-                 poisson: bool = False, seed: int | None = 0):
+                 poisson: bool = False, image_scale: float = 1.0, initial=None, zero_init: bool = False,
+                 seed: int | None = 0):
         super().__init__(op)
+        if not image_scale > 0:
+            raise ValueError(f"expected a positive image_scale, got {image_scale!r}")
         self.n_iter, self.n_primal, self.n_dual, self.poisson = n_iter, n_primal, n_dual, poisson
+        self.image_scale, self.initial = float(image_scale), initial
         ci, cd = self.image.channels, self.data.channels
         dual_inputs = n_dual + (3 if poisson else 2)
         with seeded(seed):
@@ -53,16 +60,26 @@ class LearnedPrimalDual(OperatorModel):
                                            for _ in range(n_iter))
             self.primal_nets = nn.ModuleList(conv_block(self.image, ci * (n_primal + 1), ci * n_primal, width)
                                              for _ in range(n_iter))
+        if zero_init:
+            for net in (*self.dual_nets, *self.primal_nets):
+                nn.init.zeros_(net[-1].weight)
+                nn.init.zeros_(net[-1].bias)
 
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         g, batch = self.flat_measurements(g)
         n, ci, cd = g.shape[0], self.image.channels, self.data.channels
-        f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=_real(g))
+        if self.initial is None:
+            f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=_real(g))
+        else:
+            with torch.no_grad():
+                start = self.image.to_channels(self.initial(g).reshape(n, *self.op.domain_shape)) / self.image_scale
+            f = start.repeat(1, self.n_primal, *([1] * len(self.image.spatial)))
         h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=_real(g))
-        scale = 1 / self.op.norm()
+        norm = self.op.norm()
+        scale = 1 / (norm * self.image_scale)   # data to the networks' units
         g_channels = self.data.to_channels(g * scale)
         for dual_net, primal_net in zip(self.dual_nets, self.primal_nets):
-            primal = self.image.from_channels(f[:, :ci])
+            primal = self.image.from_channels(f[:, :ci]) * self.image_scale
             if self.poisson:
                 expected = expected_measurements(self.op, primal)
                 ratio = 1 - g / expected.clamp_min(1e-6)
@@ -70,9 +87,9 @@ class LearnedPrimalDual(OperatorModel):
             else:
                 inputs = [h, self.data.to_channels(self.op(primal) * scale), g_channels]
             h = h + dual_net(torch.cat(inputs, dim=1))
-            back = self.image.to_channels(self.op.adjoint(self.data.from_channels(h[:, :cd])) * scale)
+            back = self.image.to_channels(self.op.adjoint(self.data.from_channels(h[:, :cd])) / norm)
             f = f + primal_net(torch.cat([f, back], dim=1))
-        out = self.image.from_channels(f[:, :ci])
+        out = self.image.from_channels(f[:, :ci]) * self.image_scale
         if self.poisson:
             out = torch.relu(out)
         return out.reshape(*batch, *self.op.domain_shape)

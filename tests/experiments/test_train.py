@@ -78,8 +78,11 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path):
 
 def test_training_lowers_the_loss(tmp_path):
     run = train(load_config("smoke-ct", ["train.steps=16", "train.lr=3e-3"]), tmp_path, progress=False)
-    losses = [float(r["loss"]) for r in _rows(tmp_path / "metrics.csv")]
+    rows = _rows(tmp_path / "metrics.csv")
+    losses = [float(r["loss"]) for r in rows]
+    psnrs = [float(r["val_psnr"]) for r in rows if r["val_psnr"]]
     assert run.step == 16 and sum(losses[-4:]) < 0.7 * sum(losses[:4])
+    assert len(psnrs) == 4 and psnrs[-1] > psnrs[0] + 1  # validated each epoch (16 items, batches of 4)
 
 
 def test_ddp_on_two_cpu_processes_keeps_the_ranks_identical(tmp_path):
