@@ -72,7 +72,8 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
 def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool) -> Dataset:
     if modality == "ct":
         return data.ct_dataset(op, n, seed, photons=float(task_cfg.get("photons", 1e4)),
-                               noise=task_cfg.get("noise", "poisson"), cache=cache)
+                               noise=task_cfg.get("noise", "poisson"), phantom=task_cfg.get("phantom", "lpd"),
+                               cache=cache)
     if modality == "mri":
         return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache)
     return data.pet_dataset(op, n, seed, counts=float(task_cfg.get("counts", data.PET_COUNTS)), cache=cache)

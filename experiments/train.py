@@ -275,12 +275,13 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
     train_cfg = cfg.get("train", {})
     proc = start_process(train_cfg.get("device", "auto"))
     ckpt_path = out / "checkpoint.pt"
+    state = None
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        cfg = state["config"]
-        train_cfg = cfg.get("train", {})
-    else:
-        state = None
+        changed = _differences(state["config"], cfg)
+        if changed:
+            raise ValueError(f"--resume: the configuration differs from the checkpoint's in {changed}; a resumed "
+                             f"run continues the same run (start a new one in another folder to change it)")
     run = build_run(cfg, proc, task)
     if state is not None:
         run.load(state)
@@ -323,6 +324,17 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
         if bar is not None:
             bar.close()
     return run
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            out += _differences(a[k], b[k], f"{prefix}{k}.")
+        elif a.get(k) != b.get(k):
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def _progress(enabled: bool, start: int, total: int):

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from bridges import LinearOperator, ct, mri, pet
 from experiments.data.noise import complex_gaussian_noise, poisson_counts, transmission_noise
-from experiments.data.phantoms import lpd_ellipses, mri_phantom, pet_activity, pet_body
+from experiments.data.phantoms import body_ellipses, lpd_ellipses, mri_phantom, pet_activity, pet_body
 
 __all__ = ["item_generator", "SimulatedDataset", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_COUNTS"]
@@ -119,19 +119,23 @@ class SimulatedDataset(Dataset):
 
 
 # ------------------------------------------------------------------ CT
-def _ct_phantom(shape, generator):
-    return {"x": lpd_ellipses(shape, generator)}
+CT_PHANTOMS = {"lpd": lpd_ellipses, "body": body_ellipses}
+
+
+def _ct_phantom(shape, kind, generator):
+    return {"x": CT_PHANTOMS[kind](shape, generator)}
 
 
 def _ct_noise(photons, model, clean, generator, item):
     return transmission_noise(clean, photons, generator, model)
 
 
-def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisson",
+def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisson", phantom: str = "lpd",
                cache: bool = False) -> SimulatedDataset:
     """LPD random ellipses through a 2D CT projector with transmission noise at I0 = ``photons`` per ray.
 
-    Item: ``"x"`` μ (1/mm, `lpd_ellipses`), ``"y"`` noisy post-log sinogram (line integrals, unitless),
+    Item: ``"x"`` μ (1/mm, `lpd_ellipses`, or with ``phantom="body"`` `body_ellipses`: the same ellipses
+    inside a water body), ``"y"`` noisy post-log sinogram (line integrals, unitless),
     ``y = -log(max(I, 1) / I0)``, ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``: its Gaussian
     approximation, see `transmission_noise`).
 
@@ -142,7 +146,9 @@ def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisso
     if len(op.domain_shape) != 2:
         raise ValueError(f"expected a 2D projector (image (y, x)), got image shape {op.domain_shape}")
     transmission_noise(torch.zeros(1), photons, torch.Generator(), noise)  # bad photons/noise fail here, not at item 0
-    return SimulatedDataset(op, partial(_ct_phantom, op.domain_shape), partial(_ct_noise, photons, noise),
+    if phantom not in CT_PHANTOMS:
+        raise ValueError(f"expected phantom one of {sorted(CT_PHANTOMS)}, got {phantom!r}")
+    return SimulatedDataset(op, partial(_ct_phantom, op.domain_shape, phantom), partial(_ct_noise, photons, noise),
                             n, seed, cache)
 
 

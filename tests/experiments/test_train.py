@@ -74,6 +74,8 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path):
     assert [r["step"] for r in b] == [str(s) for s in range(1, 7)]
     assert [(r["loss"], r["val_psnr"]) for r in a] == [(r["loss"], r["val_psnr"]) for r in b]
     assert float(a[-1]["val_psnr"]) > 0 and (tmp_path / "whole" / "tensorboard").is_dir()
+    with pytest.raises(ValueError, match="train.lr"):
+        train(load_config("smoke-ct", [*FAST, "train.lr=0.1"]), tmp_path / "killed", resume=True, progress=False)
 
 
 def test_training_lowers_the_loss(tmp_path):

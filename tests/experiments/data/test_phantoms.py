@@ -8,7 +8,7 @@ import torch
 
 import learned
 from bridges import mri
-from experiments.data import (MU_WATER_511KEV, birdcage_maps, lpd_ellipse_table, lpd_ellipses, mri_phantom,
+from experiments.data import (MU_WATER_511KEV, birdcage_maps, body_ellipses, lpd_ellipse_table, lpd_ellipses, mri_phantom,
                               pet_activity, pet_body)
 from experiments.phantoms import MU_WATER, ellipses
 
@@ -56,6 +56,15 @@ def test_lpd_ellipses_are_nonnegative_attenuation_in_1_per_mm():
     assert mu.dtype == torch.float32 and mu.min() >= 0
     assert torch.allclose(mu, (ellipses((48, 48), table).clamp_min(0) * MU_WATER).float())
     assert not torch.equal(mu, lpd_ellipses((48, 48), gen(2)))
+
+
+def test_body_ellipses_keep_their_structure_inside_a_water_body():
+    mu = body_ellipses((64, 64), gen(3))
+    body = ellipses((64, 64), [(1.0, 0.85, 0.65, 0.0, 0.0, 0.0)]) > 0
+    assert mu.dtype == torch.float32 and mu.min() >= 0
+    assert torch.all(mu[~body] == 0) and float(mu[body].median()) == pytest.approx(MU_WATER)
+    assert not torch.equal(mu, body_ellipses((64, 64), gen(4)))
+    assert torch.equal(mu, body_ellipses((64, 64), gen(3)))
 
 
 def test_pet_activity_is_nonnegative_and_zero_outside_the_body():

@@ -1,0 +1,36 @@
+"""`python -m experiments evaluate RUN_DIR` and `python -m experiments shift`, on tiny settings."""
+import csv
+
+import torch
+
+from experiments import evaluate, shift
+from experiments.config import load_config
+from experiments.train import train
+
+TINY_TV = ["evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[1e-4, 4e-4]}"]
+
+
+def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
+    cfg = load_config("smoke-ct", ["train.steps=4", "evaluate.baselines.FBP.method=\"fbp\""])
+    trained = train(cfg, tmp_path, progress=False)
+    evaluate.main([str(tmp_path)])
+    table = (tmp_path / "results.md").read_text()
+    assert "| FBP " in table and "| LearnedPrimalDual " in table and (tmp_path / "results.png").exists()
+    # the reloaded model is the trained one: same reconstructions of the test set
+    _, task, model = evaluate.load_run(tmp_path)
+    y = evaluate.stack(task.test)["y"]
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(y), trained.model.eval()(y))
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):
+    cfg = load_config("ct-lpd", ["task.image_size=32", "task.detector_binning=16", "model.n_iter=2", "data.n_train=8",
+                                 "data.n_val=2", "data.n_test=2", "train.steps=2", *TINY_TV])
+    rows = shift.shift(cfg, ["task.view_step=64"], ["task.view_step=96"], 2, tmp_path, log=lambda *a: None)
+    assert [(r["model"].split(",")[0], r["tested on"]) for r in rows] == [
+        ("LearnedPrimalDual", "source"), ("LearnedPrimalDual", "target"), ("LearnedPrimalDual", "target"),
+        ("FBP", "target"), ("TV", "target")]
+    assert (tmp_path / "shift.md").exists() and (tmp_path / "finetuned" / "checkpoint.pt").exists()
+    with open(tmp_path / "finetuned" / "metrics.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2
