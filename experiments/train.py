@@ -203,9 +203,15 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
         d_loss = float(d.detach())
         loss = run.gan.generator_loss(run.model(y), x, y)
     else:
-        # The MSE relative to the batch's energy: unit-free, so that Adam's ε and the learning rate
-        # mean the same for CT in 1/mm (values ~0.01, raw MSE ~1e-6) as for MRI normalised to 1.
-        loss = (run.model(y) - x).abs().pow(2).sum() / x.abs().pow(2).sum().clamp_min(1e-30)
+        # The squared error relative to the global batch's energy: unit-free, so that Adam's ε and the
+        # learning rate mean the same for CT in 1/mm (values ~0.01) as for MRI normalised to 1. Under DDP
+        # the energy is summed over the ranks and the loss scaled by their number, so that DDP's mean of
+        # the ranks' gradients is the gradient of the single-process loss on the whole batch.
+        energy, world = x.abs().pow(2).sum(), 1
+        if dist.is_initialized():
+            dist.all_reduce(energy)
+            world = dist.get_world_size()
+        loss = world * (run.model(y) - x).abs().pow(2).sum() / energy.clamp_min(1e-30)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip:
