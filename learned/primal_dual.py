@@ -81,7 +81,9 @@ class LearnedPrimalDual(OperatorModel):
         for dual_net, primal_net in zip(self.dual_nets, self.primal_nets):
             primal = self.image.from_channels(f[:, :ci]) * self.image_scale
             if self.poisson:
-                expected = expected_measurements(self.op, primal)
+                # Expected counts of the non-negative part: intermediate iterates may dip below zero,
+                # and A f + s near zero would blow the ratio g / (A f + s) up.
+                expected = expected_measurements(self.op, torch.relu(primal))
                 ratio = 1 - g / expected.clamp_min(1e-6)
                 inputs = [h, self.data.to_channels(expected * scale), g_channels, self.data.to_channels(ratio)]
             else:
