@@ -21,7 +21,7 @@ from experiments.data.noise import transmission_noise
 from experiments.evaluate import evaluate
 from experiments.phantoms import shepp_logan
 from experiments.tasks import build_task
-from experiments.train import _plain, train
+from experiments.train import unwrap, train
 
 TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd")
 
@@ -51,7 +51,7 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
     print(f"{name}: {cfg['model']['name']} on {task.description}; {len(task.train)} training items, "
           f"{cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
     run = train(cfg, out, task=task)
-    return evaluate(task, _plain(run.model), cfg, out)
+    return evaluate(task, unwrap(run.model), cfg, out)
 
 
 def main(argv=None):

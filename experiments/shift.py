@@ -23,7 +23,7 @@ from experiments import metrics, report
 from experiments.config import apply_overrides, load_config
 from experiments.evaluate import run_baselines, stack
 from experiments.tasks import build_model, build_task
-from experiments.train import _plain, train
+from experiments.train import unwrap, train
 
 COLUMNS = ["model", "tested on", "PSNR (dB)", "SSIM"]
 
@@ -42,7 +42,7 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     src_task, tgt_task = build_task(src_cfg), build_task(tgt_cfg)
     log(f"source: {src_task.description}\ntarget: {tgt_task.description}")
     trained = train(src_cfg, out / "source", task=src_task)
-    src_model = _plain(trained.model)
+    src_model = unwrap(trained.model)
     on_target = build_model(tgt_task, tgt_cfg["model"])
     on_target.load_state_dict(src_model.state_dict())
     name = cfg["model"]["name"]
@@ -50,7 +50,7 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
             {"model": f"{name}, trained on source", "tested on": "target", **_scores(on_target, tgt_task.test)}]
     tuned_cfg = apply_overrides(tgt_cfg, [f"train.steps={finetune_steps}", f"train.init={str(out / 'source' / 'checkpoint.pt')!r}",
                                           f"train.checkpoint_every={finetune_steps}"])
-    tuned = _plain(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
+    tuned = unwrap(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
     rows.append({"model": f"{name}, fine-tuned {finetune_steps} steps on target", "tested on": "target",
                  **_scores(tuned, tgt_task.test)})
     test = stack(tgt_task.test)

@@ -111,30 +111,31 @@ class Run:
     step: int = 0
 
     def state(self, cfg: dict) -> dict:
-        state = {"config": cfg, "step": self.step, "model": _plain(self.model).state_dict(),
+        state = {"config": cfg, "step": self.step, "model": unwrap(self.model).state_dict(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "rng": torch.get_rng_state()}
         if self.gan is not None:
-            state["discriminator"] = self.gan.discriminator.state_dict()
+            state["discriminator"] = unwrap(self.gan.discriminator).state_dict()
             state["d_optimizer"] = self.d_optimizer.state_dict()
             if getattr(self.gan, "rng", None) is not None:
                 state["gan_rng"] = self.gan.rng.get_state()
         return state
 
     def load(self, state: dict):
-        _plain(self.model).load_state_dict(state["model"])
+        unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         if self.gan is not None:
-            self.gan.discriminator.load_state_dict(state["discriminator"])
+            unwrap(self.gan.discriminator).load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["d_optimizer"])
             if "gan_rng" in state:
                 self.gan.rng.set_state(state["gan_rng"])
         self.step = state["step"]
 
 
-def _plain(model: nn.Module) -> nn.Module:
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (the model itself otherwise)."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
@@ -182,7 +183,9 @@ def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
         loss = learned.WGANGPLoss(task.op, discriminator, rng=torch.Generator().manual_seed(seed), **gan_cfg)
     elif kind == "dagan":
         if proc.world > 1:
-            discriminator = nn.parallel.DistributedDataParallel(discriminator, broadcast_buffers=False)
+            plain = discriminator
+            discriminator = nn.parallel.DistributedDataParallel(plain, broadcast_buffers=False)
+            discriminator.conditional = plain.conditional  # DAGANLoss reads it to pass the measurements
         loss = learned.DAGANLoss(task.op, discriminator, **gan_cfg)
     else:
         raise ValueError(f"expected gan.loss 'dagan' or 'wgan-gp', got {kind!r}")
@@ -312,7 +315,7 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
                    "seconds": time.perf_counter() - start}
             if run.step % sampler.per_epoch == 0 or run.step == steps:
                 if proc.main:
-                    row.update(validate(_plain(run.model), run.task.val, proc.device))
+                    row.update(validate(unwrap(run.model), run.task.val, proc.device))
                 proc.barrier()
             logs.write(row)
             if bar is not None:

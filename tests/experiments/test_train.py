@@ -10,7 +10,7 @@ import torch
 
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.config import apply_overrides, load_config
-from experiments.train import StepBatches, _plain, train
+from experiments.train import StepBatches, unwrap, train
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["train.steps=6", "train.checkpoint_every=2"]
@@ -68,8 +68,8 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path):
     assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 2
     resumed = train(cfg, tmp_path / "killed", resume=True, progress=False)
     assert resumed.step == whole.step == 6
-    for key, value in _plain(whole.model).state_dict().items():
-        assert torch.equal(value, _plain(resumed.model).state_dict()[key]), key
+    for key, value in unwrap(whole.model).state_dict().items():
+        assert torch.equal(value, unwrap(resumed.model).state_dict()[key]), key
     a, b = _rows(tmp_path / "whole" / "metrics.csv"), _rows(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in b] == [str(s) for s in range(1, 7)]
     assert [(r["loss"], r["val_psnr"]) for r in a] == [(r["loss"], r["val_psnr"]) for r in b]
@@ -87,17 +87,31 @@ def test_training_lowers_the_loss(tmp_path):
     assert len(psnrs) == 4 and psnrs[-1] > psnrs[0] + 1  # validated each epoch (16 items, batches of 4)
 
 
-def test_ddp_on_two_cpu_processes_keeps_the_ranks_identical(tmp_path):
+DAGAN_TINY = ["task.image_size=32", "task.coils=2", "model.width=8", "gan.width=8", "data.n_train=8", "data.n_val=2"]
+
+
+def _ddp(tmp_path, config, overrides):
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(REPO / "tests" / "experiments" / "ddp_worker.py"), str(tmp_path), *FAST, "train.device=cpu"]
+           str(REPO / "tests" / "experiments" / "ddp_worker.py"), str(tmp_path), config, *overrides, "train.device=cpu"]
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
     assert rank0.keys() == rank1.keys()
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
+    return rank0
+
+
+def test_ddp_on_two_cpu_processes_keeps_the_ranks_identical(tmp_path):
+    rank0 = _ddp(tmp_path, "smoke-ct", FAST)
     # 2 processes x 2 items average the same gradients as 1 process x 4 items
     single = train(load_config("smoke-ct", FAST), tmp_path / "single", progress=False)
-    for key, value in _plain(single.model).state_dict().items():
+    for key, value in unwrap(single.model).state_dict().items():
         torch.testing.assert_close(rank0[key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_ddp_trains_a_gan_with_its_discriminator_in_step(tmp_path):
+    _ddp(tmp_path, "mri-dagan", [*DAGAN_TINY, "train.steps=2", "train.checkpoint_every=2"])
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert not any(k.startswith("module.") for k in state["discriminator"])
