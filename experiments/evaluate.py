@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -39,11 +40,14 @@ def run_baselines(task: Task, cfg: dict, y: torch.Tensor, log=print) -> dict:
     val = None
     for name, spec in cfg.get("evaluate", {}).get("baselines", {}).items():
         spec = dict(spec)
-        method, grid = getattr(baselines, spec.pop("method")), spec.pop("tune", None)
+        method_name, grid = spec.pop("method", None), spec.pop("tune", None)
+        methods = [m for m in baselines.__all__ if m.islower() and m != "tune"]
+        if method_name not in methods:
+            raise ValueError(f"evaluate.baselines.{name}.method: expected one of {methods}, got {method_name!r}")
+        method = getattr(baselines, method_name)
         if grid:
             val = val or stack(task.val)
-            fixed = lambda op, yy, _spec=spec, _method=method, **p: _method(op, yy, **_spec, **p)  # noqa: E731
-            best, _ = baselines.tune(fixed, task.op, val["y"], val["x"], grid)
+            best, _ = baselines.tune(partial(method, **spec), task.op, val["y"], val["x"], grid)
             spec.update(best)
             log(f"{name}: tuned {best} on {len(task.val)} validation items")
         start = time.perf_counter()

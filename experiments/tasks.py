@@ -52,14 +52,17 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
     if modality == "mri":
         shape = (size, size)
         maps = data.birdcage_maps(shape, int(task_cfg.get("coils", 8)))
-        sampler = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}[task_cfg.get("mask", "equispaced")]
+        samplers = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
+        sampler = _choice("task.mask", samplers, task_cfg.get("mask", "equispaced"))
         acceleration = float(task_cfg.get("acceleration", 4))
         mask = sampler(shape, acceleration, float(task_cfg.get("center_fraction", 0.08)),
                        seed=int(task_cfg.get("mask_seed", 0)))
         return mri.CartesianSense(maps, mask), (f"{maps.shape[0]}-coil Cartesian, {size}², {acceleration:g}x "
                                                 f"{task_cfg.get('mask', 'equispaced')} columns")
     if modality == "pet":
-        scanner = getattr(pet.PETScanner, task_cfg.get("scanner", "biograph_mmr"))(downsample=int(task_cfg.get("downsample", 4)))
+        scanners = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
+        scanner = _choice("task.scanner", scanners, task_cfg.get("scanner", "biograph_mmr"))(
+            downsample=int(task_cfg.get("downsample", 4)))
         counts = float(task_cfg.get("counts", data.PET_COUNTS))
         model = data.pet_system_model(scanner, counts, float(task_cfg.get("scatter_fraction", 0.35)),
                                       float(task_cfg.get("randoms_fraction", 0.2)),
@@ -67,6 +70,12 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
         return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
                        f"{scanner.image_shape[0]}² pixels, {counts:g} true counts")
     raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
+
+
+def _choice(key: str, options: dict, name):
+    if name not in options:
+        raise ValueError(f"expected {key} one of {sorted(options)}, got {name!r}")
+    return options[name]
 
 
 def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool) -> Dataset:
@@ -92,16 +101,15 @@ def lodopab_task(data_cfg: dict) -> Task:
     return Task("ct", op, sets["train"], sets["val"], sets["test"], f"LoDoPaB-CT files in {data_cfg['root']}")
 
 
-def build_task(cfg: dict, op: LinearOperator | None = None) -> Task:
-    """The task of a configuration; ``op`` replaces the configured operator (same modality)."""
+def build_task(cfg: dict) -> Task:
+    """The operator and the train/validation/test sets of a configuration."""
     task_cfg, data_cfg = cfg.get("task", {}), cfg.get("data", {})
     source = data_cfg.get("source", "synthetic")
     if source == "lodopab":
         return lodopab_task(data_cfg)
     if source != "synthetic":
         raise ValueError(f"expected data.source 'synthetic' or 'lodopab', got {source!r}")
-    built, description = build_operator(task_cfg)
-    op = built if op is None else op
+    op, description = build_operator(task_cfg)
     seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
     cache = bool(data_cfg.get("cache", True))
     sets = {split: build_dataset(task_cfg["modality"], op, task_cfg, int(data_cfg.get(f"n_{split}", 8)),

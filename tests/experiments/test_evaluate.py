@@ -1,10 +1,12 @@
 """`python -m experiments evaluate RUN_DIR` and `python -m experiments shift`, on tiny settings."""
 import csv
 
+import pytest
 import torch
 
 from experiments import evaluate, shift
 from experiments.config import load_config
+from experiments.tasks import build_task
 from experiments.train import train
 
 TINY_TV = ["evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[1e-4, 4e-4]}"]
@@ -34,3 +36,10 @@ def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):
     assert (tmp_path / "shift.md").exists() and (tmp_path / "finetuned" / "checkpoint.pt").exists()
     with open(tmp_path / "finetuned" / "metrics.csv") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+def test_unknown_baseline_method_is_named():
+    cfg = load_config("smoke-ct", ["evaluate.baselines.X.method=\"fpb\""])
+    task = build_task(cfg)
+    with pytest.raises(ValueError, match="'fbp', 'tv'.*got 'fpb'"):
+        evaluate.run_baselines(task, cfg, evaluate.stack(task.test)["y"])

@@ -109,3 +109,16 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match=r"expected dataset 'data' in .*observation_test_000.hdf5, "
                                          r"found \['sinogram'\]"):
         LoDoPaB(tmp_path, "test")
+
+
+def test_a_task_reads_lodopab_files_in_physical_units(lodopab, tmp_path):
+    from experiments.tasks import build_task
+    for path in lodopab[0].iterdir():
+        for part in ("train", "validation", "test"):
+            (tmp_path / path.name.replace("validation", part)).symlink_to(path)
+    task = build_task({"seed": 0, "data": {"source": "lodopab", "root": str(tmp_path), "n_train": 2}})
+    assert (len(task.train), len(task.val), len(task.test)) == (2, 3, 3)
+    item = task.train[1]
+    assert rel(task.op(item["x"]), item["y"]) < 1e-4 and float(item["x"].max()) < 0.1  # 1/mm
+    with pytest.raises(ValueError, match="'lodopab'"):
+        build_task({"data": {"source": "lodo"}})
