@@ -2,67 +2,41 @@
 
     python -m experiments.bench_baselines [--size 128] [--pet-downsample 2] [--repeats 3]
 
-CT: ellipses through a down-sampled Siemens SOMATOM Definition AS (72 views at 128²) with transmission
-noise at I0 = 1e4; MRI: complex ellipses with a smooth phase, 4 birdcage coils, 4x equispaced Cartesian,
-1 % complex Gaussian noise; PET: ellipses on a Biograph mMR with attenuation, 20 % scatter and randoms,
-1e6 counts. Prints a markdown table; `problem` builds the same problems for the tests.
+The test sets of the ``ct-lpd``, ``mri-cascade`` and ``pet-lpd`` configurations at another size: ellipses in a
+water body through a down-sampled Siemens SOMATOM Definition AS at I0 = 1e4; complex phantoms, 8 birdcage
+coils, 4x equispaced Cartesian, 1 % noise; activity in a water body on a Biograph mMR with 35 % scatter and
+20 % randoms. Prints a markdown table; `problem` builds the same problems for the tests.
 """
 from __future__ import annotations
 
 import argparse
-import math
 
-import sigpy.mri
 import torch
 
-from bridges import ct, mri, pet
 from experiments.baselines import BASELINES
+from experiments.config import load_config
+from experiments.evaluate import stack
 from experiments.metrics import psnr
-from experiments.phantoms import MU_WATER, random_ellipses
 from experiments.report import markdown_table
-from experiments.run import transmission_noise
+from experiments.tasks import build_task
 from experiments.timing import interleaved_medians
 
-
-def _ellipses(n_items, shape, seed):
-    return torch.stack([random_ellipses(shape, generator=torch.Generator().manual_seed(seed + i))
-                        for i in range(n_items)])
+CONFIGS = {"ct": "ct-lpd", "mri": "mri-cascade", "pet": "pet-lpd"}
 
 
 def problem(modality: str, size: int = 128, n_items: int = 1, seed: int = 0, pet_downsample: int = 2):
-    """``(op, y, x)``: a seeded operator, noisy data ``(n_items, *range)`` and truth ``(n_items, *domain)``.
+    """``(op, y, x)``: the operator of a quick job's task, noisy data ``(n_items, *range)`` and truth ``(n_items, *domain)``.
 
-    CT and MRI images are ``size``²; PET's grid is the Biograph mMR's down-sampled by ``pet_downsample``.
+    CT and MRI images are ``size``² (CT keeps 72 views, channels binned to match); PET's grid is the
+    Biograph mMR's down-sampled by ``pet_downsample``.
     """
-    g = torch.Generator().manual_seed(seed + 10_000)
-    if modality == "ct":
-        geometry = ct.scanner("siemens-definition-as", view_step=32 * 128 // size, detector_binning=4 * 128 // size,
-                              image_shape=(size, size), fov=260.0)
-        A = ct.Projector(geometry)
-        x = _ellipses(n_items, (size, size), seed)
-        return A, transmission_noise(A(x), 1e4, g), x
-    if modality == "mri":
-        maps = torch.from_numpy(sigpy.mri.birdcage_maps((4, size, size))).to(torch.complex64)
-        A = mri.CartesianSense(maps, mri.mask_equispaced((size, size), 4, 0.08))
-        yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
-        x = (_ellipses(n_items, (size, size), seed) / MU_WATER * torch.exp(1j * (0.8 * xx + 0.5 * yy))).to(A.domain_dtype)
-        k = A(x)
-        sigma = 0.01 * float(k.abs().pow(2).mean().sqrt())
-        noise = torch.complex(torch.randn(k.shape, generator=g), torch.randn(k.shape, generator=g)) / math.sqrt(2)
-        return A, (k + sigma * noise) * A.mask, x
-    if modality == "pet":
-        scanner = pet.PETScanner.biograph_mmr(downsample=pet_downsample)
-        activity = _ellipses(n_items, scanner.image_shape, seed) / MU_WATER
-        mu_map = (random_ellipses(scanner.image_shape, n_ellipses=1, generator=torch.Generator().manual_seed(seed))
-                  > 0) * 0.0096  # water at 511 keV, 1/mm
-        # one background (scatter and randoms of the mean image) shared by all items, so that they batch
-        reference = pet.simulate(pet.SystemModel(scanner, attenuation=mu_map), activity.mean(0), total_counts=1e6,
-                                 randoms_fraction=0.2, scatter_fraction=0.2, generator=g)
-        model = pet.SystemModel(scanner, attenuation=mu_map, background=reference.background)
-        with torch.no_grad():
-            truth = activity * (1e6 / model(activity).sum((-2, -1))).reshape(-1, 1, 1)  # 1e6 trues per item
-            return model, torch.poisson(model.expected_counts(truth), generator=g), truth
-    raise ValueError(f"modality must be 'ct', 'mri' or 'pet', got {modality!r}")
+    if modality not in CONFIGS:
+        raise ValueError(f"modality must be 'ct', 'mri' or 'pet', got {modality!r}")
+    overrides = [f"seed={seed}", f"data.n_test={n_items}", "data.n_train=1", "data.n_val=1", f"task.image_size={size}",
+                 f"task.detector_binning={max(1, 8 * 64 // size)}", f"task.downsample={pet_downsample}"]
+    task = build_task(load_config(CONFIGS[modality], overrides))
+    test = stack(task.test)
+    return task.op, test["y"], test["x"]
 
 
 def main(argv=None):
