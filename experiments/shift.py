@@ -9,7 +9,7 @@ goes from 4x to 6x.
 
 Example::
 
-    python -m experiments shift --finetune-steps 40
+    python -m experiments shift --source-checkpoint runs/ct-lpd/checkpoint.pt --finetune-steps 100
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from experiments import metrics, report
+from experiments.checkpoint import load_checkpoint
 from experiments.config import apply_overrides, load_config
 from experiments.evaluate import run_baselines, stack
 from experiments.tasks import build_model, build_task
@@ -36,20 +37,28 @@ def _scores(model, dataset) -> dict:
     return {"PSNR (dB)": metrics.psnr(image, batch["x"]), "SSIM": metrics.ssim(image, batch["x"])}
 
 
-def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, out: Path, log=print) -> list[dict]:
-    """Rows of the shift table: baselines on the target, the source model on both, and fine-tuned."""
+def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, out: Path,
+          source_checkpoint: Path | None = None, finetune_lr_factor: float = 0.1, log=print) -> list[dict]:
+    """Rows of the shift table: the source model on both settings, fine-tuned on the target, and the
+    target's baselines. ``source_checkpoint`` reuses a model trained on the source setting (its
+    run's checkpoint) instead of training one; fine-tuning starts a fresh Adam at
+    ``finetune_lr_factor`` times the configured learning rate, so as not to undo the training."""
     src_cfg, tgt_cfg = apply_overrides(cfg, source), apply_overrides(cfg, target)
     src_task, tgt_task = build_task(src_cfg), build_task(tgt_cfg)
     log(f"source: {src_task.description}\ntarget: {tgt_task.description}")
-    trained = train(src_cfg, out / "source", task=src_task)
-    src_model = unwrap(trained.model)
-    on_target = build_model(tgt_task, tgt_cfg["model"])
-    on_target.load_state_dict(src_model.state_dict())
+    if source_checkpoint is None:
+        train(src_cfg, out / "source", task=src_task)
+        source_checkpoint = out / "source" / "checkpoint.pt"
+    weights = load_checkpoint(source_checkpoint)["model"]
+    src_model, on_target = build_model(src_task, src_cfg["model"]), build_model(tgt_task, tgt_cfg["model"])
+    src_model.load_state_dict(weights)
+    on_target.load_state_dict(weights)
     name = cfg["model"]["name"]
     rows = [{"model": f"{name}, trained on source", "tested on": "source", **_scores(src_model, src_task.test)},
             {"model": f"{name}, trained on source", "tested on": "target", **_scores(on_target, tgt_task.test)}]
-    tuned_cfg = apply_overrides(tgt_cfg, [f"train.steps={finetune_steps}", f"train.init={str(out / 'source' / 'checkpoint.pt')!r}",
-                                          f"train.checkpoint_every={finetune_steps}"])
+    lr = float(tgt_cfg.get("train", {}).get("lr", 1e-3)) * finetune_lr_factor
+    tuned_cfg = apply_overrides(tgt_cfg, [f"train.steps={finetune_steps}", f"train.init={str(source_checkpoint)!r}",
+                                          f"train.checkpoint_every={finetune_steps}", f"train.lr={lr!r}"])
     tuned = unwrap(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
     rows.append({"model": f"{name}, fine-tuned {finetune_steps} steps on target", "tested on": "target",
                  **_scores(tuned, tgt_task.test)})
@@ -70,10 +79,13 @@ def main(argv=None):
     parser.add_argument("--config", default="ct-lpd")
     parser.add_argument("--source", nargs="*", default=["task.view_step=32"], help="overrides of the source setting")
     parser.add_argument("--target", nargs="*", default=["task.view_step=48"], help="overrides of the target setting")
-    parser.add_argument("--finetune-steps", type=int, default=40)
+    parser.add_argument("--finetune-steps", type=int, default=100)
+    parser.add_argument("--source-checkpoint", type=Path, default=None,
+                        help="a checkpoint trained on the source setting (e.g. runs/ct-lpd/checkpoint.pt)")
     parser.add_argument("--out", type=Path, default=Path("runs/shift"))
     parser.add_argument("overrides", nargs="*", help="section.key=value for both settings")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    shift(load_config(args.config, args.overrides), args.source, args.target, args.finetune_steps, args.out)
+    shift(load_config(args.config, args.overrides), args.source, args.target, args.finetune_steps, args.out,
+          args.source_checkpoint)
     print(f"done in {time.perf_counter() - start:.1f} s")

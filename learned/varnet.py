@@ -7,7 +7,6 @@ from torch import nn
 from bridges.operator import LinearOperator
 
 from .base import OperatorModel, seeded
-from .complex_channels import SpaceLayout
 from .unet import UNet
 
 FORMS = ("auto", "kspace", "image")
