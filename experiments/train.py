@@ -285,6 +285,8 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
     proc = start_process(train_cfg.get("device", "auto"))
     ckpt_path = out / "checkpoint.pt"
     state = None
+    if resume and not ckpt_path.exists() and proc.main:
+        print(f"--resume: no checkpoint in {out}; starting a new run")
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         changed = _differences(state["config"], cfg)
