@@ -21,7 +21,7 @@ from experiments.data.noise import transmission_noise
 from experiments.evaluate import evaluate
 from experiments.phantoms import shepp_logan
 from experiments.tasks import build_task
-from experiments.train import unwrap, train
+from experiments.train import train, unwrap
 
 TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd")
 

@@ -24,7 +24,7 @@ from experiments.checkpoint import load_checkpoint
 from experiments.config import apply_overrides, load_config
 from experiments.evaluate import run_baselines, stack
 from experiments.tasks import build_model, build_task
-from experiments.train import unwrap, train
+from experiments.train import train, unwrap
 
 COLUMNS = ["model", "tested on", "PSNR (dB)", "SSIM"]
 

@@ -14,91 +14,25 @@ Example::
 from __future__ import annotations
 
 import argparse
-import csv
 import math
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 import learned
 from experiments import metrics
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.config import dumps, load_config
+from experiments.distributed import Process, StepBatches, start_process
+from experiments.logs import Logs
 from experiments.tasks import Task, build_model, build_task
 
-CSV_FIELDS = ["step", "epoch", "loss", "d_loss", "lr", "samples_per_s", "val_psnr", "val_ssim", "seconds"]
 
-
-# ----------------------------------------------------------------------------- distributed set-up
-@dataclass
-class Process:
-    """Where this process runs: its rank among ``world`` processes and its device."""
-    rank: int = 0
-    world: int = 1
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self):
-        if self.world > 1:
-            dist.barrier()
-
-
-def start_process(device: str = "auto") -> Process:
-    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE, RANK, ...)."""
-    cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device("cuda", local) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return Process(dist.get_rank() if world > 1 else 0, world, dev)
-
-
-# ----------------------------------------------------------------------------- batches
-class StepBatches(Sampler):
-    """The indices of this rank's share of each global batch, for steps ``start .. steps - 1``.
-
-    Epoch ``e`` visits the training set in the order ``randperm(n, seed=(seed, e))``; step ``s``
-    takes the next ``global_batch`` indices of that order and rank ``r`` of ``world`` takes every
-    world-th of them from the r-th. A batch depends only on (seed, step), so a resumed run, or one
-    on another number of processes, sees the same global batches.
-    """
-
-    def __init__(self, n: int, global_batch: int, steps: int, seed: int, start: int = 0, rank: int = 0,
-                 world: int = 1):
-        if global_batch % world:
-            raise ValueError(f"train.batch_size must be divisible by the number of processes ({world}), "
-                             f"got {global_batch}")
-        if global_batch > n:
-            raise ValueError(f"train.batch_size ({global_batch}) exceeds the training set ({n} items)")
-        self.n, self.batch, self.steps, self.seed = n, global_batch, steps, seed
-        self.start, self.rank, self.world = start, rank, world
-        self.per_epoch = n // global_batch  # the tail of each permutation is dropped: equal batches
-
-    def batch_indices(self, step: int) -> list[int]:
-        epoch, k = divmod(step, self.per_epoch)
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-        return order[k * self.batch:(k + 1) * self.batch][self.rank::self.world].tolist()
-
-    def __iter__(self):
-        return (self.batch_indices(s) for s in range(self.start, self.steps))
-
-    def __len__(self):
-        return max(self.steps - self.start, 0)
-
-
-# ----------------------------------------------------------------------------- the run
 @dataclass
 class Run:
     """A training run's state: what a checkpoint holds besides the configuration."""
@@ -239,40 +173,6 @@ def validate(model: nn.Module, dataset, device, batch_size: int = 8) -> dict:
         psnrs += list(metrics.psnr(out.cpu(), x.cpu()))
         ssims += list(metrics.ssim(out.cpu(), x.cpu()))
     return {"val_psnr": float(sum(psnrs) / len(psnrs)), "val_ssim": float(sum(ssims) / len(ssims))}
-
-
-class Logs:
-    """CSV rows and TensorBoard scalars, written by the main process only."""
-
-    def __init__(self, out: Path, enabled: bool, resume_step: int | None):
-        self.enabled, self.path = enabled, out / "metrics.csv"
-        self.writer = None
-        if not enabled:
-            return
-        rows = []
-        if resume_step is not None and self.path.exists():
-            # A killed run may have logged past its last checkpoint: those steps are trained again.
-            with open(self.path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-        from torch.utils.tensorboard import SummaryWriter
-        self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=resume_step)
-
-    def write(self, row: dict):
-        if not self.enabled:
-            return
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, CSV_FIELDS).writerow({k: row.get(k, "") for k in CSV_FIELDS})
-        for key, value in row.items():
-            if key not in ("step", "epoch") and isinstance(value, float) and math.isfinite(value):
-                self.writer.add_scalar(key, value, row["step"])
-
-    def close(self):
-        if self.writer is not None:
-            self.writer.close()
 
 
 def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = None, task: Task | None = None,

@@ -10,7 +10,8 @@ import torch
 
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.config import apply_overrides, load_config
-from experiments.train import StepBatches, unwrap, train
+from experiments.distributed import StepBatches
+from experiments.train import train, unwrap
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["train.steps=6", "train.checkpoint_every=2"]
