@@ -98,6 +98,6 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a folder written by `python -m experiments train`")
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. data.n_test=32")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     cfg, task, model = load_run(args.run_dir, args.overrides)
     evaluate(task, model, cfg, args.run_dir)

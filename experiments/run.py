@@ -61,7 +61,7 @@ def main(argv=None):
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.steps=50")
     parser.add_argument("--out", type=Path, default=Path("runs"))
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     job = ct_fbp if args.name == "ct-fbp" else lambda *a, **k: trained_job(args.name, *a, **k)

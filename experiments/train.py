@@ -262,7 +262,7 @@ def main(argv=None):
     parser.add_argument("overrides", nargs="*", help="section.key=value")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     cfg = load_config(args.config, args.overrides)
     out = args.out or Path("runs") / Path(args.config).stem
     run = train(cfg, out, resume=args.resume)

@@ -116,3 +116,10 @@ def test_ddp_trains_a_gan_with_its_discriminator_in_step(tmp_path):
     _ddp(tmp_path, "mri-dagan", [*DAGAN_TINY, "train.steps=2", "train.checkpoint_every=2"])
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert not any(k.startswith("module.") for k in state["discriminator"])
+
+
+def test_command_line_takes_overrides_around_its_options(tmp_path):
+    from experiments.train import main
+    main(["smoke-ct", "--out", str(tmp_path), "train.steps=2", "train.checkpoint_every=1"])
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
+    assert "steps = 2" in (tmp_path / "config.toml").read_text()
