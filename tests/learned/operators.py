@@ -1,36 +1,17 @@
 """Small operators and phantoms of each modality for the learned-model tests.
 
-CT is the real `bridges.ct.Projector`; MRI and PET are small stand-ins built on the
-core alone until their bridges land (swap them in `make_operator`):
-- ``ToyCartesianSense``: A x = M · FFT(S x), orthonormal FFT, multi-coil (complex64);
-- ``ToyPET``: a non-negative matrix on (y, x) -> (views, bins) with a ``background`` and
-  ``expected_counts`` as `pet.SystemModel` has.
+`make_operator` gives the real bridges: `ct.Projector`, `mri.CartesianSense` with smooth coil maps,
+and `pet.SystemModel` of a down-sampled Biograph mMR with a background. ``ToyPET``, a non-negative
+matrix with a ``background``, stays for the float64 gradient checks the float32 PET bridge cannot do.
 """
 import math
 
 import torch
 
-from bridges import LinearOperator, ct
+from bridges import LinearOperator, ct, mri, pet
 from experiments.phantoms import random_ellipses
 
 MODALITIES = ["ct", "mri", "pet"]
-
-
-class ToyCartesianSense(LinearOperator):
-    """A x = mask · fft2(maps · x, norm='ortho'): (*batch, y, x) complex -> (*batch, coils, y, x)."""
-
-    batched_kernels = True
-
-    def __init__(self, maps: torch.Tensor, mask: torch.Tensor):
-        super().__init__(maps.shape[-2:], maps.shape, torch.complex64)
-        self.register_buffer("maps", maps)
-        self.register_buffer("mask", mask.to(torch.complex64))
-
-    def _forward(self, x):
-        return self.mask * torch.fft.fft2(self.maps * x[:, None], norm="ortho")
-
-    def _adjoint(self, y):
-        return (self.maps.conj() * torch.fft.ifft2(self.mask * y, norm="ortho")).sum(1)
 
 
 class ToyPET(LinearOperator):
@@ -75,13 +56,13 @@ def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> 
         return ct.Projector(geometry, n_threads=1)
     if modality == "mri":
         mask = torch.rand(n, generator=g) < 0.4
-        mask[n // 2 - 2: n // 2 + 2] = True  # fully sampled centre of k-space (rows of an uncentred FFT:
-        mask = torch.fft.ifftshift(mask)     # the low frequencies sit at the ends)
-        return ToyCartesianSense(coil_maps(n, coils, g), mask[:, None].expand(n, n).clone())
+        mask[n // 2 - 2: n // 2 + 2] = True  # fully sampled centre of (centred) k-space
+        return mri.CartesianSense(coil_maps(n, coils, g), mask[:, None].expand(n, n).float())
     if modality == "pet":
-        views, bins = 8, n + 2
-        matrix = torch.rand(views * bins, n * n, generator=g) * (torch.rand(views * bins, n * n, generator=g) < 0.2)
-        return ToyPET(matrix / n, (n, n), (views, bins), background=0.5)
+        scanner = pet.PETScanner.biograph_mmr(downsample=200 // n)
+        if scanner.image_shape != (n, n):
+            raise ValueError(f"no down-sampled Biograph mMR has {n}² pixels")
+        return pet.SystemModel(scanner, background=0.5, n_threads=1)
     raise ValueError(f"unknown modality {modality!r}")
 
 

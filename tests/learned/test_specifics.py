@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import learned
-from bridges import ct
-from tests.learned.operators import ToyCartesianSense, make_operator, measure, phantoms
+from bridges import LinearOperator, ct, mri
+from tests.learned.operators import make_operator, measure, phantoms
 
 
 @pytest.mark.parametrize("modality, coils", [("ct", 1), ("mri", 1), ("mri", 2), ("pet", 1)])
@@ -31,7 +31,7 @@ def test_exact_data_consistency_is_the_converged_cg_solution():
     exact = learned.DataConsistency(op, "exact", noise_level=4.0)(op, x_cnn, y)
     cg = learned.DataConsistency(op, "cg", noise_level=4.0, n_cg=30)(op, x_cnn, y)
     torch.testing.assert_close(exact, cg, rtol=1e-4, atol=1e-5)
-    coil_kspace = lambda x: torch.fft.fft2(op.maps[0] * x, norm="ortho")  # noqa: E731 - |S| = 1 for one coil
+    coil_kspace = lambda x: mri.fft2c(op.maps[0] * x)  # noqa: E731 - |S| = 1 for one coil
     k, k_cnn, sampled = coil_kspace(exact), coil_kspace(x_cnn), op.mask.real > 0
     torch.testing.assert_close(k[:, sampled], ((k_cnn + 4.0 * y[:, 0]) / 5.0)[:, sampled], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(k[:, ~sampled], k_cnn[:, ~sampled])
@@ -63,30 +63,36 @@ def test_varnet_forms():
         learned.VarNet(make_operator("ct"), form="kspace")
 
 
+class UncentredSense(LinearOperator):
+    """A x = mask · fft2(maps · x, norm='ortho') without fastMRI's shifts (low frequencies at the corners)."""
+
+    batched_kernels = True
+
+    def __init__(self, maps: torch.Tensor, mask: torch.Tensor):
+        super().__init__(maps.shape[-2:], maps.shape, torch.complex64)
+        self.register_buffer("maps", maps)
+        self.register_buffer("mask", mask.to(torch.complex64))
+
+    def _forward(self, x):
+        return self.mask * torch.fft.fft2(self.maps * x[:, None], norm="ortho")
+
+    def _adjoint(self, y):
+        return (self.maps.conj() * torch.fft.ifft2(self.mask * y, norm="ortho")).sum(1)
+
+
 @pytest.mark.parametrize("centred", [False, True])
 def test_varnet_kspace_form_follows_the_operators_fft_convention(centred):
-    """Expansion to coil k-space and coil combination use the operator's own FFT (plain or fastMRI's centred)."""
+    """Expansion to coil k-space and coil combination use the operator's own FFT (fastMRI's centred one, as
+    `mri.CartesianSense` has, or a plain one)."""
     op = make_operator("mri")
-    if centred:
-        op = ToyCentredSense(op.maps, torch.fft.fftshift(op.mask.real))
+    if not centred:
+        op = UncentredSense(op.maps, torch.fft.ifftshift(op.mask))
     model = learned.VarNet(op, n_cascades=1, width=4, depth=1)
     assert model.form == "kspace"
     x = phantoms(op, 2)
     torch.testing.assert_close(op.mask * model._expand(x), op(x))
     torch.testing.assert_close(model._reduce(op.mask * model._expand(x)), op.adjoint(op(x)))
     torch.testing.assert_close(model._reduce(model._expand(x)), x, rtol=1e-5, atol=1e-5)  # Σ|S|² = 1
-
-
-class ToyCentredSense(ToyCartesianSense):
-    """As ToyCartesianSense with fastMRI's centred FFT: fftshift(fft2(ifftshift(.)))."""
-
-    def _forward(self, x):
-        z = torch.fft.ifftshift(self.maps * x[:, None], dim=(-2, -1))
-        return self.mask * torch.fft.fftshift(torch.fft.fft2(z, norm="ortho"), dim=(-2, -1))
-
-    def _adjoint(self, y):
-        z = torch.fft.ifft2(torch.fft.ifftshift(self.mask * y, dim=(-2, -1)), norm="ortho")
-        return (self.maps.conj() * torch.fft.fftshift(z, dim=(-2, -1))).sum(1)
 
 
 def test_fbpconvnet_starts_from_the_pseudo_inverse_it_is_given():
@@ -123,7 +129,7 @@ def test_automap_memory_and_size_limit():
     assert learned.AUTOMAP.memory_bytes(op) == 4 * (m * n + n * n)
     dense = learned.AUTOMAP(op, channels=4).dense
     assert 4 * (dense[0].weight.numel() + dense[2].weight.numel()) == learned.AUTOMAP.memory_bytes(op)
-    big = ToyCartesianSense(torch.ones(1, 65, 65, dtype=torch.complex64), torch.ones(65, 65))
+    big = mri.CartesianSense(torch.ones(1, 65, 65, dtype=torch.complex64), torch.ones(65, 65))
     with pytest.raises(ValueError, match=r"at most 64 x 64 = 4096 pixels.*0\.6 GB"):
         learned.AUTOMAP(big)
 
