@@ -16,14 +16,7 @@ def main(argv=None):
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: python -m experiments {{{'|'.join(COMMANDS)}}} [args]", file=sys.stderr)
         return 2
-    try:
-        module = importlib.import_module(COMMANDS[argv[0]])
-    except ModuleNotFoundError as err:
-        if err.name != COMMANDS[argv[0]]:
-            raise
-        print(f"'{argv[0]}' is not available yet in this version", file=sys.stderr)
-        return 2
-    return module.main(argv[1:]) or 0
+    return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]) or 0
 
 
 if __name__ == "__main__":

@@ -55,17 +55,15 @@ def run_baselines(task: Task, cfg: dict, y: torch.Tensor, log=print) -> dict:
     return out
 
 
-def evaluate(task: Task, model: torch.nn.Module | None, cfg: dict, out: Path, name: str | None = None,
-             log=print) -> list[dict]:
+def evaluate(task: Task, model: torch.nn.Module, cfg: dict, out: Path, log=print) -> list[dict]:
     """Rows of the results table (one per method), written with the figure to ``out``."""
     test = stack(task.test)
     y, x = test["y"], test["x"]
     recons = run_baselines(task, cfg, y, log)
-    if model is not None:
-        model.eval()
-        start = time.perf_counter()
-        with torch.no_grad():
-            recons[name or cfg["model"]["name"]] = (model(y), (time.perf_counter() - start) / y.shape[0])
+    model.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        recons[cfg["model"]["name"]] = (model(y), (time.perf_counter() - start) / y.shape[0])
     kind = "poisson" if task.modality == "pet" else "l2"
     rows = []
     for method, (image, seconds) in recons.items():

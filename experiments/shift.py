@@ -29,12 +29,15 @@ from experiments.train import train, unwrap
 COLUMNS = ["model", "tested on", "PSNR (dB)", "SSIM"]
 
 
-def _scores(model, dataset) -> dict:
+def _scores(image, truth) -> dict:
+    return {"PSNR (dB)": metrics.psnr(image, truth), "SSIM": metrics.ssim(image, truth)}
+
+
+def _model_scores(model, dataset) -> dict:
     batch = stack(dataset)
     model.eval()
     with torch.no_grad():
-        image = model(batch["y"])
-    return {"PSNR (dB)": metrics.psnr(image, batch["x"]), "SSIM": metrics.ssim(image, batch["x"])}
+        return _scores(model(batch["y"]), batch["x"])
 
 
 def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, out: Path,
@@ -54,18 +57,17 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     src_model.load_state_dict(weights)
     on_target.load_state_dict(weights)
     name = cfg["model"]["name"]
-    rows = [{"model": f"{name}, trained on source", "tested on": "source", **_scores(src_model, src_task.test)},
-            {"model": f"{name}, trained on source", "tested on": "target", **_scores(on_target, tgt_task.test)}]
+    rows = [{"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task.test)},
+            {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task.test)}]
     lr = float(tgt_cfg.get("train", {}).get("lr", 1e-3)) * finetune_lr_factor
     tuned_cfg = apply_overrides(tgt_cfg, [f"train.steps={finetune_steps}", f"train.init={str(source_checkpoint)!r}",
                                           f"train.checkpoint_every={finetune_steps}", f"train.lr={lr!r}"])
     tuned = unwrap(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
     rows.append({"model": f"{name}, fine-tuned {finetune_steps} steps on target", "tested on": "target",
-                 **_scores(tuned, tgt_task.test)})
+                 **_model_scores(tuned, tgt_task.test)})
     test = stack(tgt_task.test)
     for method, (image, _) in run_baselines(tgt_task, tgt_cfg, test["y"], log).items():
-        rows.append({"model": method, "tested on": "target", "PSNR (dB)": metrics.psnr(image, test["x"]),
-                     "SSIM": metrics.ssim(image, test["x"])})
+        rows.append({"model": method, "tested on": "target", **_scores(image, test["x"])})
     table = report.markdown_table(rows, COLUMNS)
     text = f"source: {src_task.description}\ntarget: {tgt_task.description}\n\n{table}\n"
     (out / "shift.md").write_text(text)

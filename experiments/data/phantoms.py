@@ -22,7 +22,7 @@ import torch
 
 from experiments.phantoms import MU_WATER, ellipses
 
-__all__ = ["MU_WATER_511KEV", "lpd_ellipse_table", "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom"]
+__all__ = ["MU_WATER_511KEV", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom"]
 
 # Linear attenuation of water at 511 keV (NIST XCOM: μ/ρ = 0.0960 cm²/g, ρ = 1 g/cm³), in 1/mm.
 MU_WATER_511KEV = 0.0096
