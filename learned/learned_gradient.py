@@ -71,7 +71,6 @@ class LearnedGradient(OperatorModel):
     def __init__(self, op: LinearOperator, n_iter: int = 10, n_filters: int = 24, kernel_size: int = 5,
                  n_rbf: int = 31, scale: float = 1.0, seed: int | None = 0):
         super().__init__(op)
-        self.n_iter = n_iter
         self.log_step = nn.Parameter(torch.full((n_iter,), -2 * math.log(op.norm())))
         with seeded(seed):
             self.prox = nn.ModuleList(FieldsOfExperts(self.image.channels, n_filters, kernel_size, n_rbf, scale)

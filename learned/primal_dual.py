@@ -51,7 +51,7 @@ class LearnedPrimalDual(OperatorModel):
         super().__init__(op)
         if not image_scale > 0:
             raise ValueError(f"expected a positive image_scale, got {image_scale!r}")
-        self.n_iter, self.n_primal, self.n_dual, self.poisson = n_iter, n_primal, n_dual, poisson
+        self.n_primal, self.n_dual, self.poisson = n_primal, n_dual, poisson
         self.image_scale, self.initial = float(image_scale), initial
         ci, cd = self.image.channels, self.data.channels
         dual_inputs = n_dual + (3 if poisson else 2)

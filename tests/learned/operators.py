@@ -8,7 +8,9 @@ import math
 
 import torch
 
+import learned
 from bridges import LinearOperator, ct, mri, pet
+from experiments.data import birdcage_maps
 from experiments.phantoms import random_ellipses
 
 MODALITIES = ["ct", "mri", "pet"]
@@ -30,22 +32,6 @@ class ToyPET(LinearOperator):
     def _adjoint(self, y):
         return (y.reshape(y.shape[0], -1) @ self.matrix).reshape(y.shape[0], *self.domain_shape)
 
-    def expected_counts(self, x):
-        return self(x) + self.background
-
-
-def coil_maps(n, coils, generator):
-    """Smooth complex sensitivities normalised to Σ|S|² = 1."""
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, n), indexing="ij")
-    maps = []
-    for c in range(coils):
-        angle = 2 * math.pi * c / coils + math.pi / 4  # coil centres differ along both axes
-        magnitude = torch.exp(-((yy - math.sin(angle)) ** 2 + (xx - math.cos(angle)) ** 2) / 2)
-        phase = torch.rand((), generator=generator) * 2 * math.pi + 0.5 * (xx + yy)
-        maps.append(magnitude * torch.exp(1j * phase))
-    maps = torch.stack(maps)
-    return (maps / maps.abs().pow(2).sum(0).sqrt()).to(torch.complex64)
-
 
 def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> LinearOperator:
     """A small operator of `modality` ("ct", "mri", "pet") on n x n images."""
@@ -57,7 +43,7 @@ def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> 
     if modality == "mri":
         mask = torch.rand(n, generator=g) < 0.4
         mask[n // 2 - 2: n // 2 + 2] = True  # fully sampled centre of (centred) k-space
-        return mri.CartesianSense(coil_maps(n, coils, g), mask[:, None].expand(n, n).float())
+        return mri.CartesianSense(birdcage_maps((n, n), coils), mask[:, None].expand(n, n).float())
     if modality == "pet":
         scanner = pet.PETScanner.biograph_mmr(downsample=200 // n)
         if scanner.image_shape != (n, n):
@@ -80,15 +66,4 @@ def phantoms(op: LinearOperator, batch: int = 4, seed: int = 0) -> torch.Tensor:
 def measure(op: LinearOperator, images: torch.Tensor) -> torch.Tensor:
     """Noiseless data: A x, or expected counts A x + s for an operator with a background (PET)."""
     with torch.no_grad():
-        y = op(images)
-        return y + op.background if hasattr(op, "background") else y
-
-
-def mlem(op: LinearOperator, counts: torch.Tensor, n_iter: int = 10) -> torch.Tensor:
-    """MLEM for an operator with a background (PET), without autograd: FBPConvNet's pseudo-inverse."""
-    with torch.no_grad():
-        sensitivity = op.adjoint(torch.ones_like(counts)).clamp_min(1e-8)
-        x = torch.ones(*counts.shape[: counts.dim() - len(op.range_shape)], *op.domain_shape)
-        for _ in range(n_iter):
-            x = x * op.adjoint(counts / (op(x) + op.background).clamp_min(1e-8)) / sensitivity
-    return x
+        return learned.expected_measurements(op, images)

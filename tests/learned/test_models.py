@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import learned
-from tests.learned.operators import MODALITIES, make_operator, measure, mlem, phantoms
+from bridges import pet
+from tests.learned.operators import MODALITIES, make_operator, measure, phantoms
 
 # Tiny configurations: the tests check the plumbing, not the capacity.
 MODELS = {
@@ -39,7 +40,8 @@ def test_forward_and_backward(name, modality, operators):
     (out - x).abs().pow(2).mean().backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads), f"{name}: missing or non-finite gradients"
-    assert sum(float(g.abs().sum()) for g in grads) > 0
+    # every weight tensor learns; a scalar may not (VarNet's first step: its start is data-consistent already)
+    assert all(float(g.abs().sum()) > 0 for g in grads if g.dim() > 0), f"{name}: a weight gets no gradient"
     assert not any(k.startswith("op.") for k in model.state_dict()), "the operator is physics, not weights"
 
 
@@ -65,7 +67,6 @@ def test_seeded_and_state_dict_round_trip(name, operators):
     _, y = data(op)
     other = MODELS[name](make_operator("ct"), seed=1)  # another instance of the operator
     other.load_state_dict(a.state_dict())
-    other = other.to("cpu")  # Module._apply reaches the operator
     with torch.no_grad():
         assert torch.equal(a(y), other(y))
         assert not torch.equal(a(y), c(y))
@@ -113,7 +114,7 @@ def test_overfits_four_phantoms(name, operators):
     modality, kwargs, lr, steps = OVERFIT[name]
     op = operators[modality]
     if kwargs.get("pseudo_inverse") == "mlem":
-        kwargs = {**kwargs, "pseudo_inverse": lambda y: mlem(op, y, 20)}
+        kwargs = {**kwargs, "pseudo_inverse": lambda y: pet.mlem(op, y, 20)}
     model = getattr(learned, name)(op, seed=0, **kwargs)
     x, y = data(op, batch=4)
     optimiser = torch.optim.Adam(model.parameters(), lr)
