@@ -115,7 +115,9 @@ class LinearOperator(nn.Module):
         return out.to(_WIDER.get(out_dtype, out_dtype)) if wide else out
 
     def _apply_kernel(self, kernel, x, out_shape):
-        x = x.detach()  # kernels see plain memory (DLPack refuses tensors that require grad)
+        # Kernels see plain memory: DLPack refuses tensors that require grad, and NumPy ones with a lazy
+        # conjugate or negative bit (autograd hands such views to the backward of a complex operator).
+        x = x.detach().resolve_conj().resolve_neg()
         if self.batched_kernels:
             return kernel(x)
         if x.shape[0] == 1:

@@ -43,6 +43,9 @@ def mask_equispaced(shape, acceleration: float, center_fraction: float, seed: in
     _check(shape, acceleration, center_fraction)
     nx = int(shape[1])
     num_low = round(nx * center_fraction)
+    if num_low * acceleration >= nx:
+        raise ValueError(f"a centre of {num_low} of {nx} columns already holds 1/{acceleration:g} of k-space; "
+                         f"expected a smaller center_fraction than {center_fraction!r}")
     spacing = acceleration * (num_low - nx) / (num_low * acceleration - nx)
     offset = np.random.default_rng(seed).integers(0, max(round(spacing), 1))
     sampled = np.zeros(nx, dtype=bool)

@@ -55,13 +55,15 @@ def cg_sense(A: LinearOperator, kspace: torch.Tensor, lamda: float = 0.0, max_it
 
     Shapes: kspace (*batch, *A.range_shape) -> image (*batch, *A.domain_shape).
     """
-    batch = kspace.shape[: kspace.dim() - len(A.range_shape)]
-    y = kspace.reshape(-1, *A.range_shape)
+    b = A.adjoint(kspace)  # checks the shape before any reshape
+    batch = b.shape[: b.dim() - len(A.domain_shape)]
+    b = b.reshape(-1, *A.domain_shape)
+    if x0 is not None and tuple(x0.shape) != (*batch, *A.domain_shape):
+        raise ValueError(f"expected x0 of shape {(*batch, *A.domain_shape)}, got {tuple(x0.shape)}")
 
     def normal(v):
         return A.adjoint(A(v)) + lamda * v
 
-    b = A.adjoint(y)
     x = torch.zeros_like(b) if x0 is None else x0.reshape(b.shape).to(b.dtype)
     r = b - normal(x) if x0 is not None else b
     p, rr = r, _dot(r, r)

@@ -121,10 +121,14 @@ class SystemModel(LinearOperator):
         return self(x) + self.background.to(x.dtype)
 
     def subset(self, views) -> "SystemModel":
-        """The same model on a subset of this model's views (an OSEM subset), factors and background sliced."""
+        """The same model on a subset of this model's views (an OSEM subset), factors and background sliced.
+
+        The subset carries the combined factors ``n · a`` as its normalisation: given as attenuation, a
+        subset whose sinogram happens to have the image's shape would be taken for a μ-map.
+        """
         index = np.atleast_1d(np.arange(self.views.size)[views])
         cut = lambda t: t[..., index, :]  # noqa: E731 - the sinogram's view axis is second to last
-        return SystemModel(self.scanner, cut(self.attenuation_factors), cut(self.normalization),
+        return SystemModel(self.scanner, None, cut(self.factors),
                            cut(self.background), self.resolution_fwhm_mm, mode=self.mode, views=self.views[index],
                            n_threads=self.projector.n_threads)
 

@@ -32,5 +32,7 @@ def test_bad_arguments():
         mask_random((8, 8), 1, 0.1)
     with pytest.raises(ValueError, match="expected 0 <= center_fraction"):
         mask_equispaced((8, 8), 4, 0.5)
+    with pytest.raises(ValueError, match="centre of 4 of 10 columns"):
+        mask_equispaced((10, 10), 2.5, 0.39)
     with pytest.raises(ValueError, match=r"expected a 2D shape \(y, x\)"):
         mask_random((8,), 4, 0.1)

@@ -39,6 +39,9 @@ def test_cg_sense_batches_and_converges(maps, phantom):
     xs = torch.stack([phantom, 2 * phantom.conj()])
     assert rel(cg_sense(A, A(xs), max_iter=3), xs) < 1e-5
     assert rel(cg_sense(A, A(xs[0]) * 0, max_iter=3), xs[0]) == 1.0  # zero data: no NaN, zero image
+    k = A(xs)
+    with pytest.raises(ValueError, match="expected"):  # same size, other layout: no silent reshape
+        cg_sense(A, k.transpose(-1, -3).contiguous() if k.shape[-1] != k.shape[-3] else k[..., :-1, :])
 
 
 def test_gridding_with_density_compensation_beats_plain_adjoint():

@@ -116,6 +116,17 @@ def test_subset_is_the_model_on_those_views(preset, mode):
     torch.testing.assert_close(sub.subset([0, 1])(image), model(image)[[2, 5]])
 
 
+def test_osem_subsets_whose_sinogram_has_the_images_shape():
+    """A subset of 8 views x 8 bins on an 8 x 8 image is not mistaken for a model given a μ-map."""
+    scanner = pet.PETScanner(ring_radius=100.0, crystals_per_ring=64, crystal_pitch=4.0, n_rings=1,
+                             ring_spacing=4.0, n_radial_bins=8, image_shape=(8, 8), pixel_size=3.0, bin_size=4.0)
+    model = pet.SystemModel(scanner, background=0.1)
+    counts = model.expected_counts(torch.ones(8, 8))
+    x = pet.osem(model, counts, n_subsets=4, n_iter=1)
+    assert x.shape == (8, 8) and torch.isfinite(x).all()
+    torch.testing.assert_close(model.subset(slice(0, None, 4))(torch.ones(8, 8)), model(torch.ones(8, 8))[::4])
+
+
 def test_autograd_through_expected_counts(tiny):
     """The affine model is differentiable: d/dx Σ w·(A x + s) = A^T w."""
     model = pet.SystemModel(tiny, background=1.0)
