@@ -83,7 +83,7 @@ def ct_presets(quick):
 
 def _flat(g):
     fields = {f.name: getattr(g, f.name) for f in dataclasses.fields(g)}
-    return type(g)(**{**fields, "detector_shape": "flat"})
+    return type(g)(**{**fields, "detector_curve": "flat"})
 
 
 def ct_checks(quick):
@@ -101,7 +101,7 @@ def ct_checks(quick):
         B = to_odl(A)
         x_true = torch.from_numpy(odl.core.phantom.shepp_logan(B.domain, modified=True).asarray().T.copy()) * 0.02
         y = A(x_true)
-        arc = getattr(g, "detector_shape", "flat") == "arc"
+        arc = getattr(g, "detector_curve", "flat") == "arc"
         if arc:
             yield Row("CT", name, "forward/adjoint vs ODL", None, ODL_TOL, "ODL's ASTRA backends have no arc detector")
         else:

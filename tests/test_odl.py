@@ -87,7 +87,7 @@ def test_tv_pdhg_on_our_operator_equals_odls():
     ct.ParallelBeam2D(angles=[0.1, 0.5, 2.0], n_detectors=9, detector_spacing=1.0, image_shape=(4, 4),
                       detector_offset=0.7),
     ct.FanBeam2D(angles=12, n_detectors=16, detector_spacing=1.3, source_distance=50, detector_distance=20,
-                 image_shape=(8, 8), detector_offset=0.4, detector_shape="arc"),
+                 image_shape=(8, 8), detector_offset=0.4, detector_curve="arc"),
     ct.ParallelBeam3D(angles=10, detector_shape=(4, 12), detector_spacing=(1.0, 0.8), image_shape=(4, 8, 6),
                       detector_offset=(0.3, -0.5)),
     ct.ConeBeam3D(angles=10, detector_shape=(6, 12), detector_spacing=(1.2, 0.8), source_distance=80,
@@ -96,7 +96,7 @@ def test_tv_pdhg_on_our_operator_equals_odls():
 def test_geometry_round_trip(geometry):
     """ODL's own source/detector positions (its geometry methods) rebuild our geometry exactly."""
     back = geometry_from_odl(odl_geometry(geometry), to_odl(ct.Projector(geometry)).domain)
-    if getattr(geometry, "detector_shape", None) == "arc":
+    if getattr(geometry, "detector_curve", None) == "arc":
         assert back.isclose(geometry, tol=1e-9)
         return
     ours = geometry.to_vec()

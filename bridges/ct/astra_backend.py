@@ -98,7 +98,7 @@ def _vectors_3d(geometry):
 
 
 def _is_arc(geometry):
-    return getattr(geometry, "detector_shape", None) == "arc"
+    return getattr(geometry, "detector_curve", None) == "arc"
 
 
 class CUDAProjector:

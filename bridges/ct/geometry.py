@@ -148,7 +148,7 @@ def _astra_2d(kind, n_detectors, first, centers, axes):
 
 
 # ---------------------------------------------------------------- 2D vector forms
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ParallelVec2D(_Geometry):
     """General 2D parallel beam: per view a ray direction, detector centre and pixel vector.
 
@@ -192,7 +192,7 @@ class ParallelVec2D(_Geometry):
                                                self.detector_axes), self.sinogram_shape)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class FanVec2D(_Geometry):
     """General 2D fan beam with a flat detector: per view a source, detector centre, pixel vector.
 
@@ -232,7 +232,7 @@ class FanVec2D(_Geometry):
 
 
 # ---------------------------------------------------------------- 2D circular forms
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ParallelBeam2D(_Geometry):
     """2D parallel beam on a circular orbit.
 
@@ -280,14 +280,15 @@ class ParallelBeam2D(_Geometry):
         return self.to_vec().to_astra()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class FanBeam2D(_Geometry):
     """2D fan beam on a circular orbit, flat or arc (curved, equiangular) detector.
 
     ``source_distance``: source to isocentre; ``detector_distance``: isocentre to
     detector centre (mm). ``detector_spacing`` is the channel pitch on the detector
-    (arc length for an arc detector, centred on the source). ``angles``: a number
-    of views over [0, 2π), or explicit angles.
+    (arc length for an arc detector, centred on the source). ``detector_curve``: "flat",
+    or "arc" for a curved (equiangular) detector on a circle about the source, as clinical
+    scanners have. ``angles``: a number of views over [0, 2π), or explicit angles.
 
     Example::
 
@@ -302,15 +303,15 @@ class FanBeam2D(_Geometry):
     image_shape: tuple
     pixel_size: tuple = (1.0, 1.0)
     detector_offset: float = 0.0
-    detector_shape: str = "flat"
+    detector_curve: str = "flat"
 
     def __post_init__(self):
         object.__setattr__(self, "angles", _angles(self.angles, 2 * math.pi))
         for name in ("n_detectors", "detector_spacing", "source_distance", "detector_distance"):
             _positive(name, getattr(self, name))
         _finite("detector_offset", self.detector_offset)
-        if self.detector_shape not in ("flat", "arc"):
-            raise ValueError(f"detector_shape must be 'flat' or 'arc', got {self.detector_shape!r}")
+        if self.detector_curve not in ("flat", "arc"):
+            raise ValueError(f"detector_curve must be 'flat' or 'arc', got {self.detector_curve!r}")
         object.__setattr__(self, "image_shape", _pair("image_shape", self.image_shape, int))
         object.__setattr__(self, "pixel_size", _pair("pixel_size", self.pixel_size))
         radius = self._image_radius()
@@ -336,7 +337,7 @@ class FanBeam2D(_Geometry):
 
     def _half_fan_angle(self):
         half = self.n_detectors * self.detector_spacing / 2 - abs(self.detector_offset)
-        if self.detector_shape == "arc":
+        if self.detector_curve == "arc":
             return half / self.source_detector_distance
         return math.atan(half / self.source_detector_distance)
 
@@ -346,7 +347,7 @@ class FanBeam2D(_Geometry):
 
     def to_vec(self) -> FanVec2D:
         """The flat-detector vector form (an arc detector has none: see `to_astra`)."""
-        if self.detector_shape == "arc":
+        if self.detector_curve == "arc":
             raise ValueError("an arc detector has no flat-detector vector form; use to_astra()")
         w, u = _rotations(self.angles)
         return FanVec2D(sources=-self.source_distance * w,
@@ -368,7 +369,7 @@ class FanBeam2D(_Geometry):
         return [a.reshape(-1, 2) for a in (sources, centers, tangents)]
 
     def to_astra(self):
-        if self.detector_shape == "flat":
+        if self.detector_curve == "flat":
             return self.to_vec().to_astra()
         sources, centers, tangents = self.ray_geometry()
         return (self.astra_volume(), _astra_2d("fanflat_vec", 1, sources, centers, tangents),
@@ -376,7 +377,7 @@ class FanBeam2D(_Geometry):
 
 
 # ---------------------------------------------------------------- 3D
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ParallelVec3D(_Geometry):
     """General 3D parallel beam: per view ray direction, detector centre, column and row pixel vectors.
 
@@ -426,7 +427,7 @@ class ParallelVec3D(_Geometry):
                              image_shape=self.image_shape[1:], pixel_size=self.pixel_size[1:])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ConeVec3D(_Geometry):
     """General cone beam with a flat detector: per view source, detector centre, column and row vectors.
 
@@ -481,7 +482,7 @@ def _circular_3d(angles, distance_src, distance_det, spacing, offset=(0.0, 0.0))
     return w, -distance_src * w, center, spacing[1] * u, spacing[0] * v
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ParallelBeam3D(_Geometry):
     """3D parallel beam rotating about z; detector rows along z.
 
@@ -521,7 +522,7 @@ class ParallelBeam3D(_Geometry):
         return self.to_vec().to_astra()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ConeBeam3D(_Geometry):
     """Circular cone beam with a flat detector (rows along z), as in flat-panel and micro-CT.
 

@@ -14,7 +14,7 @@ from .geometry import ConeBeam3D, FanBeam2D, ParallelBeam2D
 PRESETS = {
     "siemens-definition-as": dict(
         kind=FanBeam2D, views=2304, channels=736, channel_pitch=1.2858,
-        source_distance=595.0, detector_distance=1085.6 - 595.0, detector_shape="arc",
+        source_distance=595.0, detector_distance=1085.6 - 595.0, detector_curve="arc",
         fov=500.0, image_shape=(512, 512),
         source="Siemens SOMATOM Definition AS as used for the AAPM/Mayo Low Dose CT Grand Challenge: "
                "source-isocentre 595 mm, source-detector 1085.6 mm, 736 channels of 1.2858 mm on a "
@@ -65,7 +65,7 @@ def scanner(name: str, *, view_step: int = 1, detector_binning: int = 1, image_s
     if p["kind"] is FanBeam2D:
         return FanBeam2D(angles=angles, n_detectors=channels, detector_spacing=pitch,
                          source_distance=p["source_distance"], detector_distance=p["detector_distance"],
-                         detector_shape=p["detector_shape"], image_shape=image_shape, pixel_size=pixel)
+                         detector_curve=p["detector_curve"], image_shape=image_shape, pixel_size=pixel)
     rows = p["rows"] // detector_binning
     return ConeBeam3D(angles=angles, detector_shape=(rows, channels), detector_spacing=(pitch, pitch),
                       source_distance=p["source_distance"], detector_distance=p["detector_distance"],

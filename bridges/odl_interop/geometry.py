@@ -66,7 +66,7 @@ def odl_geometry(geometry) -> tomo.Geometry:
         return tomo.Parallel2dGeometry(apart, _detector_partition(geometry.n_detectors, geometry.detector_spacing,
                                                                   geometry.detector_offset))
     if isinstance(geometry, G.FanBeam2D):
-        if geometry.detector_shape == "arc":  # ODL's circular detector is parametrised by the fan angle
+        if geometry.detector_curve == "arc":  # ODL's circular detector is parametrised by the fan angle
             radius = geometry.source_detector_distance
             dpart = _detector_partition(geometry.n_detectors, geometry.detector_spacing / radius,
                                         geometry.detector_offset / radius)
@@ -157,13 +157,13 @@ def _arc_from_odl(odl_geom, angles, centre, image):
     cell, mid = float(odl_geom.det_partition.cell_sides[0]), float(odl_geom.det_params.mid_pt[0])
     ours = G.FanBeam2D(angles=angles, n_detectors=odl_geom.det_partition.shape[0], detector_spacing=cell * sdd,
                        source_distance=odl_geom.src_radius, detector_distance=odl_geom.det_radius,
-                       detector_offset=mid * sdd, detector_shape="arc", **image)
+                       detector_offset=mid * sdd, detector_curve="arc", **image)
     # Our arc detectors are centred on the source; any other curvature, shift or orientation has no equivalent.
     sources, points, _ = ours.ray_geometry()
     theirs_src = np.repeat(odl_geom.src_position(angles) - centre, ours.n_detectors, axis=0)
     theirs_pts = odl_geom.det_point_position(angles[:, None], odl_geom.det_partition.coord_vectors[0][None, :])
     if not (math.isclose(radius, sdd, rel_tol=1e-9) and np.allclose(sources, theirs_src, atol=1e-6 * sdd)
             and np.allclose(points, theirs_pts.reshape(-1, 2) - centre, atol=1e-6 * sdd)):
-        raise TypeError(f"an ODL circular detector maps to FanBeam2D(detector_shape='arc') only when centred on the "
+        raise TypeError(f"an ODL circular detector maps to FanBeam2D(detector_curve='arc') only when centred on the "
                         f"source (curvature radius {sdd}, got {radius}) without shifts or re-orientation")
     return ours

@@ -16,7 +16,7 @@ def cpu_geometries(n=24):
         "fan-flat": ct.FanBeam2D(angles=24, n_detectors=40, detector_spacing=1.5, source_distance=80,
                                  detector_distance=40, image_shape=(n, n), detector_offset=0.7),
         "fan-arc": ct.FanBeam2D(angles=24, n_detectors=40, detector_spacing=1.5, source_distance=80,
-                                detector_distance=40, image_shape=(n, n), detector_shape="arc"),
+                                detector_distance=40, image_shape=(n, n), detector_curve="arc"),
         "parallel-3d-axial": ct.ParallelBeam3D(angles=12, detector_shape=(2, 30), detector_spacing=(1.0, 1.0),
                                                image_shape=(2, n, n)),
     }

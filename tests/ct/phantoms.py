@@ -36,7 +36,7 @@ def disk_sinogram(geometry, center=(0.0, 0.0), radius=30.0, mu=0.02):
     """Exact line integrals of the disk for every ray of a 2D parallel or fan geometry (views, detectors)."""
     from bridges.ct import FanBeam2D, ParallelBeam2D
     if isinstance(geometry, FanBeam2D):
-        sources, centers, _ = geometry.ray_geometry() if geometry.detector_shape == "arc" else _flat_fan_rays(geometry)
+        sources, centers, _ = geometry.ray_geometry() if geometry.detector_curve == "arc" else _flat_fan_rays(geometry)
         values = chord(sources, centers - sources, center, radius)
     elif isinstance(geometry, ParallelBeam2D):
         vec = geometry.to_vec()

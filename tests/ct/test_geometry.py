@@ -58,12 +58,12 @@ def test_bad_parameters_raise(bad, match):
 
 
 def test_fan_bad_parameters():
-    with pytest.raises(ValueError, match="detector_shape must be 'flat' or 'arc'"):
-        fan(detector_shape="round")
+    with pytest.raises(ValueError, match="detector_curve must be 'flat' or 'arc'"):
+        fan(detector_curve="round")
     with pytest.raises(ValueError, match="lies inside the image"):
         fan(source_distance=10.0)
     with pytest.raises(ValueError, match="no flat-detector vector form"):
-        fan(detector_shape="arc").to_vec()
+        fan(detector_curve="arc").to_vec()
 
 
 def test_detector_too_small_warns():
@@ -104,3 +104,8 @@ def test_presets_downsample_and_cite(name):
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(ValueError, match="expected one of"):
         ct.scanner("ge-revolution")
+
+
+def test_geometries_take_keywords_only():
+    with pytest.raises(TypeError):
+        ct.ParallelBeam2D(20, 35, 1.0, (24, 24))
