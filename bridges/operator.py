@@ -6,6 +6,12 @@ batch dimensions, autograd (the backward of the forward is the adjoint and the
 reverse, each itself differentiable, so double backward works), and the algebra
 ``A.T``, ``A.H``, ``A @ B``, ``c * A``, ``A + B``, ``A.norm()``, ``A.gram()``.
 
+What a learned model or a solver may rely on is declared here and nowhere else:
+``forward``/``adjoint``, the shapes and dtypes, ``norm``, ``gram``, ``device``, and the
+measurement model ``expected(x) = A x + background`` (``background`` is None unless a
+modality has one, as PET's randoms and scatter). Tomographic operators (CT, PET) also
+give ``subset(views)`` for ordered-subsets solvers, whose data keep views on axis -2.
+
 Example::
 
     A = bridges.MatrixOperator(torch.randn(5, 3))
@@ -77,7 +83,11 @@ class LinearOperator(nn.Module):
         self.range_shape = _checked_shape(range_shape, "range_shape")
         self.domain_dtype = domain_dtype
         self.range_dtype = domain_dtype if range_dtype is None else range_dtype
+        # The additive term of the measurement model, in range units; a subclass assigns a tensor.
+        self.register_buffer("background", None)
         self._norm = None
+        self._sensitivity = {}  # A^H 1 per device
+        self._subsets = {}      # n_subsets -> [subset operators]
 
     # --- kernels a subclass implements -------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,16 +179,19 @@ class LinearOperator(nn.Module):
         """The normal operator A^H A; subclasses with a cheaper form override it."""
         return ComposedOperator(self.H, self)
 
-    def norm(self, n_iter: int = 50, rtol: float = 1e-4, seed: int = 0, recompute: bool = False) -> float:
-        """Spectral norm ||A||_2 by power iteration on A^H A, cached after the first call."""
+    def norm(self, n_iter: int = 50, rtol: float = 1e-4, seed: int = 0, recompute: bool = False,
+             device=None) -> float:
+        """Spectral norm ||A||_2 by power iteration on A^H A, cached after the first call.
+
+        Runs on ``device`` (default `device`): an operator that only runs on a GPU needs it.
+        """
         if self._norm is not None and not recompute:
             return self._norm
-        device = self._norm_device()
         g = torch.Generator(device="cpu").manual_seed(seed)
         x = torch.randn(self.domain_shape, generator=g, dtype=_real(self.domain_dtype))
         if self.domain_dtype.is_complex:
             x = torch.complex(x, torch.randn(self.domain_shape, generator=g, dtype=x.dtype))
-        x = x.to(device)
+        x = x.to(self.device if device is None else device)
         estimate = 0.0
         with torch.no_grad():
             for _ in range(n_iter):
@@ -193,10 +206,48 @@ class LinearOperator(nn.Module):
         self._norm = estimate
         return estimate
 
-    def _norm_device(self):
-        for t in list(self.buffers()) + list(self.parameters()):
-            return t.device
-        return torch.device("cpu")
+    @property
+    def device(self) -> torch.device:
+        """Where the operator's constant tensors (masks, maps, factors) live; the CPU for an operator without any."""
+        return next(self.buffers(), torch.empty(0)).device
+
+    # --- the measurement model -----------------------------------------------
+    def expected(self, x: torch.Tensor) -> torch.Tensor:
+        """The expected measurements ``A x + background`` (autograd-aware in x); ``A x`` without a background."""
+        y = self(x)
+        return y if self.background is None else y + self.background.to(y.dtype)
+
+    def sensitivity(self, device=None) -> torch.Tensor:
+        """``A^H 1``, EM's normalisation image, computed once per device and kept.
+
+        Shapes: -> domain_shape.
+        """
+        device = self.device if device is None else torch.device(device)
+        if str(device) not in self._sensitivity:
+            with torch.no_grad():
+                ones = torch.ones(self.range_shape, dtype=self.range_dtype, device=device)
+                self._sensitivity[str(device)] = self.adjoint(ones)
+        return self._sensitivity[str(device)]
+
+    def subset(self, views) -> "LinearOperator":
+        """The operator on some of its views (a slice or index array of axis -2 of the data): CT and PET only."""
+        raise TypeError(f"{type(self).__name__} has no views to split into ordered subsets: expected a CT Projector "
+                        "or a PET SystemModel")
+
+    def subsets(self, n_subsets: int) -> list:
+        """The ``n_subsets`` interleaved view subsets of ordered-subsets solvers (subset k: views k, k + n, ...),
+        made once and kept with their cached sensitivities."""
+        if isinstance(n_subsets, bool) or not isinstance(n_subsets, int) or n_subsets < 1:
+            raise ValueError(f"n_subsets must be a positive integer, got {n_subsets!r}")
+        if n_subsets == 1:
+            return [self]
+        if type(self).subset is LinearOperator.subset:
+            self.subset(None)  # raises the TypeError that names what has views
+        if n_subsets > self.range_shape[-2]:
+            raise ValueError(f"n_subsets must be at most the number of views ({self.range_shape[-2]}), got {n_subsets}")
+        if n_subsets not in self._subsets:
+            self._subsets[n_subsets] = [self.subset(slice(k, None, n_subsets)) for k in range(n_subsets)]
+        return self._subsets[n_subsets]
 
     def adjoint_error(self, seed: int = 0) -> float:
         """Relative mismatch of <Ax, y> and <x, A^H y> on random data; see `bridges.testing`."""

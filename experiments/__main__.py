@@ -1,13 +1,13 @@
-"""python -m experiments COMMAND [args]: each command is a module of this package with main(argv)."""
+"""python -m experiments COMMAND [args]: each command is a module of `experiments.commands` with main(argv)."""
 import importlib
 import sys
 
 COMMANDS = {
-    "run": "experiments.run",          # a named quick job (README's first command)
-    "validate": "experiments.validate",  # adjoint tests and agreement with ODL / SigPy, with a table
-    "train": "experiments.train",
-    "evaluate": "experiments.evaluate",
-    "shift": "experiments.shift",
+    "run": "experiments.commands.run",            # a named quick job (README's first command)
+    "validate": "experiments.commands.validate",  # every modality against independent references, a table
+    "train": "experiments.commands.train",
+    "evaluate": "experiments.commands.evaluate",
+    "shift": "experiments.commands.shift",
 }
 
 

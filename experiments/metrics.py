@@ -97,7 +97,7 @@ def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Te
 
     - ``"l2"``: the relative residual ``‖A x − y‖ / ‖y‖`` (CT, MRI; 0 for a perfect fit);
     - ``"poisson"``: the Poisson negative log-likelihood per count, ``Σ (ȳ − y log ȳ + log y!) / Σ y`` with
-      ``ȳ = A x + s`` (``s`` = ``op.background`` if the operator has one, as a PET `SystemModel`), by
+      ``ȳ = op.expected(x) = A x + s`` (``s`` a PET `SystemModel`'s background), by
       `bridges.pet.poisson_nll`; ``ȳ`` is floored at 0, so negative pixels are scored, not refused.
 
     Shapes: x (*batch, *op.domain_shape), y (*batch, *op.range_shape) -> (prod(batch),) float64.
@@ -118,12 +118,10 @@ def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Te
         raise ValueError(f"expected x and y with the same batch shape, got {batch} and "
                          f"{tuple(y.shape[: y.dim() - len(op.range_shape)])}")
     with torch.no_grad():
-        ax = op(x).reshape(-1, *op.range_shape)
-        y = y.reshape(-1, *op.range_shape).to(ax.dtype)
+        expected = op.expected(x).reshape(-1, *op.range_shape)
+        y = y.reshape(-1, *op.range_shape).to(expected.dtype)
         if kind == "l2":
-            residual = torch.linalg.vector_norm((ax - y).reshape(len(y), -1), dim=1)
+            residual = torch.linalg.vector_norm((expected - y).reshape(len(y), -1), dim=1)
             return (residual / torch.linalg.vector_norm(y.reshape(len(y), -1), dim=1)).double()
-        background = getattr(op, "background", None)
-        expected = (ax if background is None else ax + background.to(ax)).clamp_min(0)
-        nll = poisson_nll(expected, y, reduction="none", constant=True).reshape(len(y), -1).sum(1)
+        nll = poisson_nll(expected.clamp_min(0), y, reduction="none", constant=True).reshape(len(y), -1).sum(1)
         return (nll / y.reshape(len(y), -1).sum(1)).double()

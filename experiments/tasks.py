@@ -45,13 +45,13 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
     if modality == "ct":
         geometry = ct.scanner(task_cfg.get("scanner", "siemens-definition-as"), view_step=int(task_cfg.get("view_step", 1)),
                               detector_binning=int(task_cfg.get("detector_binning", 1)), image_shape=(size, size),
-                              fov=task_cfg.get("fov_mm"))
+                              fov=task_cfg.get("fov"))
         return ct.Projector(geometry), (f"{task_cfg.get('scanner', 'siemens-definition-as')}: {geometry.n_views} views x "
                                         f"{geometry.n_detectors} channels, {size}² pixels of {geometry.pixel_size[0]:.2f} mm, "
                                         f"I0 = {task_cfg.get('photons', 1e4):g} photons")
     if modality == "mri":
         shape = (size, size)
-        maps = data.birdcage_maps(shape, int(task_cfg.get("coils", 8)))
+        maps = mri.birdcage_maps(shape, int(task_cfg.get("n_coils", 8)))
         samplers = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
         sampler = _choice("task.mask", samplers, task_cfg.get("mask", "equispaced"))
         acceleration = float(task_cfg.get("acceleration", 4))
@@ -63,12 +63,12 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
         scanners = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
         scanner = _choice("task.scanner", scanners, task_cfg.get("scanner", "biograph_mmr"))(
             downsample=int(task_cfg.get("downsample", 4)))
-        counts = float(task_cfg.get("counts", data.PET_COUNTS))
-        model = data.pet_system_model(scanner, counts, float(task_cfg.get("scatter_fraction", 0.35)),
+        total_counts = float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS))
+        model = data.pet_system_model(scanner, total_counts, float(task_cfg.get("scatter_fraction", 0.35)),
                                       float(task_cfg.get("randoms_fraction", 0.2)),
-                                      resolution_fwhm_mm=task_cfg.get("resolution_fwhm_mm"))
+                                      resolution_fwhm=task_cfg.get("resolution_fwhm"))
         return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
-                       f"{scanner.image_shape[0]}² pixels, {counts:g} true counts")
+                       f"{scanner.image_shape[0]}² pixels, {total_counts:g} true counts")
     raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
 
 
@@ -85,7 +85,8 @@ def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, see
                                cache=cache)
     if modality == "mri":
         return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache)
-    return data.pet_dataset(op, n, seed, counts=float(task_cfg.get("counts", data.PET_COUNTS)), cache=cache)
+    return data.pet_dataset(op, n, seed, total_counts=float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS)),
+                            cache=cache)
 
 
 def lodopab_task(data_cfg: dict) -> Task:
@@ -130,5 +131,5 @@ def build_model(task: Task, model_cfg: dict) -> torch.nn.Module:
     for key in ("initial", "pseudo_inverse"):
         if isinstance(model_cfg.get(key), dict):
             spec = dict(model_cfg[key])
-            model_cfg[key] = partial(getattr(baselines, spec.pop("method")), task.op, **spec)
+            model_cfg[key] = partial(baselines.baseline(spec.pop("method", None), **spec), task.op)
     return getattr(learned, name)(task.op, **model_cfg)

@@ -11,7 +11,7 @@ Example::
     x = learned.LearnedPrimalDual(A)(A(phantom))
 """
 from .automap import AUTOMAP
-from .base import OperatorModel, expected_measurements
+from .base import OperatorModel
 from .cascade import DataConsistency, DeepCascade, is_partial_isometry
 from .complex_channels import SpaceLayout
 from .fbpconvnet import FBPConvNet
@@ -23,5 +23,5 @@ from .varnet import NormUNet, VarNet, VarNetBlock
 
 __all__ = ["LearnedPrimalDual", "LearnedGradient", "FieldsOfExperts", "DeepCascade", "DataConsistency",
            "is_partial_isometry", "VarNet", "VarNetBlock", "NormUNet", "FBPConvNet", "UNet", "PatchDiscriminator",
-           "DAGANLoss", "WGANGPLoss", "measurement_consistency", "expected_measurements", "AUTOMAP",
+           "DAGANLoss", "WGANGPLoss", "measurement_consistency", "AUTOMAP",
            "OperatorModel", "SpaceLayout"]

@@ -17,12 +17,6 @@ from bridges.operator import LinearOperator
 from .complex_channels import SpaceLayout
 
 
-def expected_measurements(op: LinearOperator, x: torch.Tensor) -> torch.Tensor:
-    """A x, plus ``op.background`` when the operator has one (PET's expected counts A x + s)."""
-    background = getattr(op, "background", None)
-    return op(x) if background is None else op(x) + background
-
-
 @contextlib.contextmanager
 def seeded(seed: int | None):
     """Run the block with torch's CPU generator seeded, restoring the caller's state after."""

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from bridges.operator import LinearOperator
+from bridges.solvers import cgls
 
 from .base import OperatorModel, seeded
 from .complex_channels import conv_block
@@ -41,23 +42,8 @@ class DataConsistency(nn.Module):
             return x - weight * op.adjoint(op(x) - y)
         if self.mode == "exact":
             return x + weight / (1 + weight) * op.adjoint(y - op(x))
-        return _conjugate_gradient(lambda z: op.adjoint(op(z)) + self.scale / weight * z,
-                                   op.adjoint(y) + self.scale / weight * x, x, self.n_cg)
-
-
-def _conjugate_gradient(normal, rhs, x, n_iter):
-    """CG on normal(x) = rhs, per batch item; differentiable (unrolled)."""
-    dims = tuple(range(1, x.dim()))
-    dot = lambda a, b: (a.conj() * b).real.sum(dims, keepdim=True)  # noqa: E731
-    r = rhs - normal(x)
-    p, rr = r, dot(r, r)
-    for _ in range(n_iter):
-        q = normal(p)
-        alpha = rr / dot(p, q).clamp_min(1e-30)
-        x, r = x + alpha * p, r - alpha * q
-        rr_new = dot(r, r)
-        p, rr = r + rr_new / rr.clamp_min(1e-30) * p, rr_new
-    return x
+        # argmin_z ||A z - y||² + μ||z - x||², μ = ||A||²/λ: z = x + d with d = argmin ||A d - (y - A x)||² + μ||d||²
+        return x + cgls(op, y - op(x), self.n_cg, lam=self.scale / weight)
 
 
 def is_partial_isometry(op: LinearOperator, rtol: float = 1e-4, seed: int = 0) -> bool:
@@ -67,7 +53,7 @@ def is_partial_isometry(op: LinearOperator, rtol: float = 1e-4, seed: int = 0) -
     if op.domain_dtype.is_complex:
         x = torch.complex(x, torch.randn(op.domain_shape, generator=g, dtype=torch.float64))
     with torch.no_grad():
-        p = op.adjoint(op(x.to(op.domain_dtype).to(op._norm_device())))
+        p = op.adjoint(op(x.to(op.domain_dtype).to(op.device)))
         pp = op.adjoint(op(p))
     return bool(torch.linalg.vector_norm(pp - p) <= rtol * torch.linalg.vector_norm(p).clamp_min(1e-30))
 

@@ -25,7 +25,7 @@ class FBPConvNet(OperatorModel):
 
     Example::
 
-        model = FBPConvNet(A, pseudo_inverse=lambda y: ct.fbp(A, y, filter="hann"))
+        model = FBPConvNet(A, pseudo_inverse=lambda y: ct.fbp(A, y, filter_type="hann"))
         x = model(sinogram)                                # (B, y, x)
         (x - phantom).pow(2).mean().backward()
     """

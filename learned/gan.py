@@ -12,14 +12,14 @@ from torch import nn
 
 from bridges.operator import LinearOperator
 
-from .base import OperatorModel, expected_measurements, seeded
+from .base import OperatorModel, seeded
 
 
 def measurement_consistency(op: LinearOperator, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """||A x - y||² / ||y||², averaged over the batch: the data term through the bridge (gradients reach x
     through ``op.adjoint``)."""
     dims = tuple(range(y.dim() - len(op.range_shape), y.dim()))
-    residual = (expected_measurements(op, x) - y).abs().pow(2).sum(dims)
+    residual = (op.expected(x) - y).abs().pow(2).sum(dims)
     return (residual / y.abs().pow(2).sum(dims).clamp_min(1e-12)).mean()
 
 
@@ -62,7 +62,7 @@ class PatchDiscriminator(OperatorModel):
             y, _ = self.flat_measurements(y)
             if y.shape[0] != x.shape[0]:
                 raise ValueError(f"{type(self).__name__}: {x.shape[0]} images but {y.shape[0]} measurements")
-            residual = self.scaled_adjoint(expected_measurements(self.op, x) - y)
+            residual = self.scaled_adjoint(self.op.expected(x) - y)
             h = torch.cat([h, self.image.to_channels(residual)], dim=1)
         out = self.net(h)
         return out.reshape(*batch, *out.shape[-2:])
@@ -119,15 +119,15 @@ class WGANGPLoss(DAGANLoss):
 
     Example::
 
-        loss = WGANGPLoss(A, PatchDiscriminator(A), rng=torch.Generator().manual_seed(0))
+        loss = WGANGPLoss(A, PatchDiscriminator(A), generator=torch.Generator().manual_seed(0))
         loss.discriminator_loss(G(y).detach(), x, y).backward()
     """
 
     def __init__(self, op: LinearOperator, discriminator: nn.Module, image_weight: float = 15.0,
                  measurement_weight: float = 0.1, adversarial_weight: float = 1.0, penalty_weight: float = 10.0,
-                 rng: torch.Generator | None = None):
+                 generator: torch.Generator | None = None):
         super().__init__(op, discriminator, image_weight, measurement_weight, adversarial_weight)
-        self.penalty_weight, self.rng = penalty_weight, rng
+        self.penalty_weight, self.generator = penalty_weight, generator
 
     def generator_loss(self, fake, real, y):
         return (-self.adversarial_weight * self._logits(fake, y).mean()
@@ -136,7 +136,7 @@ class WGANGPLoss(DAGANLoss):
 
     def gradient_penalty(self, fake, real, y):
         shape = (*real.shape[: real.dim() - len(self.op.domain_shape)], *([1] * len(self.op.domain_shape)))
-        eps = torch.rand(shape, generator=self.rng).to(real.device)
+        eps = torch.rand(shape, generator=self.generator).to(real.device)
         mix = (eps * real + (1 - eps) * fake.detach()).requires_grad_()
         (grad,) = torch.autograd.grad(self._logits(mix, y).sum(), mix, create_graph=True)
         dims = tuple(range(grad.dim() - len(self.op.domain_shape), grad.dim()))

@@ -6,7 +6,7 @@ from torch import nn
 
 from bridges.operator import LinearOperator
 
-from .base import OperatorModel, expected_measurements, seeded
+from .base import OperatorModel, seeded
 from .complex_channels import conv_block
 
 
@@ -83,7 +83,7 @@ class LearnedPrimalDual(OperatorModel):
             if self.poisson:
                 # Expected counts of the non-negative part: intermediate iterates may dip below zero,
                 # and A f + s near zero would blow the ratio g / (A f + s) up.
-                expected = expected_measurements(self.op, torch.relu(primal))
+                expected = self.op.expected(torch.relu(primal))
                 ratio = 1 - g / expected.clamp_min(1e-6)
                 inputs = [h, self.data.to_channels(expected * scale), g_channels, self.data.to_channels(ratio)]
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bridges.mri.cartesian import CartesianSense, fft2c, ifft2c
 from bridges.operator import LinearOperator
 
 from .base import OperatorModel, seeded
@@ -27,41 +28,6 @@ class NormUNet(nn.Module):
         mean = h.mean(dim=(-2, -1), keepdim=True)
         std = h.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
         return self.unet((h - mean) / std) * std + mean
-
-
-def _fft2(z):
-    return torch.fft.fft2(z, norm="ortho")
-
-
-def _ifft2(k):
-    return torch.fft.ifft2(k, norm="ortho")
-
-
-def _fft2c(z):
-    """fastMRI's centred FFT: the zero frequency and the image centre in the middle of the array."""
-    return torch.fft.fftshift(_fft2(torch.fft.ifftshift(z, dim=(-2, -1))), dim=(-2, -1))
-
-
-def _ifft2c(k):
-    return torch.fft.fftshift(_ifft2(torch.fft.ifftshift(k, dim=(-2, -1))), dim=(-2, -1))
-
-
-def _fft_convention(op: LinearOperator):
-    """The orthonormal 2D FFT for which ``op(x) == op.mask * fft(op.maps * x)``, or None."""
-    maps, mask = getattr(op, "maps", None), getattr(op, "mask", None)
-    if not (isinstance(maps, torch.Tensor) and isinstance(mask, torch.Tensor)) or maps.dim() != 3 \
-            or tuple(maps.shape) != op.range_shape or tuple(maps.shape[-2:]) != op.domain_shape:
-        return None
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, *op.domain_shape, generator=g)
-    x = torch.complex(x[0], x[1]).to(maps.device)
-    with torch.no_grad():
-        y = op(x)
-        for fft, ifft in ((_fft2, _ifft2), (_fft2c, _ifft2c)):
-            guess = mask * fft(maps * x)
-            if torch.linalg.vector_norm(guess - y) <= 1e-4 * torch.linalg.vector_norm(y):
-                return fft, ifft
-    return None
 
 
 class VarNetBlock(nn.Module):
@@ -93,9 +59,8 @@ class VarNet(OperatorModel):
     - ``"kspace"`` (multi-coil MRI, Sriram et al.): the iterate is the coil k-space ``k``, started
       at ``y``; each `VarNetBlock` does ``k ↦ k - η M(k - y) - E(R_θ(R(k)))`` with the sensitivity
       maps from the bridge; the output is the coil combination ``Σ_c S_c^* F^{-1} k_c``. The operator
-      must carry them as duck-typed attributes: ``op.maps`` (coils, y, x) and ``op.mask``
-      (broadcastable to (coils, y, x)) with ``op(x) == mask · FFT(maps · x)`` for an orthonormal 2D
-      FFT, centred or not; this is checked on a random image at construction.
+      is a multi-coil `bridges.mri.CartesianSense`, whose documented form ``y = M ⊙ F(S_c ⊙ x)``
+      (``maps`` S, ``mask`` M, F the centred orthonormal FFT `fft2c`) this form works in.
     - ``"image"`` (any operator: CT, PET, non-Cartesian MRI; Hammernik et al.'s form with a U-Net
       regulariser): ``x ↦ x - η A^H(A x - y) - R_θ(x)`` from ``x_0 = A^H y / ||A||²``, ``η`` from
       ``1 / ||A||²``.
@@ -117,22 +82,21 @@ class VarNet(OperatorModel):
         super().__init__(op)
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        self._fft = _fft_convention(op)
-        if form == "kspace" and self._fft is None:
-            raise ValueError(f"{type(self).__name__}: the k-space form needs an operator with .maps (coils, y, x) and "
-                             f".mask such that op(x) == mask * fft2(maps * x) (orthonormal), got "
-                             f"{type(op).__name__} {op.extra_repr()}")
-        self.form = "kspace" if form == "auto" and self._fft is not None else ("image" if form == "auto" else form)
+        cartesian = isinstance(op, CartesianSense) and op.maps is not None
+        if form == "kspace" and not cartesian:
+            raise ValueError(f"{type(self).__name__}: the k-space form needs a multi-coil bridges.mri.CartesianSense "
+                             f"(with maps), got {type(op).__name__} {op.extra_repr()}")
+        self.form = ("kspace" if cartesian else "image") if form == "auto" else form
         step = 1.0 if self.form == "kspace" else 1.0 / op.norm() ** 2
         c = self.image.channels
         with seeded(seed):
             self.cascades = nn.ModuleList(VarNetBlock(NormUNet(c, width, depth), step) for _ in range(n_cascades))
 
     def _expand(self, x):
-        return self._fft[0](self.op.maps * x.unsqueeze(1))
+        return fft2c(self.op.maps * x.unsqueeze(1))
 
     def _reduce(self, k):
-        return (self.op.maps.conj() * self._fft[1](k)).sum(1)
+        return (self.op.maps.conj() * ifft2c(k)).sum(1)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
@@ -140,7 +104,8 @@ class VarNet(OperatorModel):
         if self.form == "kspace":
             k = y
             for block in self.cascades:
-                k = block(k, self.op.mask * (k - y), lambda h: self._expand(from_image(h)),
+                residual = k - y if self.op.mask is None else self.op.mask * (k - y)
+                k = block(k, residual, lambda h: self._expand(from_image(h)),
                           lambda k: to_image(self._reduce(k)))
             x = self._reduce(k)
         else:

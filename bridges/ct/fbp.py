@@ -12,15 +12,15 @@ from .projector import Projector
 FILTERS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
 
 
-def ramp_filter(n_detectors: int, spacing: float, filter: str = "ram-lak", frequency_scaling: float = 1.0,
+def ramp_filter(n_detectors: int, spacing: float, filter_type: str = "ram-lak", frequency_scaling: float = 1.0,
                 dtype=torch.float32, device="cpu") -> torch.Tensor:
     """|ξ| W(ξ / ξ_max) on the rfft grid of the zero-padded length ``2 n - 1`` (ξ in rad/mm).
 
-    W is the window named by ``filter``, stretched so that frequencies above
+    W is the window named by ``filter_type``, stretched so that frequencies above
     ``frequency_scaling · ξ_max`` are cut, as in ODL's ``fbp_filter_op``.
     """
-    if filter not in FILTERS:
-        raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
+    if filter_type not in FILTERS:
+        raise ValueError(f"filter_type must be one of {FILTERS}, got {filter_type!r}")
     if not 0 < frequency_scaling <= 1:
         raise ValueError(f"frequency_scaling must be in (0, 1], got {frequency_scaling}")
     n = 2 * n_detectors - 1
@@ -31,7 +31,7 @@ def ramp_filter(n_detectors: int, spacing: float, filter: str = "ram-lak", frequ
               "shepp-logan": torch.sinc(nu / (2 * s)),
               "cosine": torch.cos(nu * math.pi / (2 * s)),
               "hamming": 0.54 + 0.46 * torch.cos(nu * math.pi / s),
-              "hann": torch.cos(nu * math.pi / (2 * s)) ** 2}[filter]
+              "hann": torch.cos(nu * math.pi / (2 * s)) ** 2}[filter_type]
     return (xi * window * (nu <= s)).to(dtype=dtype, device=device)
 
 
@@ -46,7 +46,7 @@ def angular_weights(angles: np.ndarray) -> np.ndarray:
     return w
 
 
-def fbp(projector: Projector, sinogram: torch.Tensor, filter: str = "ram-lak",
+def fbp(projector: Projector, sinogram: torch.Tensor, *, filter_type: str = "ram-lak",
         frequency_scaling: float = 1.0) -> torch.Tensor:
     """Filtered back-projection ``f = Aᵀ (w · (h * p)) · d / (2 L |pixel|)``.
 
@@ -63,7 +63,7 @@ def fbp(projector: Projector, sinogram: torch.Tensor, filter: str = "ram-lak",
     Example::
 
         A = Projector(ParallelBeam2D(angles=180, n_detectors=183, detector_spacing=1.0, image_shape=(128, 128)))
-        image = fbp(A, A(phantom), filter="hann")
+        image = fbp(A, A(phantom), filter_type="hann")
     """
     geometry = projector.geometry
     if not hasattr(geometry, "angles"):
@@ -77,7 +77,7 @@ def fbp(projector: Projector, sinogram: torch.Tensor, filter: str = "ram-lak",
     p = sinogram
     if isinstance(geometry, (ConeBeam3D, ConeVec3D)):
         p = p * _fdk_cosine_weights(geometry).to(p)
-    filt = ramp_filter(n_det, spacing, filter, frequency_scaling, p.real.dtype if p.is_complex() else p.dtype,
+    filt = ramp_filter(n_det, spacing, filter_type, frequency_scaling, p.real.dtype if p.is_complex() else p.dtype,
                        p.device)
     q = torch.fft.irfft(torch.fft.rfft(p, n=2 * n_det - 1, dim=-1) * filt, n=2 * n_det - 1, dim=-1)[..., :n_det]
     w = angular_weights(geometry.angles)
@@ -99,10 +99,10 @@ def _fdk_cosine_weights(geometry):
     return (d / torch.sqrt(d ** 2 + u[None, None, :] ** 2 + v[:, None, None] ** 2)).float()
 
 
-def fdk(projector: Projector, projections: torch.Tensor, filter: str = "ram-lak",
+def fdk(projector: Projector, projections: torch.Tensor, *, filter_type: str = "ram-lak",
         frequency_scaling: float = 1.0) -> torch.Tensor:
     """Feldkamp-Davis-Kress reconstruction for circular cone beams (on CUDA tensors: ASTRA's 3D
     projectors need a GPU). Shapes: (*batch, rows, views, columns) -> (*batch, z, y, x)."""
     if not isinstance(projector.geometry, ConeBeam3D):
         raise ValueError(f"fdk needs a ConeBeam3D geometry, got {type(projector.geometry).__name__}")
-    return fbp(projector, projections, filter, frequency_scaling)
+    return fbp(projector, projections, filter_type=filter_type, frequency_scaling=frequency_scaling)

@@ -55,7 +55,9 @@ def scanner(name: str, *, view_step: int = 1, detector_binning: int = 1, image_s
     channels = p["channels"] // detector_binning
     pitch = p["channel_pitch"] * detector_binning
     image_shape = tuple(image_shape or p["image_shape"])
-    fov = fov or p["fov"]
+    fov = p["fov"] if fov is None else fov
+    if not (isinstance(fov, (int, float)) and math.isfinite(fov) and fov > 0):
+        raise ValueError(f"fov must be a positive number of mm, got {fov!r}")
     pixel = fov / image_shape[-1]
     arc = math.pi if p["kind"] is ParallelBeam2D else 2 * math.pi
     angles = np.arange(views) * (arc / views)

@@ -42,6 +42,10 @@ class Projector(LinearOperator):
         self._cpu = None
         self._cuda = {}
 
+    def subset(self, views) -> "Projector":
+        """The projector of some of the geometry's views (an ordered subset); ASTRA projectors are made anew."""
+        return Projector(self.geometry[views], self.n_threads)
+
     def _backend(self, device: torch.device):
         if device.type == "cuda":
             if device not in self._cuda:

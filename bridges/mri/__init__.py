@@ -1,6 +1,6 @@
-"""MRI physics on SigPy: Cartesian, NUFFT and SENSE operators, masks, trajectories, ESPIRiT, reconstructions."""
+"""MRI physics on SigPy: Cartesian, NUFFT and SENSE operators, masks, trajectories, coil maps, reconstructions."""
 from .cartesian import CartesianSense, fft2c, ifft2c
-from .espirit import espirit_maps
+from .coils import birdcage_maps, espirit_maps
 from .masks import mask_equispaced, mask_poisson, mask_random
 from .nufft import NUFFT, ndft_matrix
 from .presets import FASTMRI_BRAIN_2D, FASTMRI_BRAIN_2D_8X, MRIProtocol
@@ -12,5 +12,5 @@ from .trajectories import radial, spiral
 __all__ = ["from_sigpy", "SigpyOperator", "CartesianSense", "fft2c", "ifft2c",
            "mask_equispaced", "mask_random", "mask_poisson",
            "NUFFT", "ndft_matrix", "Sense", "radial", "spiral",
-           "espirit_maps", "zero_filled", "density_compensation", "cg_sense", "l1_wavelet",
+           "espirit_maps", "birdcage_maps", "zero_filled", "density_compensation", "cg_sense", "l1_wavelet",
            "MRIProtocol", "FASTMRI_BRAIN_2D", "FASTMRI_BRAIN_2D_8X"]

@@ -17,7 +17,7 @@ import torch
 
 def _check(shape, acceleration, center_fraction):
     if len(shape) != 2 or any(int(s) <= 0 for s in shape):
-        raise ValueError(f"expected a 2D shape (y, x) of positive sizes, got {tuple(shape)}")
+        raise ValueError(f"expected image_shape (y, x) of positive sizes, got {tuple(shape)}")
     if not acceleration > 1:
         raise ValueError(f"expected acceleration > 1, got {acceleration}")
     if not 0 <= center_fraction < 1 / acceleration:
@@ -32,14 +32,15 @@ def _columns(shape, sampled: np.ndarray, num_low: int) -> torch.Tensor:
     return torch.from_numpy(np.broadcast_to(sampled, shape).astype(np.float32))
 
 
-def mask_equispaced(shape, acceleration: float, center_fraction: float, seed: int = 0) -> torch.Tensor:
+def mask_equispaced(image_shape, acceleration: float, center_fraction: float, seed: int = 0) -> torch.Tensor:
     """Equispaced columns plus a fully sampled centre (fastMRI ``EquispacedMaskFunc``).
 
     The spacing is adjusted so that centre plus equispaced lines give ``1/acceleration``
     of all columns; the offset of the first line is drawn from ``seed``.
 
-    Shapes: shape (y, x) -> mask (y, x) float32.
+    Shapes: image_shape (y, x) -> mask (y, x) float32.
     """
+    shape = tuple(image_shape)
     _check(shape, acceleration, center_fraction)
     nx = int(shape[1])
     num_low = round(nx * center_fraction)
@@ -53,14 +54,15 @@ def mask_equispaced(shape, acceleration: float, center_fraction: float, seed: in
     return _columns(tuple(shape), sampled, num_low)
 
 
-def mask_random(shape, acceleration: float, center_fraction: float, seed: int = 0) -> torch.Tensor:
+def mask_random(image_shape, acceleration: float, center_fraction: float, seed: int = 0) -> torch.Tensor:
     """Random columns plus a fully sampled centre (fastMRI ``RandomMaskFunc``).
 
     Each outer column is kept with probability (nx/acceleration - n_centre)/(nx - n_centre),
     so the expected sampled fraction is ``1/acceleration``.
 
-    Shapes: shape (y, x) -> mask (y, x) float32.
+    Shapes: image_shape (y, x) -> mask (y, x) float32.
     """
+    shape = tuple(image_shape)
     _check(shape, acceleration, center_fraction)
     nx = int(shape[1])
     num_low = round(nx * center_fraction)
@@ -69,12 +71,13 @@ def mask_random(shape, acceleration: float, center_fraction: float, seed: int = 
     return _columns(tuple(shape), sampled, num_low)
 
 
-def mask_poisson(shape, acceleration: float, calib=(24, 24), seed: int = 0) -> torch.Tensor:
+def mask_poisson(image_shape, acceleration: float, calib=(24, 24), seed: int = 0) -> torch.Tensor:
     """Variable-density Poisson-disc mask over both phase encodes (``sigpy.mri.poisson``).
 
-    Shapes: shape (y, x) -> mask (y, x) float32.
+    Shapes: image_shape (y, x) -> mask (y, x) float32.
     """
     import sigpy.mri
+    shape = tuple(image_shape)
     _check(shape, acceleration, 0)
     mask = sigpy.mri.poisson(tuple(int(s) for s in shape), acceleration, calib=tuple(calib),
                              dtype=np.float32, seed=seed)

@@ -69,7 +69,7 @@ class NUFFT(LinearOperator):
         backend: "auto" (FINUFFT on CPU / cuFINUFFT on CUDA where installed, else SigPy at
             oversampling 2, width 6), "finufft", "cufinufft" or "sigpy".
         eps: FINUFFT accuracy, in [1.19e-7, 1).
-        nthreads: FINUFFT threads; None follows ``torch.get_num_threads()`` at each call.
+        n_threads: FINUFFT threads; None follows ``torch.get_num_threads()`` at each call.
         oversamp, width: SigPy's gridding settings (SigPy's defaults 1.25, 4).
 
     Shapes:
@@ -78,7 +78,7 @@ class NUFFT(LinearOperator):
 
     batched_kernels = True
 
-    def __init__(self, image_shape, coords, backend: str = "auto", eps: float = 1e-6, nthreads: int | None = None,
+    def __init__(self, image_shape, coords, backend: str = "auto", eps: float = 1e-6, n_threads: int | None = None,
                  oversamp: float = 1.25, width: int = 4):
         image_shape = tuple(int(n) for n in image_shape)
         coords = check_coords(coords, image_shape)
@@ -87,7 +87,7 @@ class NUFFT(LinearOperator):
         if backend != "auto" and backend != "sigpy":
             backends.require(backend)
         super().__init__(image_shape, coords.shape[:-1], torch.complex64)
-        self.backend, self.eps, self.nthreads = backend, check_eps(eps), nthreads
+        self.backend, self.eps, self.n_threads = backend, check_eps(eps), n_threads
         self.oversamp, self.width = oversamp, width
         self.register_buffer("coords", coords)
         self._kernels = {}
@@ -110,7 +110,7 @@ class NUFFT(LinearOperator):
             raise ValueError(f"backend 'cufinufft' runs on CUDA tensors, got a {device} tensor: use 'finufft' or 'auto'")
         coords = self.coords.to(device)
         if name == "finufft":
-            return backends.FinufftNufft(self.domain_shape, coords, self.eps, self.nthreads)
+            return backends.FinufftNufft(self.domain_shape, coords, self.eps, self.n_threads)
         if name == "cufinufft":
             return backends.CufinufftNufft(self.domain_shape, coords, self.eps, device)
         # SigPy's defaults miss eps by far (7e-3 on radial); "auto" asks it for its accurate setting

@@ -77,9 +77,9 @@ class FinufftNufft:
 
     package = "finufft"
 
-    def __init__(self, image_shape, coords: torch.Tensor, eps=1e-6, nthreads=None):
+    def __init__(self, image_shape, coords: torch.Tensor, eps=1e-6, n_threads=None):
         self.lib = require(self.package)
-        self.image_shape, self.eps, self.nthreads = tuple(image_shape), eps, nthreads
+        self.image_shape, self.eps, self.n_threads = tuple(image_shape), eps, n_threads
         flat = coords.detach().double().reshape(-1, len(image_shape))
         # SigPy's cycles per FOV to FINUFFT's radians, once, in double precision before rounding
         self.points = [self._points(((2 * math.pi / n) * flat[:, d]).float().contiguous())
@@ -92,8 +92,8 @@ class FinufftNufft:
         return t.cpu().numpy()
 
     def _threads(self, n_trans):
-        if self.nthreads:
-            return self.nthreads
+        if self.n_threads:
+            return self.n_threads
         return torch.get_num_threads() if n_trans * self.n_points >= _THREADED_WORK else 1
 
     def _new_plan(self, kind, n_trans, threads):

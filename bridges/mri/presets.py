@@ -10,11 +10,12 @@ columns at 4x (8 % centre) and 8x (4 % centre), images evaluated on the central 
 Example::
 
     p = FASTMRI_BRAIN_2D
-    A = p.operator(maps)              # maps (p.coils, 320, 320): CartesianSense with p's mask
+    A = p.operator(maps)              # maps (p.n_coils, 320, 320): CartesianSense with p's mask
     mask = p.mask(seed=1)
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -23,14 +24,14 @@ from .cartesian import CartesianSense
 from .masks import mask_equispaced, mask_random
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MRIProtocol:
-    """A 2D Cartesian acquisition: matrix (y, x), FOV in mm, coils, acceleration and mask pattern."""
+    """A 2D Cartesian acquisition: image shape (y, x), FOV in mm, coils, acceleration and mask pattern."""
 
     name: str
-    matrix: tuple
-    fov_mm: tuple
-    coils: int
+    image_shape: tuple
+    fov: tuple
+    n_coils: int
     acceleration: float
     center_fraction: float
     trajectory: str          # "cartesian-equispaced" or "cartesian-random" (columns along x)
@@ -39,12 +40,12 @@ class MRIProtocol:
     def mask(self, seed: int = 0) -> torch.Tensor:
         """The protocol's sampling mask, (y, x) float32."""
         fn = mask_equispaced if self.trajectory == "cartesian-equispaced" else mask_random
-        return fn(self.matrix, self.acceleration, self.center_fraction, seed=seed)
+        return fn(self.image_shape, self.acceleration, self.center_fraction, seed=seed)
 
     def operator(self, maps: torch.Tensor, seed: int = 0) -> CartesianSense:
-        """CartesianSense with the protocol's mask; maps must be (coils, *matrix)."""
-        if tuple(maps.shape) != (self.coils, *self.matrix):
-            raise ValueError(f"expected maps of shape {(self.coils, *self.matrix)} for {self.name}, "
+        """CartesianSense with the protocol's mask; maps must be (n_coils, *image_shape)."""
+        if tuple(maps.shape) != (self.n_coils, *self.image_shape):
+            raise ValueError(f"expected maps of shape {(self.n_coils, *self.image_shape)} for {self.name}, "
                              f"got {tuple(maps.shape)}")
         return CartesianSense(maps, self.mask(seed))
 
@@ -54,7 +55,8 @@ _FASTMRI = "fastMRI brain (arXiv:1811.08839; Muckley et al. IEEE TMI 2021; githu
 # 320 x 320: the evaluated (reconstruction_rss) crop. 16 coils: the most common array in the brain
 # set, which ranges over several coil counts. FOV: fastMRI gives it per file (ISMRMRD header); 220 mm
 # is a typical axial brain FOV and our assumption, not a fastMRI constant.
-FASTMRI_BRAIN_2D = MRIProtocol("fastMRI brain 2D, 4x", (320, 320), (220.0, 220.0), 16, 4.0, 0.08,
-                               "cartesian-equispaced", _FASTMRI)
-FASTMRI_BRAIN_2D_8X = MRIProtocol("fastMRI brain 2D, 8x", (320, 320), (220.0, 220.0), 16, 8.0, 0.04,
-                                  "cartesian-equispaced", _FASTMRI)
+FASTMRI_BRAIN_2D = MRIProtocol(name="fastMRI brain 2D, 4x", image_shape=(320, 320), fov=(220.0, 220.0), n_coils=16,
+                               acceleration=4.0, center_fraction=0.08, trajectory="cartesian-equispaced",
+                               source=_FASTMRI)
+FASTMRI_BRAIN_2D_8X = dataclasses.replace(FASTMRI_BRAIN_2D, name="fastMRI brain 2D, 8x", acceleration=8.0,
+                                          center_fraction=0.04)

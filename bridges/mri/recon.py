@@ -6,15 +6,15 @@ Baselines for learned models: each takes and returns tensors, on any leading bat
 Example::
 
     A = CartesianSense(maps, mask)
-    x = cg_sense(A, A(x_true), max_iter=20)
-    x_cs = l1_wavelet(A(x_true), maps, lamda=1e-3, mask=mask)
+    x = cg_sense(A, A(x_true), n_iter=20)
+    x_cs = l1_wavelet(A, A(x_true), n_iter=100, lam=1e-3)
 """
 from __future__ import annotations
 
 import torch
 
 from ..operator import LinearOperator
-from .cartesian import complex_tensor
+from ..solvers import cgls
 from .sigpy_adapter import to_array, to_tensor
 
 
@@ -29,7 +29,7 @@ def zero_filled(A: LinearOperator, kspace: torch.Tensor, dcf: torch.Tensor | Non
     return A.adjoint(kspace if dcf is None else kspace * dcf)
 
 
-def density_compensation(coords: torch.Tensor, image_shape, max_iter: int = 30) -> torch.Tensor:
+def density_compensation(coords: torch.Tensor, image_shape, n_iter: int = 30) -> torch.Tensor:
     """Pipe-Menon density compensation (``sigpy.mri.pipe_menon_dcf``) for a trajectory.
 
     Shapes: coords (..., ndim) -> dcf (...) float32.
@@ -37,68 +37,50 @@ def density_compensation(coords: torch.Tensor, image_shape, max_iter: int = 30) 
     import sigpy.mri
     from .nufft import check_coords
     coords = check_coords(coords, tuple(image_shape))
-    w = sigpy.mri.pipe_menon_dcf(to_array(coords), img_shape=list(image_shape), max_iter=max_iter, show_pbar=False)
+    w = sigpy.mri.pipe_menon_dcf(to_array(coords), img_shape=list(image_shape), max_iter=n_iter, show_pbar=False)
     return to_tensor(w, torch.float32)
 
 
-def _dot(a, b):
-    """Re<a, b> per batch item, over the image axes (a real step size for the Hermitian system)."""
-    return torch.sum((a.conj() * b).real.reshape(a.shape[0], -1), dim=1).reshape(-1, *[1] * (a.dim() - 1))
+def cg_sense(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
+             callback=None) -> torch.Tensor:
+    """CG-SENSE (Pruessmann et al. MRM 2001): `bridges.solvers.cgls` on a SENSE operator, ``(A^H A + λ I) x = A^H y``.
 
-
-def cg_sense(A: LinearOperator, kspace: torch.Tensor, lamda: float = 0.0, max_iter: int = 10,
-             x0: torch.Tensor | None = None) -> torch.Tensor:
-    """CG-SENSE: conjugate gradient on (A^H A + λ I) x = A^H y (Pruessmann et al. MRM 2001).
-
-    The same iteration as ``sigpy.alg.ConjugateGradient`` inside ``sigpy.mri.app.SenseRecon``,
-    run in torch so it batches, runs on GPU and is differentiable (unrolled).
+    The iteration of ``sigpy.mri.app.SenseRecon``, in torch: it batches, runs on the GPU and unrolls.
 
     Shapes: kspace (*batch, *A.range_shape) -> image (*batch, *A.domain_shape).
     """
-    b = A.adjoint(kspace)  # checks the shape before any reshape
-    batch = b.shape[: b.dim() - len(A.domain_shape)]
-    b = b.reshape(-1, *A.domain_shape)
-    if x0 is not None and tuple(x0.shape) != (*batch, *A.domain_shape):
-        raise ValueError(f"expected x0 of shape {(*batch, *A.domain_shape)}, got {tuple(x0.shape)}")
-
-    def normal(v):
-        return A.adjoint(A(v)) + lamda * v
-
-    x = torch.zeros_like(b) if x0 is None else x0.reshape(b.shape).to(b.dtype)
-    r = b - normal(x) if x0 is not None else b
-    p, rr = r, _dot(r, r)
-    for _ in range(max_iter):
-        ap = normal(p)
-        # a zero residual ends that item's iteration (0/0 would give NaN)
-        alpha = torch.where(rr > 0, rr / _dot(p, ap).clamp_min(torch.finfo(rr.dtype).tiny), 0)
-        x = x + alpha * p
-        r = r - alpha * ap
-        rr_new = _dot(r, r)
-        p = r + torch.where(rr > 0, rr_new / rr.clamp_min(torch.finfo(rr.dtype).tiny), 0) * p
-        rr = rr_new
-    return x.reshape(*batch, *A.domain_shape)
+    return cgls(A, kspace, n_iter, lam=lam, x0=x0, callback=callback)
 
 
-def l1_wavelet(kspace: torch.Tensor, maps: torch.Tensor, lamda: float, coords: torch.Tensor | None = None,
-               mask: torch.Tensor | None = None, wave_name: str = "db4", max_iter: int = 100) -> torch.Tensor:
-    """L1-wavelet compressed sensing, min_x ½||A x - y||² + λ||W x||_1 (``sigpy.mri.app.L1WaveletRecon``).
+def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: float,
+               wave_name: str = "db4") -> torch.Tensor:
+    """L1-wavelet compressed sensing ``min_x ½‖A x − y‖² + λ‖W x‖₁`` by SigPy (``sigpy.mri.app.L1WaveletRecon``).
 
-    A is SigPy's Sense on ``coords`` (non-Cartesian) or on the Cartesian grid with
-    sampling ``mask`` (without one, SigPy takes the sampled points to be the non-zero ones).
+    ``A`` is a `CartesianSense` (its maps and mask; single-coil without maps) or a `Sense` (its maps and
+    trajectory): SigPy rebuilds the same operator, and solves one item at a time (``n_iter`` iterations).
 
-    Shapes: kspace (*batch, coils, ...) , maps (coils, y, x) -> image (*batch, y, x) complex64.
+    Shapes: kspace (*batch, *A.range_shape) -> image (*batch, *A.domain_shape) complex64.
     """
     import sigpy.mri
-    maps = complex_tensor(maps, "maps")
-    kspace = complex_tensor(kspace, "k-space")
-    n_data = maps.dim() if coords is None else 1 + torch.as_tensor(coords).dim() - 1
-    if kspace.dim() < n_data or kspace.shape[kspace.dim() - n_data] != maps.shape[0]:
-        raise ValueError(f"expected k-space with {maps.shape[0]} coils as in maps, (*batch, {maps.shape[0]}, ...), "
+    from .cartesian import CartesianSense
+    from .sense import Sense
+    if isinstance(A, Sense):
+        maps, options = A.maps, dict(coord=to_array(A.nufft.coords))
+    elif isinstance(A, CartesianSense):
+        # SigPy takes unsampled points to be the zero ones unless given the mask as weights
+        maps = A.maps if A.maps is not None else torch.ones(1, *A.domain_shape, dtype=torch.complex64)
+        options = {} if A.mask is None else dict(weights=to_array(A.mask.expand(A.domain_shape).contiguous()))
+    else:
+        raise TypeError(f"l1_wavelet expects a bridges.mri.CartesianSense or Sense, got {type(A).__name__}")
+    n = len(A.range_shape)
+    if kspace.dim() < n or tuple(kspace.shape[kspace.dim() - n:]) != A.range_shape:
+        raise ValueError(f"expected k-space of shape (..., {', '.join(map(str, A.range_shape))}), "
                          f"got {tuple(kspace.shape)}")
-    batch = kspace.shape[: kspace.dim() - n_data]
-    options = dict(coord=None if coords is None else to_array(torch.as_tensor(coords, dtype=torch.float32)),
-                   weights=None if mask is None else to_array(torch.as_tensor(mask, dtype=torch.float32)),
-                   wave_name=wave_name, max_iter=max_iter, show_pbar=False)
-    images = [to_tensor(sigpy.mri.app.L1WaveletRecon(to_array(y), to_array(maps), lamda, **options).run(),
-                        torch.complex64) for y in kspace.reshape(-1, *kspace.shape[len(batch):])]
-    return torch.stack(images).reshape(*batch, *maps.shape[1:])
+    batch = kspace.shape[: kspace.dim() - n]
+    items = kspace.reshape(-1, *A.range_shape)
+    if A.maps is None:  # single coil: one coil of unit sensitivity
+        items = items.unsqueeze(1)
+    images = [to_tensor(sigpy.mri.app.L1WaveletRecon(to_array(y), to_array(maps), lam, wave_name=wave_name,
+                                                      max_iter=n_iter, show_pbar=False, **options).run(),
+                        torch.complex64) for y in items]
+    return torch.stack(images).reshape(*batch, *A.domain_shape)

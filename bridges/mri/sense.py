@@ -19,7 +19,7 @@ class Sense(LinearOperator):
     """Multi-coil non-Cartesian MRI: y_c = F_nu(S_c ⊙ x), adjoint x = Σ_c conj(S_c) ⊙ F_nu^H y_c.
 
     All coils and batch items go to the NUFFT backend in one call (FINUFFT's n_trans);
-    backend, eps, nthreads, oversamp and width are those of `NUFFT`. For Cartesian
+    backend, eps, n_threads, oversamp and width are those of `NUFFT`. For Cartesian
     data use `CartesianSense`.
 
     Shapes:
@@ -40,8 +40,8 @@ class Sense(LinearOperator):
 
     def _forward(self, x):
         coil_images = (x.unsqueeze(1) * self.maps).reshape(-1, *self.domain_shape)
-        return self.nufft._forward(coil_images).reshape(x.shape[0], *self.range_shape)
+        return self.nufft.kernel(x.device).forward(coil_images).reshape(x.shape[0], *self.range_shape)
 
     def _adjoint(self, y):
-        coil_images = self.nufft._adjoint(y.reshape(-1, *self.nufft.range_shape))
+        coil_images = self.nufft.kernel(y.device).adjoint(y.reshape(y.shape[0] * self.maps.shape[0], -1))
         return (coil_images.reshape(y.shape[0], *self.maps.shape) * self.maps.conj()).sum(1)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ..solvers import check_counts
+
 __all__ = ["poisson_nll", "poisson_nll_gradient"]
 
 
@@ -17,7 +19,7 @@ def poisson_nll(expected: torch.Tensor, counts: torch.Tensor, reduction: str = "
 
     Example::
 
-        ybar = model.expected_counts(x)             # (views, bins)
+        ybar = model.expected(x)                    # (views, bins)
         loss = poisson_nll(ybar, y)                 # scalar, differentiable in x
         loss.backward()
     """
@@ -46,18 +48,4 @@ def poisson_nll_gradient(model, x: torch.Tensor, counts: torch.Tensor, eps: floa
         x = (x - step * g).clamp_min(0)             # a projected gradient step, e.g. in an unrolled network
     """
     counts = check_counts(counts, model.range_shape)
-    return model.adjoint(1 - counts / (model.expected_counts(x) + eps))
-
-
-def check_counts(counts, range_shape=None) -> torch.Tensor:
-    """Return ``counts`` if it is a real tensor of non-negative values (ending in ``range_shape``), else raise."""
-    if not isinstance(counts, torch.Tensor):
-        raise TypeError(f"expected counts as a torch.Tensor, got {type(counts).__name__}")
-    if counts.is_complex():
-        raise TypeError(f"expected real counts, got dtype {counts.dtype}")
-    n = 0 if range_shape is None else len(range_shape)
-    if range_shape is not None and (counts.dim() < n or tuple(counts.shape[counts.dim() - n:]) != tuple(range_shape)):
-        raise ValueError(f"expected counts of shape (..., {', '.join(map(str, range_shape))}), got {tuple(counts.shape)}")
-    if bool((counts < 0).any()):
-        raise ValueError(f"counts must be non-negative, got a minimum of {float(counts.min()):.3g}")
-    return counts
+    return model.adjoint(1 - counts / (model.expected(x) + eps))

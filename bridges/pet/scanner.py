@@ -35,7 +35,7 @@ __all__ = ["PETScanner"]
 _MODES = ("arc", "exact")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PETScanner:
     """A cylindrical PET scanner and the image grid it reconstructs on.
 

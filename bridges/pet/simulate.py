@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .system_model import _gaussian
+from .system_model import gaussian_kernel
 
 __all__ = ["PETData", "simulate"]
 
@@ -32,11 +32,11 @@ class PETData:
 
 def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: float = 0.0,
              scatter_fraction: float = 0.0, generator: torch.Generator | None = None,
-             scatter_fwhm_mm: float = 200.0) -> PETData:
+             scatter_fwhm: float = 200.0) -> PETData:
     """Poisson counts ``y ~ Poisson(t + s_c + r)`` with ``Σ t = total_counts`` per item.
 
     - trues ``t = A(c x)``, ``c`` chosen so that each item holds ``total_counts`` true counts;
-    - scatter ``s_c``: the trues blurred radially by a Gaussian of FWHM ``scatter_fwhm_mm`` (the broad
+    - scatter ``s_c``: the trues blurred radially by a Gaussian of FWHM ``scatter_fwhm`` (the broad
       profile of single scatter), scaled so that ``scatter_fraction = S / (S + T)`` (NEMA NU 2);
     - randoms ``r``: uniform over the bins times the normalisation (singles products), scaled so
       that ``randoms_fraction = R / (T + S + R)``, the share of randoms in the prompts.
@@ -66,7 +66,7 @@ def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: 
             raise ValueError("an image gives no counts (zero activity inside the field of view)")
         scale = total_counts / per_item
         trues = projected * scale
-        scatter = _fraction(_radial_blur(trues, scatter_fwhm_mm, model.scanner.bin_size), dims,
+        scatter = _fraction(_radial_blur(trues, scatter_fwhm, model.scanner.bin_size), dims,
                             total_counts * scatter_fraction / (1 - scatter_fraction))
         randoms_total = (total_counts + scatter.sum(dims, keepdim=True)) * randoms_fraction / (1 - randoms_fraction)
         randoms = _fraction(model.normalization.expand_as(trues).to(trues.dtype), dims, randoms_total)
@@ -79,7 +79,7 @@ def _fraction(shape, dims, total):
     return shape * (total / shape.sum(dims, keepdim=True).clamp_min(1e-30))
 
 
-def _radial_blur(sino, fwhm_mm, bin_size):
-    k = _gaussian(fwhm_mm, bin_size).to(sino.dtype)
+def _radial_blur(sino, fwhm, bin_size):
+    k = gaussian_kernel(fwhm, bin_size, "scatter_fwhm").to(sino.dtype)
     flat = sino.reshape(-1, 1, sino.shape[-1])
     return F.conv1d(flat, k.view(1, 1, -1), padding=k.numel() // 2).reshape(sino.shape)

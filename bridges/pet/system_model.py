@@ -12,7 +12,7 @@ from ..ct.projector import Projector
 from ..operator import LinearOperator
 from .scanner import PETScanner
 
-__all__ = ["SystemModel"]
+__all__ = ["SystemModel", "gaussian_kernel"]
 
 _FWHM_PER_SIGMA = 2 * math.sqrt(2 * math.log(2))
 
@@ -23,12 +23,12 @@ class SystemModel(LinearOperator):
     ``P`` is the line-integral projector of ``scanner`` (mm; ``mode`` "arc" or "exact", see
     `PETScanner`), ``a = exp(-P μ)`` the attenuation factors of a μ-map in 1/mm (or given
     factors in [0, 1]), ``n`` the normalisation (detector efficiencies, ≥ 0), ``h`` an image-space
-    Gaussian of FWHM ``resolution_fwhm_mm`` (zero padding, so ``A^T = h * P^T(n a ·)`` exactly),
+    Gaussian of FWHM ``resolution_fwhm`` (mm) (zero padding, so ``A^T = h * P^T(n a ·)`` exactly),
     and ``s`` the background (randoms plus scatter, ≥ 0, in counts).
 
     As a `LinearOperator`, ``model(x)`` and ``model.adjoint(y)`` apply ``A`` and ``A^T`` (autograd both
     ways, ``.T``, ``@``, ``norm()``): a learned model takes a ``SystemModel`` exactly as it takes a CT
-    ``Projector``. ``model.background`` holds ``s`` and ``model.expected_counts(x)`` gives ``A x + s``.
+    ``Projector``. ``model.background`` holds ``s`` and ``model.expected(x)`` gives ``A x + s``.
 
     Shapes:
         image x: (*batch, *domain_shape), activity per mm² (any unit); domain_shape = image_shape (y, x)
@@ -40,14 +40,14 @@ class SystemModel(LinearOperator):
     Example::
 
         scanner = PETScanner.biograph_mmr(downsample=6)
-        model = SystemModel(scanner, attenuation=mu_map, background=2.0, resolution_fwhm_mm=15.0)  # μ (33, 33), 1/mm
-        ybar = model.expected_counts(torch.rand(8, 33, 33))                                      # (8, 42, 57)
+        model = SystemModel(scanner, attenuation=mu_map, background=2.0, resolution_fwhm=15.0)  # μ (33, 33), 1/mm
+        ybar = model.expected(torch.rand(8, 33, 33))                                             # (8, 42, 57)
     """
 
     batched_kernels = True
 
     def __init__(self, scanner: PETScanner, attenuation=None, normalization=None, background=None,
-                 resolution_fwhm_mm: float | None = None, *, mode: str = "arc", views=None,
+                 resolution_fwhm: float | None = None, *, mode: str = "arc", views=None,
                  n_threads: int | None = None):
         if not isinstance(scanner, PETScanner):
             raise TypeError(f"expected a PETScanner, got {type(scanner).__name__}")
@@ -88,8 +88,8 @@ class SystemModel(LinearOperator):
         self.register_buffer("background", torch.zeros(sino) if bg is None else bg.expand(*slices, *sino).clone())
         self.register_buffer("factors", self.attenuation_factors * self.normalization)
 
-        self.resolution_fwhm_mm = resolution_fwhm_mm
-        self.register_buffer("blur_kernel", _gaussian(resolution_fwhm_mm, scanner.pixel_size))
+        self.resolution_fwhm = resolution_fwhm
+        self.register_buffer("blur_kernel", gaussian_kernel(resolution_fwhm, scanner.pixel_size, "resolution_fwhm"))
 
     # ------------------------------------------------------------ kernels
     def _project(self, images, adjoint=False):
@@ -116,10 +116,6 @@ class SystemModel(LinearOperator):
         return F.conv2d(out, k.view(1, 1, 1, -1), padding=(0, r)).squeeze(1)
 
     # ------------------------------------------------------------ PET interface
-    def expected_counts(self, x: torch.Tensor) -> torch.Tensor:
-        """ȳ = A x + s (autograd-aware in x)."""
-        return self(x) + self.background.to(x.dtype)
-
     def subset(self, views) -> "SystemModel":
         """The same model on a subset of this model's views (an OSEM subset), factors and background sliced.
 
@@ -129,7 +125,7 @@ class SystemModel(LinearOperator):
         index = np.atleast_1d(np.arange(self.views.size)[views])
         cut = lambda t: t[..., index, :]  # noqa: E731 - the sinogram's view axis is second to last
         return SystemModel(self.scanner, None, cut(self.factors),
-                           cut(self.background), self.resolution_fwhm_mm, mode=self.mode, views=self.views[index],
+                           cut(self.background), self.resolution_fwhm, mode=self.mode, views=self.views[index],
                            n_threads=self.projector.n_threads)
 
     def extra_repr(self) -> str:
@@ -176,13 +172,13 @@ def _nonnegative(name, value):
         raise ValueError(f"{name} must be non-negative, got a minimum of {float(value.min()):.3g}")
 
 
-def _gaussian(fwhm_mm, pixel_size):
-    """Normalised 1D Gaussian taps over ±3σ (a single tap 1 when there is no blur)."""
-    if fwhm_mm is None or fwhm_mm == 0:
+def gaussian_kernel(fwhm: float | None, spacing: float, name: str = "fwhm") -> torch.Tensor:
+    """Normalised 1D Gaussian taps over ±3σ for a FWHM in mm on a grid of ``spacing`` mm (one tap 1 for no blur)."""
+    if fwhm is None or fwhm == 0:
         return torch.ones(1)
-    if not (isinstance(fwhm_mm, (int, float)) and math.isfinite(fwhm_mm) and fwhm_mm > 0):
-        raise ValueError(f"resolution_fwhm_mm must be a positive number of mm or None, got {fwhm_mm!r}")
-    sigma = fwhm_mm / _FWHM_PER_SIGMA / pixel_size
+    if not (isinstance(fwhm, (int, float)) and math.isfinite(fwhm) and fwhm > 0):
+        raise ValueError(f"{name} must be a positive number of mm or None, got {fwhm!r}")
+    sigma = fwhm / _FWHM_PER_SIGMA / spacing
     r = max(1, math.ceil(3 * sigma))
     taps = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64) / sigma) ** 2)
     return (taps / taps.sum()).to(torch.float32)

@@ -4,18 +4,18 @@ Simulated: phantoms, noise models and on-the-fly datasets whose items depend onl
 Real formats: LoDoPaB-CT and fastMRI HDF5, DICOM CT series and NIfTI volumes, each a lazy torch
 Dataset in this library's conventions (DESIGN.md).
 """
-from .coils import birdcage_maps
 from .dicom import DicomSlices, hu_to_mu, read_dicom_series
 from .fastmri import FastMRISlices, center_crop, parse_ismrmrd_header, rss
 from .lodopab import LoDoPaB, lodopab_geometry
 from .nifti import NiftiSlices, read_nifti
 from .noise import complex_gaussian_noise, poisson_counts, transmission_noise
-from .phantoms import MU_WATER_511KEV, body_ellipses, lpd_ellipse_table, lpd_ellipses, mri_phantom, pet_activity, pet_body
-from .synthetic import (PET_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_dataset,
+from .phantoms import (MU_WATER, MU_WATER_511KEV, body_ellipses, ellipses, lpd_ellipse_table, lpd_ellipses, mri_phantom,
+                       pet_activity, pet_body, shepp_logan)
+from .synthetic import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_dataset,
                         pet_system_model)
 
-__all__ = ["birdcage_maps", "transmission_noise", "complex_gaussian_noise", "poisson_counts",
-           "MU_WATER_511KEV", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom",
+__all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
+           "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom",
            "SimulatedDataset", "item_generator", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
-           "PET_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss", "parse_ismrmrd_header",
+           "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss", "parse_ismrmrd_header",
            "read_dicom_series", "DicomSlices", "hu_to_mu", "read_nifti", "NiftiSlices"]

@@ -22,7 +22,7 @@ import pydicom
 import torch
 from torch.utils.data import Dataset
 
-from experiments.phantoms import MU_WATER
+from experiments.data.phantoms import MU_WATER
 
 UNITS = ("mu", "HU")
 REQUIRED = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns",

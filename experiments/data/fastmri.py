@@ -74,7 +74,7 @@ def parse_ismrmrd_header(xml) -> dict:
     the phase-encode columns [padding_left, padding_right) were acquired, the rest are zero-filled (as fastMRI's
     ``SliceDataset`` computes them).
 
-    Returns: {"encoding_size", "recon_size": (x, y, z) matrix sizes, "encoding_fov_mm", "recon_fov_mm":
+    Returns: {"encoding_size", "recon_size": (x, y, z) matrix sizes, "encoding_fov", "recon_fov":
     (x, y, z) in mm, "padding_left", "padding_right": column indices}.
     """
     try:
@@ -87,8 +87,8 @@ def parse_ismrmrd_header(xml) -> dict:
     left = encoded_size[1] // 2 - int(_find(root, f"{limits}/ismrmrd:center"))
     return {"encoding_size": encoded_size,
             "recon_size": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:matrixSize", int),
-            "encoding_fov_mm": _xyz(root, f"{encoding}/ismrmrd:encodedSpace/ismrmrd:fieldOfView_mm", float),
-            "recon_fov_mm": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:fieldOfView_mm", float),
+            "encoding_fov": _xyz(root, f"{encoding}/ismrmrd:encodedSpace/ismrmrd:fieldOfView_mm", float),
+            "recon_fov": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:fieldOfView_mm", float),
             "padding_left": left, "padding_right": left + int(_find(root, f"{limits}/ismrmrd:maximum")) + 1}
 
 

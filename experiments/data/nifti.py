@@ -22,7 +22,7 @@ import torch
 from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 from torch.utils.data import Dataset
 
-from experiments.phantoms import MU_WATER
+from experiments.data.phantoms import MU_WATER
 
 from .dicom import check_mu_water, hu_to_mu
 from .files import require_file

@@ -115,7 +115,7 @@ def poisson_counts(expected_counts: torch.Tensor, generator: torch.Generator) ->
 
     Example::
 
-        y = poisson_counts(model.expected_counts(x), torch.Generator().manual_seed(0))
+        y = poisson_counts(model.expected(x), torch.Generator().manual_seed(0))
     """
     _check("expected_counts", expected_counts, generator)
     if expected_counts.is_complex() or not expected_counts.is_floating_point():

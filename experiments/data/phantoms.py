@@ -1,11 +1,12 @@
 """Random phantoms of each modality, drawn from a `torch.Generator` (never the global RNG).
 
-- CT: `lpd_ellipses`, the random-ellipse set of the learned primal-dual paper, μ in 1/mm;
+- CT: `shepp_logan` (modified, water-like body); `lpd_ellipses`, the random-ellipse set of the
+  learned primal-dual paper, alone or inside a water body (`body_ellipses`), μ in 1/mm;
 - PET: `pet_body` (a water body's μ-map at 511 keV) and `pet_activity` (warm background with
   hot and cold lesions, zero outside the body);
 - MRI: `mri_phantom`, a complex image with tissue-like magnitude and a smooth phase.
 
-Images are ``(y, x)`` on the grid of `experiments.phantoms.ellipses` (ellipse coordinates relative to
+Images are ``(y, x)`` on the grid of `ellipses` (ellipse coordinates relative to
 the half-width, ``[-1, 1]²``).
 
 Example::
@@ -20,9 +21,42 @@ import math
 
 import torch
 
-from experiments.phantoms import MU_WATER, ellipses
+__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses",
+           "pet_body", "pet_activity", "mri_phantom"]
 
-__all__ = ["MU_WATER_511KEV", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom"]
+MU_WATER = 0.0192  # 1/mm at about 70 keV
+
+# Modified Shepp-Logan (Toft 1996): value, semi-axes (a, b), centre (x, y), rotation in degrees;
+# coordinates relative to the half-width of the image.
+MODIFIED_SHEPP_LOGAN = [
+    (1.0, 0.69, 0.92, 0.0, 0.0, 0), (-0.8, 0.6624, 0.874, 0.0, -0.0184, 0),
+    (-0.2, 0.11, 0.31, 0.22, 0.0, -18), (-0.2, 0.16, 0.41, -0.22, 0.0, 18),
+    (0.1, 0.21, 0.25, 0.0, 0.35, 0), (0.1, 0.046, 0.046, 0.0, 0.1, 0), (0.1, 0.046, 0.046, 0.0, -0.1, 0),
+    (0.1, 0.046, 0.023, -0.08, -0.605, 0), (0.1, 0.023, 0.023, 0.0, -0.606, 0),
+    (0.1, 0.023, 0.046, 0.06, -0.605, 0),
+]
+
+
+def ellipses(image_shape, table, dtype=torch.float32) -> torch.Tensor:
+    """Sum of filled ellipses on a (y, x) grid spanning [-1, 1]² (y increasing with the row)."""
+    shape = tuple(image_shape)
+    ny, nx = shape
+    y = (torch.arange(ny, dtype=torch.float64) + 0.5) * 2 / ny - 1
+    x = (torch.arange(nx, dtype=torch.float64) + 0.5) * 2 / nx - 1
+    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    image = torch.zeros(shape, dtype=torch.float64)
+    for value, a, b, cx, cy, angle in table:
+        t = math.radians(angle)
+        u = (xx - cx) * math.cos(t) + (yy - cy) * math.sin(t)
+        v = -(xx - cx) * math.sin(t) + (yy - cy) * math.cos(t)
+        image += value * ((u / a) ** 2 + (v / b) ** 2 <= 1)
+    return image.to(dtype)
+
+
+def shepp_logan(image_shape, mu=MU_WATER) -> torch.Tensor:
+    """The modified Shepp-Logan phantom scaled so that its body is water-like (1/mm)."""
+    return ellipses(image_shape, MODIFIED_SHEPP_LOGAN) * mu
+
 
 # Linear attenuation of water at 511 keV (NIST XCOM: μ/ρ = 0.0960 cm²/g, ρ = 1 g/cm³), in 1/mm.
 MU_WATER_511KEV = 0.0096
@@ -72,20 +106,20 @@ def lpd_ellipse_table(generator: torch.Generator, mean_count: float = 50.0, inte
                     centres[0].tolist(), centres[1].tolist(), angles.tolist()))
 
 
-def lpd_ellipses(shape, generator: torch.Generator, mean_count: float = 50.0, mu: float = MU_WATER,
+def lpd_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0, mu: float = MU_WATER,
                  interior: bool = False) -> torch.Tensor:
     """A CT phantom from `lpd_ellipse_table`: μ = mu · max(Σ ellipses, 0) in 1/mm.
 
     The paper's phantoms are signed sums; attenuation is non-negative, so negative sums are set to 0
     (air). A value of 1 is water (``mu``, 1/mm at about 70 keV).
 
-    Shapes: shape (y, x) -> (y, x) float32, 1/mm.
+    Shapes: image_shape (y, x) -> (y, x) float32, 1/mm.
 
     Example::
 
         mu = lpd_ellipses((128, 128), torch.Generator().manual_seed(0))
     """
-    shape = check_image_shape(shape)
+    shape = check_image_shape(image_shape)
     table = lpd_ellipse_table(generator, mean_count, interior)
     return (ellipses(shape, table).clamp_min(0) * mu).to(torch.float32)
 
@@ -93,7 +127,7 @@ def lpd_ellipses(shape, generator: torch.Generator, mean_count: float = 50.0, mu
 CT_BODY = (1.0, 0.85, 0.65, 0.0, 0.0, 0.0)  # water, semi-axes (x, y) of the image's half-width
 
 
-def body_ellipses(shape, generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5,
+def body_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5,
                   mu: float = MU_WATER) -> torch.Tensor:
     """The LPD paper's ellipses as soft-tissue structure inside an elliptic water body, in 1/mm.
 
@@ -103,20 +137,20 @@ def body_ellipses(shape, generator: torch.Generator, mean_count: float = 50.0, c
     at low dose), where the paper's phantoms, mostly air once made non-negative, attenuate little and
     leave the data nearly noiseless.
 
-    Shapes: shape (y, x) -> (y, x) float32, 1/mm.
+    Shapes: image_shape (y, x) -> (y, x) float32, 1/mm.
     """
-    shape = check_image_shape(shape)
+    shape = check_image_shape(image_shape)
     inner = [(v * contrast, a * 0.5, b * 0.5, cx * 0.6, cy * 0.45, t)
              for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)]
     return (ellipses(shape, [CT_BODY, *inner]).clamp_min(0) * mu).to(torch.float32)
 
 
-def pet_body(shape) -> torch.Tensor:
+def pet_body(image_shape) -> torch.Tensor:
     """The fixed PET body: an elliptic water section, μ = `MU_WATER_511KEV` inside, 0 (air) outside.
 
-    Shapes: shape (y, x) -> μ-map (y, x) float32, 1/mm at 511 keV; the body is ``mu > 0``.
+    Shapes: image_shape (y, x) -> μ-map (y, x) float32, 1/mm at 511 keV; the body is ``mu > 0``.
     """
-    shape = check_image_shape(shape)
+    shape = check_image_shape(image_shape)
     a, b = BODY_SEMI_AXES
     return ellipses(shape, [(MU_WATER_511KEV, a, b, 0.0, 0.0, 0.0)], dtype=torch.float32)
 
@@ -173,7 +207,7 @@ def pet_activity(body: torch.Tensor, generator: torch.Generator, mean_organs: fl
     return (activity * (body > 0)).to(torch.float32)
 
 
-def mri_phantom(shape, generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
+def mri_phantom(image_shape, generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
                 ) -> torch.Tensor:
     """A complex MR image: tissue-like magnitude from random ellipses times a smooth random phase.
 
@@ -182,13 +216,13 @@ def mri_phantom(shape, generator: torch.Generator, mean_ellipses: float = 8.0, p
     ``φ = c₀ + Σ_{1 ≤ i+j ≤ 2} c_ij xⁱ yʲ``, c₀ ~ U(-π, π), c_ij ~ U(-1, 1) · phase_scale: a low-order
     polynomial, smooth as the B0 and coil phase of real scans.
 
-    Shapes: shape (y, x) -> (y, x) complex64 with max |x| = 1.
+    Shapes: image_shape (y, x) -> (y, x) complex64 with max |x| = 1.
 
     Example::
 
         x = mri_phantom((64, 64), torch.Generator().manual_seed(0))
     """
-    shape = check_image_shape(shape)
+    shape = check_image_shape(image_shape)
     _check_generator(generator)
     ax, ay, level = _uniform(generator, 3)
     ax, ay = 0.6 + 0.3 * ax, 0.6 + 0.3 * ay

@@ -27,10 +27,10 @@ from experiments.data.noise import complex_gaussian_noise, poisson_counts, trans
 from experiments.data.phantoms import body_ellipses, lpd_ellipses, mri_phantom, pet_activity, pet_body
 
 __all__ = ["item_generator", "SimulatedDataset", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
-           "PET_COUNTS"]
+           "PET_TOTAL_COUNTS"]
 
 # Trues per 2D sinogram: a direct plane of a short clinical FDG frame holds some 1e5-1e6.
-PET_COUNTS = 2e5
+PET_TOTAL_COUNTS = 2e5
 
 
 def item_generator(seed: int, index: int) -> torch.Generator:
@@ -43,11 +43,6 @@ def item_generator(seed: int, index: int) -> torch.Generator:
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"expected {name} as an integer >= {low}, got {value!r}")
-
-
-def _device(op):
-    """Where the operator's buffers live (CPU for buffer-less operators such as the CT projector)."""
-    return next((b.device for b in op.buffers() if b is not None), torch.device("cpu"))
 
 
 class SimulatedDataset(Dataset):
@@ -103,7 +98,7 @@ class SimulatedDataset(Dataset):
         x = item.get("x")
         self._check("x", x, self.op.domain_shape, self.op.domain_dtype, "phantom")
         with torch.no_grad():
-            clean = self.op(x.to(_device(self.op))).cpu()
+            clean = self.op(x.to(self.op.device)).cpu()
         y = self.noise(clean, g, item)
         self._check("y", y, self.op.range_shape, self.op.range_dtype, "noise")
         item["y"] = y
@@ -166,7 +161,7 @@ def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False)
 
     Item: ``"x"`` complex image (`mri_phantom`, max |x| = 1), ``"y"`` = ``A x + 1[M ≠ 0] n``, noise of
     standard deviation ``sigma`` per real and imaginary part on the sampled locations only (see
-    `complex_gaussian_noise`). Build ``op`` as ``CartesianSense(birdcage_maps(shape, coils), mask)``; with
+    `complex_gaussian_noise`). Build ``op`` as ``CartesianSense(birdcage_maps(image_shape, n_coils), mask)``; with
     those normalised maps ``sigma`` is also the noise per pixel of the fully sampled ``A^H y``, so the
     default 0.01 is 1 % of the image's peak (about 40 dB peak SNR before undersampling).
 
@@ -181,52 +176,52 @@ def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False)
 
 
 # ------------------------------------------------------------------ PET
-def pet_system_model(scanner, counts: float = PET_COUNTS, scatter_fraction: float = 0.35,
-                     randoms_fraction: float = 0.2, normalization=None, resolution_fwhm_mm: float | None = None,
+def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fraction: float = 0.35,
+                     randoms_fraction: float = 0.2, normalization=None, resolution_fwhm: float | None = None,
                      mode: str = "arc") -> pet.SystemModel:
     """The `SystemModel` of `pet_dataset`: the fixed water body `pet_body` and a fixed background.
 
-    ``s`` = expected scatter plus randoms of a scan of the uniformly warm body with ``counts`` trues,
+    ``s`` = expected scatter plus randoms of a scan of the uniformly warm body with ``total_counts`` trues,
     from `bridges.pet.simulate`: scatter the trues blurred radially, ``scatter_fraction = S / (S + T)``
     (NEMA NU 2; 0.35 is about the Biograph mMR's and Discovery 690's); randoms uniform times the
     normalisation, ``randoms_fraction = R / (T + S + R)`` (0.2: a moderate count rate). ``s`` is fixed for
     the whole data set so that one operator serves every item; items with other activity keep about
-    these fractions because each item's trues are scaled to the same ``counts``.
+    these fractions because each item's trues are scaled to the same ``total_counts``.
 
     Shapes: model domain scanner.image_shape (y, x); range scanner.sinogram_shape (views, bins).
 
     Example::
 
-        model = pet_system_model(bridges.pet.PETScanner.biograph_mmr(downsample=6), counts=2e5)
-        data = pet_dataset(model, n=100, seed=0, counts=2e5)
+        model = pet_system_model(bridges.pet.PETScanner.biograph_mmr(downsample=6), total_counts=2e5)
+        data = pet_dataset(model, n=100, seed=0, total_counts=2e5)
     """
     if not isinstance(scanner, pet.PETScanner):
         raise TypeError(f"expected a bridges.pet.PETScanner, got {type(scanner).__name__}")
     mu = pet_body(scanner.image_shape)
-    noiseless = pet.SystemModel(scanner, mu, normalization, None, resolution_fwhm_mm, mode=mode)
+    noiseless = pet.SystemModel(scanner, mu, normalization, None, resolution_fwhm, mode=mode)
     warm_body = (mu > 0).to(torch.float32)
-    data = pet.simulate(noiseless, warm_body, counts, randoms_fraction, scatter_fraction,
+    data = pet.simulate(noiseless, warm_body, total_counts, randoms_fraction, scatter_fraction,
                         generator=torch.Generator().manual_seed(0))  # only the expected values are used
-    return pet.SystemModel(scanner, mu, normalization, data.background, resolution_fwhm_mm, mode=mode)
+    return pet.SystemModel(scanner, mu, normalization, data.background, resolution_fwhm, mode=mode)
 
 
-def _pet_phantom(model, mu_map, counts, generator):
+def _pet_phantom(model, mu_map, total_counts, generator):
     activity = pet_activity(mu_map, generator)
     with torch.no_grad():
-        trues = model(activity.to(_device(model))).sum().cpu()
-    return {"x": activity * (counts / trues), "mu": mu_map}
+        trues = model(activity.to(model.device)).sum().cpu()
+    return {"x": activity * (total_counts / trues), "mu": mu_map}
 
 
 def _pet_noise(background, clean, generator, item):
     return poisson_counts(clean + background, generator)
 
 
-def pet_dataset(model, n: int, seed: int, counts: float = PET_COUNTS, mu_map: torch.Tensor | None = None,
+def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS, mu_map: torch.Tensor | None = None,
                 cache: bool = False) -> SimulatedDataset:
     """Random activity inside a fixed body through a PET `SystemModel`, with Poisson noise and background.
 
     Item: ``"x"`` activity (`pet_activity`, zero outside the body) scaled so that its trues hold
-    ``counts``, ``Σ A x = counts``, so that reconstructions of ``y`` and targets share units; ``"y"``
+    ``total_counts``, ``Σ A x = total_counts``, so that reconstructions of ``y`` and targets share units; ``"y"``
     prompts ``~ Poisson(A x + s)``, ``s = model.background``; ``"mu"`` the μ-map (1/mm).
 
     The μ-map is the same for every item (``mu_map``, default `pet_body` as `pet_system_model` uses): the
@@ -239,17 +234,17 @@ def pet_dataset(model, n: int, seed: int, counts: float = PET_COUNTS, mu_map: to
         raise TypeError(f"expected a bridges.pet.SystemModel, got {type(model).__name__}")
     if len(model.domain_shape) != 2:
         raise ValueError(f"expected a single-slice SystemModel (image (y, x)), got image shape {model.domain_shape}")
-    if not (isinstance(counts, (int, float)) and counts > 0):
-        raise ValueError(f"expected counts as a positive number of trues, got {counts!r}")
+    if not (isinstance(total_counts, (int, float)) and total_counts > 0):
+        raise ValueError(f"expected total_counts as a positive number of trues, got {total_counts!r}")
     mu_map = pet_body(model.domain_shape) if mu_map is None else mu_map
     if not isinstance(mu_map, torch.Tensor) or tuple(mu_map.shape) != model.domain_shape:
         raise ValueError(f"expected mu_map of shape {model.domain_shape}, got "
                          f"{tuple(mu_map.shape) if isinstance(mu_map, torch.Tensor) else type(mu_map).__name__}")
     mu_map = mu_map.detach().to(torch.float32).cpu()
     with torch.no_grad():
-        factors = torch.exp(-model.projector(mu_map.to(_device(model)))).reshape(model.range_shape)
+        factors = torch.exp(-model.projector(mu_map.to(model.device))).reshape(model.range_shape)
     if not torch.allclose(factors, model.attenuation_factors, rtol=1e-4, atol=1e-6):
         raise ValueError("mu_map does not give the model's attenuation factors exp(-P μ): build the model with "
                          "pet_system_model or pass the μ-map it was built with")
-    return SimulatedDataset(model, partial(_pet_phantom, model, mu_map, counts),
+    return SimulatedDataset(model, partial(_pet_phantom, model, mu_map, total_counts),
                             partial(_pet_noise, model.background.cpu()), n, seed, cache)

@@ -1,7 +1,6 @@
 """The CT projector: adjoint, autograd, closed-form line integrals, batching, devices, resources."""
 import gc
 import resource
-import warnings
 
 import astra
 import numpy as np
@@ -20,8 +19,7 @@ SMALL = cpu_geometries(n=8)  # gradcheck differentiates pixel by pixel
 @pytest.mark.parametrize("name", SMALL)
 def test_operator_checks(name):
     """Adjoint below float32 precision, shapes, batching, linearity, gradcheck and gradgradcheck."""
-    figures = check_operator(ct.Projector(SMALL[name]), adjoint_rtol=1e-5)
-    assert figures["adjoint_error"] < 1e-5
+    check_operator(ct.Projector(SMALL[name]), adjoint_rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", GEOMETRIES)
@@ -158,7 +156,8 @@ def test_projectors_are_deleted_with_the_operator():
     A = ct.Projector(GEOMETRIES["parallel"], n_threads=2)
     A(torch.rand(2, 24, 24))
     ids = list(A._cpu.ids)
-    assert all(astra.projector.is_valid(i) if hasattr(astra.projector, "is_valid") else True for i in ids)
+    for pid in ids:
+        astra.projector.projection_geometry(pid)  # alive while the operator is: raises for a deleted id
     del A
     gc.collect()
     for pid in ids:

@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 
 from experiments.config import load_config
-from experiments.train import train, unwrap
+from experiments.training import train, unwrap
 
 out = Path(sys.argv[1])
 run = train(load_config(sys.argv[2], sys.argv[3:]), out, progress=False)

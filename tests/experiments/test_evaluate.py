@@ -4,12 +4,13 @@ import csv
 import pytest
 import torch
 
-from experiments import evaluate, shift
+from experiments import evaluation
+from experiments.commands import evaluate, shift
 from experiments.config import load_config
 from experiments.tasks import build_task
-from experiments.train import train
+from experiments.training import train
 
-TINY_TV = ["evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[1e-4, 4e-4]}"]
+TINY_TV = ["evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}"]
 
 
 def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
@@ -19,8 +20,8 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
     table = (tmp_path / "results.md").read_text()
     assert "| FBP " in table and "| LearnedPrimalDual " in table and (tmp_path / "results.png").exists()
     # the reloaded model is the trained one: same reconstructions of the test set
-    _, task, model = evaluate.load_run(tmp_path)
-    y = evaluate.stack(task.test)["y"]
+    _, task, model = evaluation.load_run(tmp_path)
+    y = evaluation.stack(task.test)["y"]
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(y), trained.model.eval()(y))
     assert "PSNR" in capsys.readouterr().out
@@ -41,5 +42,5 @@ def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):
 def test_unknown_baseline_method_is_named():
     cfg = load_config("smoke-ct", ["evaluate.baselines.X.method=\"fpb\""])
     task = build_task(cfg)
-    with pytest.raises(ValueError, match="'fbp', 'tv'.*got 'fpb'"):
-        evaluate.run_baselines(task, cfg, evaluate.stack(task.test)["y"])
+    with pytest.raises(ValueError, match=r"evaluate.baselines.X.method: expected one of \['cg_sense', .*got 'fpb'"):
+        evaluation.run_baselines(task, cfg, evaluation.stack(task.test)["y"])

@@ -9,7 +9,8 @@ from scipy.stats import poisson
 from skimage.metrics import structural_similarity
 
 from bridges import MatrixOperator
-from experiments.bench_baselines import problem
+from experiments.bench.baselines import problem
+from experiments.evaluation import stack
 from experiments.metrics import data_fit, psnr, ssim
 
 
@@ -79,7 +80,9 @@ def test_l2_data_fit_is_the_relative_residual():
 
 
 def test_poisson_data_fit_is_the_negative_log_likelihood_per_count_with_the_background():
-    model, counts, truth = problem("pet", n_items=2, pet_downsample=12)
+    task, _ = problem("pet", n_items=2, pet_downsample=12)
+    test = stack(task.test)
+    model, counts, truth = task.op, test["y"], test["x"]
     fit = data_fit(model, truth, counts, kind="poisson")
     expected = (model(truth) + model.background).double().numpy()
     y = counts.double().numpy()

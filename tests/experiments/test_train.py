@@ -11,7 +11,7 @@ import torch
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.config import apply_overrides, load_config
 from experiments.distributed import StepBatches
-from experiments.train import train, unwrap
+from experiments.training import train, unwrap
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["train.steps=6", "train.checkpoint_every=2"]
@@ -88,7 +88,7 @@ def test_training_lowers_the_loss(tmp_path):
     assert len(psnrs) == 4 and psnrs[-1] > psnrs[0] + 1  # validated each epoch (16 items, batches of 4)
 
 
-DAGAN_TINY = ["task.image_size=32", "task.coils=2", "model.width=8", "gan.width=8", "data.n_train=8", "data.n_val=2"]
+DAGAN_TINY = ["task.image_size=32", "task.n_coils=2", "model.width=8", "gan.width=8", "data.n_train=8", "data.n_val=2"]
 
 
 def _ddp(tmp_path, config, overrides):
@@ -119,7 +119,7 @@ def test_ddp_trains_a_gan_with_its_discriminator_in_step(tmp_path):
 
 
 def test_command_line_takes_overrides_around_its_options(tmp_path):
-    from experiments.train import main
+    from experiments.commands.train import main
     main(["smoke-ct", "--out", str(tmp_path), "train.steps=2", "train.checkpoint_every=1"])
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
     assert "steps = 2" in (tmp_path / "config.toml").read_text()

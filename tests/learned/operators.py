@@ -8,10 +8,9 @@ import math
 
 import torch
 
-import learned
 from bridges import LinearOperator, ct, mri, pet
-from experiments.data import birdcage_maps
-from experiments.phantoms import random_ellipses
+from bridges.mri import birdcage_maps
+from experiments.data.phantoms import ellipses
 
 MODALITIES = ["ct", "mri", "pet"]
 
@@ -53,9 +52,9 @@ def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> 
 
 
 def phantoms(op: LinearOperator, batch: int = 4, seed: int = 0) -> torch.Tensor:
-    """A batch of random-ellipse images in op's domain, values of order 1 (complex: a smooth phase)."""
+    """A batch of six random ellipses each in op's domain, values in [0, 1] (complex: a smooth phase)."""
     g = torch.Generator().manual_seed(seed)
-    images = torch.stack([random_ellipses(op.domain_shape[-2:], 6, g, mu=1.0) for _ in range(batch)])
+    images = torch.stack([_random_ellipses(op.domain_shape[-2:], g) for _ in range(batch)])
     if op.domain_dtype.is_complex:
         n = op.domain_shape[-1]
         phase = torch.linspace(0, math.pi / 2, n)[None, :] + torch.rand(batch, 1, 1, generator=g)
@@ -63,7 +62,15 @@ def phantoms(op: LinearOperator, batch: int = 4, seed: int = 0) -> torch.Tensor:
     return images
 
 
+def _random_ellipses(shape, g):
+    """Six large ellipses of values in [-0.3, 0.7], summed and clipped at 0: a simple learning target."""
+    r = torch.rand(6, 6, generator=g, dtype=torch.float64).tolist()
+    table = [(v - 0.3, 0.05 + 0.45 * a, 0.05 + 0.45 * b, 1.2 * cx - 0.6, 1.2 * cy - 0.6, 360 * t)
+             for v, a, b, cx, cy, t in r]
+    return ellipses(shape, table).clamp_min(0)
+
+
 def measure(op: LinearOperator, images: torch.Tensor) -> torch.Tensor:
     """Noiseless data: A x, or expected counts A x + s for an operator with a background (PET)."""
     with torch.no_grad():
-        return learned.expected_measurements(op, images)
+        return op.expected(images)

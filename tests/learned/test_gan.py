@@ -27,7 +27,7 @@ def test_dagan_measurement_term_is_the_data_gradient_through_the_operator(modali
     y = measure(op, x_true)
     x = (0.5 * x_true).requires_grad_()
     learned.measurement_consistency(op, x, y).backward()
-    residual = learned.expected_measurements(op, x.detach()) - y
+    residual = op.expected(x.detach()) - y
     expected = 2 * op.adjoint(residual) / y.abs().pow(2).sum()
     assert x.grad.abs().sum() > 0
     torch.testing.assert_close(x.grad, expected, rtol=1e-4, atol=1e-6 * float(expected.abs().max()))
@@ -55,7 +55,7 @@ def test_wgan_gp_critic_double_backward_through_the_operator():
     x = torch.rand(1, 8, 8, generator=g, dtype=torch.float64, requires_grad=True)
     y = measure(op, torch.rand(1, 8, 8, generator=g, dtype=torch.float64))
     assert torch.autograd.gradgradcheck(lambda v: D(v, y), (x,))
-    loss = learned.WGANGPLoss(op, D, rng=torch.Generator().manual_seed(1))
+    loss = learned.WGANGPLoss(op, D, generator=torch.Generator().manual_seed(1))
     critic = loss.discriminator_loss(x.detach(), x.detach() + 0.1, y)
     critic.backward()
     assert all(torch.isfinite(p.grad).all() for p in D.parameters())
@@ -67,10 +67,11 @@ def test_wgan_gp_penalty_sees_the_measurements():
     op = make_operator("ct")
     D = learned.PatchDiscriminator(op, width=4, n_layers=2)
     x = phantoms(op, 2)
-    y, other = measure(op, x), measure(op, phantoms(op, 2, seed=5))
+    y = measure(op, x)
     penalty = lambda data: float(learned.WGANGPLoss(  # noqa: E731
-        op, D, rng=torch.Generator().manual_seed(0)).gradient_penalty(x * 0.5, x, data).detach())
-    assert penalty(y) == penalty(y) and penalty(y) != pytest.approx(penalty(other), rel=1e-3)
+        op, D, generator=torch.Generator().manual_seed(0)).gradient_penalty(x * 0.5, x, data).detach())
+    # ∇_x of the residual A^H(A x - y) does not depend on y; the penalty does, through the critic's activations
+    assert penalty(y) != pytest.approx(penalty(torch.zeros_like(y)), rel=1e-3)
 
 
 def test_dagan_training_lowers_the_image_error():

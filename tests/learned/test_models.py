@@ -10,7 +10,7 @@ from tests.learned.operators import MODALITIES, make_operator, measure, phantoms
 # Tiny configurations: the tests check the plumbing, not the capacity.
 MODELS = {
     "LearnedPrimalDual": lambda op, seed=0: learned.LearnedPrimalDual(
-        op, n_iter=3, n_primal=2, n_dual=2, width=8, poisson=hasattr(op, "background"), seed=seed),
+        op, n_iter=3, n_primal=2, n_dual=2, width=8, poisson=isinstance(op, pet.SystemModel), seed=seed),
     "LearnedGradient": lambda op, seed=0: learned.LearnedGradient(op, n_iter=3, n_filters=4, n_rbf=9, seed=seed),
     "DeepCascade": lambda op, seed=0: learned.DeepCascade(op, n_cascades=2, n_layers=3, width=8, n_cg=3, seed=seed),
     "VarNet": lambda op, seed=0: learned.VarNet(op, n_cascades=2, width=4, depth=1, seed=seed),

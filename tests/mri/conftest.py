@@ -1,17 +1,5 @@
-import numpy as np
 import pytest
 import torch
-
-
-def crandn(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.complex(torch.randn(*shape, generator=g), torch.randn(*shape, generator=g))
-
-
-def rel(a, b):
-    a, b = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a), torch.as_tensor(
-        np.asarray(b) if not isinstance(b, torch.Tensor) else b)
-    return float(torch.linalg.vector_norm((a - b).to(torch.complex128)) / torch.linalg.vector_norm(b.to(torch.complex128)))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import torch
 from bridges.mri import CartesianSense, fft2c, ifft2c, mask_equispaced
 from bridges.testing import check_operator
 
-from .conftest import crandn, rel
+from tests.conftest import crandn, rel
 
 
 @pytest.mark.parametrize("shape", [(8, 6), (7, 5), (2, 3, 9, 4)])

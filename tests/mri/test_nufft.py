@@ -9,7 +9,7 @@ import torch
 from bridges.mri import NUFFT, ndft_matrix, radial, spiral
 from bridges.testing import check_operator
 
-from .conftest import crandn, rel
+from tests.conftest import crandn, rel
 
 SHAPE = (12, 10)
 BACKENDS = ["finufft", "sigpy"]
@@ -66,7 +66,7 @@ def test_passes_operator_checks(coords, backend):
 
 
 def test_spiral_and_3d_radial():
-    k = spiral(16, 4)
+    k = spiral((16, 16), 4)
     assert rel(NUFFT((16, 16), k)(crandn(16, 16)), (ndft_matrix((16, 16), k) @ crandn(16, 16).reshape(-1).to(
         torch.complex128))) < 1e-5
     k3 = radial(8, 6, (6, 8, 4))
@@ -74,7 +74,7 @@ def test_spiral_and_3d_radial():
 
 
 def test_plans_made_once_per_batch_size_and_reused(coords):
-    A = NUFFT(SHAPE, coords, backend="finufft", nthreads=1)
+    A = NUFFT(SHAPE, coords, backend="finufft", n_threads=1)
     x, y = crandn(3, *SHAPE), crandn(3, 6, 16)
     for _ in range(3):
         A(x), A.H(y)

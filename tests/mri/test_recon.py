@@ -7,7 +7,7 @@ import torch
 from bridges.mri import (CartesianSense, NUFFT, Sense, cg_sense, density_compensation, l1_wavelet,
                          mask_equispaced, radial, zero_filled)
 
-from .conftest import crandn, rel
+from tests.conftest import crandn, rel
 
 
 @pytest.fixture
@@ -17,13 +17,13 @@ def phantom():
 
 
 # 10 iterations: short of convergence to rounding level, where float32 CG (SigPy's too) drifts apart
-@pytest.mark.parametrize("lamda", [0.0, 0.01])
-def test_cg_sense_equals_sigpy_sense_recon_cartesian(maps, phantom, lamda):
+@pytest.mark.parametrize("lam", [0.0, 0.01])
+def test_cg_sense_equals_sigpy_sense_recon_cartesian(maps, phantom, lam):
     mask = mask_equispaced((12, 10), 2, 0.2)
     A = CartesianSense(maps, mask)
     y = A(phantom) + 0.01 * crandn(4, 12, 10) * mask
-    ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), lamda=lamda, max_iter=10, show_pbar=False).run()
-    assert rel(cg_sense(A, y, lamda=lamda, max_iter=10), ref) < 1e-3
+    ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), lamda=lam, max_iter=10, show_pbar=False).run()
+    assert rel(cg_sense(A, y, 10, lam=lam), ref) < 1e-3
 
 
 def test_cg_sense_equals_sigpy_sense_recon_radial(maps, phantom):
@@ -31,17 +31,17 @@ def test_cg_sense_equals_sigpy_sense_recon_radial(maps, phantom):
     A = Sense(maps, coords, backend="sigpy")
     y = A(phantom)
     ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), coord=coords.numpy(), max_iter=10, show_pbar=False).run()
-    assert rel(cg_sense(A, y, max_iter=10), ref) < 1e-3
+    assert rel(cg_sense(A, y, 10), ref) < 1e-3
 
 
 def test_cg_sense_batches_and_converges(maps, phantom):
     A = CartesianSense(maps)  # fully sampled: A^H A = I, so one step solves it
     xs = torch.stack([phantom, 2 * phantom.conj()])
-    assert rel(cg_sense(A, A(xs), max_iter=3), xs) < 1e-5
-    assert rel(cg_sense(A, A(xs[0]) * 0, max_iter=3), xs[0]) == 1.0  # zero data: no NaN, zero image
+    assert rel(cg_sense(A, A(xs), 3), xs) < 1e-5
+    assert rel(cg_sense(A, A(xs[0]) * 0, 3), xs[0]) == 1.0  # zero data: no NaN, zero image
     k = A(xs)
     with pytest.raises(ValueError, match="expected"):  # same size, other layout: no silent reshape
-        cg_sense(A, k.transpose(-1, -3).contiguous() if k.shape[-1] != k.shape[-3] else k[..., :-1, :])
+        cg_sense(A, k.transpose(-1, -3).contiguous() if k.shape[-1] != k.shape[-3] else k[..., :-1, :], 3)
 
 
 def test_gridding_with_density_compensation_beats_plain_adjoint():
@@ -64,13 +64,24 @@ def test_l1_wavelet_is_sigpys_and_fits_the_data(maps, phantom):
     mask = mask_equispaced((12, 10), 2, 0.2)
     A = CartesianSense(maps, mask)
     y = A(torch.stack([phantom, phantom]))
-    got = l1_wavelet(y, maps, lamda=1e-3, mask=mask, wave_name="haar", max_iter=30)
+    got = l1_wavelet(A, y, 30, lam=1e-3, wave_name="haar")
     ref = sp.mri.app.L1WaveletRecon(y[0].numpy(), maps.numpy(), 1e-3, weights=mask.numpy(), wave_name="haar",
                                     max_iter=30, show_pbar=False).run()
     assert got.shape == (2, 12, 10) and rel(got[1], ref) < 1e-5
     assert rel(A(got[0]), y[0]) < rel(A(zero_filled(A, y[0])), y[0])
 
 
-def test_l1_wavelet_bad_coil_count(maps):
-    with pytest.raises(ValueError, match=r"expected k-space with 4 coils as in maps.*got \(3, 12, 10\)"):
-        l1_wavelet(crandn(3, 12, 10), maps, lamda=1e-3)
+def test_l1_wavelet_on_a_radial_sense_operator_is_sigpys(maps, phantom):
+    coords = radial(16, 12, (12, 10))
+    A = Sense(maps, coords)
+    y = A(phantom)
+    ref = sp.mri.app.L1WaveletRecon(y.numpy(), maps.numpy(), 1e-3, coord=coords.numpy(), wave_name="haar",
+                                    max_iter=20, show_pbar=False).run()
+    assert rel(l1_wavelet(A, y, 20, lam=1e-3, wave_name="haar"), ref) < 1e-4
+
+
+def test_l1_wavelet_bad_input(maps):
+    with pytest.raises(ValueError, match=r"expected k-space of shape \(\.\.\., 4, 12, 10\), got \(3, 12, 10\)"):
+        l1_wavelet(CartesianSense(maps), crandn(3, 12, 10), 5, lam=1e-3)
+    with pytest.raises(TypeError, match="expects a bridges.mri.CartesianSense or Sense, got NUFFT"):
+        l1_wavelet(NUFFT((12, 10), radial(4, 6, (12, 10))), crandn(4, 6), 5, lam=1e-3)

@@ -7,7 +7,7 @@ import torch
 from bridges.mri import Sense, radial
 from bridges.testing import check_operator
 
-from .conftest import crandn, rel
+from tests.conftest import crandn, rel
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from bridges.mri import from_sigpy
 from bridges.mri.sigpy_adapter import to_array
 from bridges.testing import check_operator
 
-from .conftest import crandn, rel
+from tests.conftest import crandn, rel
 
 
 def test_values_equal_sigpy_both_ways():

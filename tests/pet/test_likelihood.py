@@ -36,10 +36,10 @@ def test_nll_is_finite_where_the_mean_is_zero():
 def test_nll_gradient_through_the_model_equals_the_closed_form(preset, mode):
     """autograd of L(x) = Σ ȳ - y log ȳ with ȳ = A x + s equals A^T(1 - y / ȳ)."""
     image, mu = ellipse_phantom(preset)
-    model = pet.SystemModel(preset, mu, normalization(preset), background=0.5, resolution_fwhm_mm=10.0, mode=mode)
-    y = torch.poisson(model.expected_counts(image), generator=torch.Generator().manual_seed(0))
+    model = pet.SystemModel(preset, mu, normalization(preset), background=0.5, resolution_fwhm=10.0, mode=mode)
+    y = torch.poisson(model.expected(image), generator=torch.Generator().manual_seed(0))
     x = (0.5 + torch.rand(image.shape, generator=torch.Generator().manual_seed(1))).requires_grad_()
-    pet.poisson_nll(model.expected_counts(x), y).backward()
+    pet.poisson_nll(model.expected(x), y).backward()
     closed = pet.poisson_nll_gradient(model, x.detach(), y)
     assert torch.linalg.vector_norm(x.grad - closed) < 1e-5 * torch.linalg.vector_norm(closed)
 

@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from bridges import ct, pet
 from tests.pet.phantoms import ellipse_phantom

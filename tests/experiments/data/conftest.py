@@ -2,7 +2,8 @@
 import pytest
 
 from bridges import ct, mri, pet
-from experiments.data import birdcage_maps, pet_system_model
+from bridges.mri import birdcage_maps
+from experiments.data import pet_system_model
 
 
 @pytest.fixture(scope="module")
@@ -19,4 +20,4 @@ def mri_op():
 
 @pytest.fixture(scope="module")
 def pet_model():
-    return pet_system_model(pet.PETScanner.biograph_mmr(downsample=6), counts=1e5)
+    return pet_system_model(pet.PETScanner.biograph_mmr(downsample=6), total_counts=1e5)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from experiments.data.dicom import DicomSlices, hu_to_mu, read_dicom_series
-from experiments.phantoms import MU_WATER
+from experiments.data.phantoms import MU_WATER
 from tests.experiments.data.dicom_files import write_series, stored_values
 
 SHAPE = (5, 32, 24)  # (z, y, x): not square, so that a transpose shows

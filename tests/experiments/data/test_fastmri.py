@@ -102,7 +102,7 @@ def test_singlecoil_file(tmp_path):
 def test_header_is_parsed():
     meta = parse_ismrmrd_header(header())
     assert meta["encoding_size"] == (READOUT, PHASE, 1) and meta["recon_size"] == (*RECON, 1)
-    assert meta["encoding_fov_mm"] == (280.0, 252.0, 4.5) and meta["recon_fov_mm"] == (140.0, 140.0, 3.0)
+    assert meta["encoding_fov"] == (280.0, 252.0, 4.5) and meta["recon_fov"] == (140.0, 140.0, 3.0)
     left = PHASE // 2 - CENTER
     assert (meta["padding_left"], meta["padding_right"]) == (left, left + MAXIMUM + 1)
 

@@ -10,12 +10,10 @@ from odl.applications import tomo
 
 from bridges import ct
 from experiments.data.lodopab import MU_MAX, LoDoPaB, lodopab_geometry
+from tests.conftest import rel
 
 SCALES = (1.0, 0.5, 0.25)  # sample k is the phantom times SCALES[k]; files hold 2 and 1 samples
 
-
-def rel(a, b):
-    return float(torch.linalg.norm(a - b) / torch.linalg.norm(b))
 
 
 def odl_phantom_and_sinogram():

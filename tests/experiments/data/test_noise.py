@@ -6,9 +6,10 @@ import pytest
 import torch
 from scipy import stats
 
-import experiments.run
+import experiments.commands.run
 from bridges import mri
-from experiments.data import birdcage_maps, complex_gaussian_noise, poisson_counts, transmission_noise
+from bridges.mri import birdcage_maps
+from experiments.data import complex_gaussian_noise, poisson_counts, transmission_noise
 
 N = 200_000
 
@@ -57,7 +58,7 @@ def test_transmission_noise_keeps_shape_and_dtype_and_run_py_uses_it():
     for model in ("poisson", "gaussian"):
         y = transmission_noise(p, 1e4, gen(), model)
         assert y.shape == p.shape and y.dtype == torch.float32
-    assert experiments.run.transmission_noise is transmission_noise
+    assert experiments.commands.run.transmission_noise is transmission_noise
     # run.py's behaviour: the same draws for the same seed as before it moved here
     counts = torch.poisson(1e4 * torch.exp(-p), generator=gen(3))
     assert torch.equal(transmission_noise(p, 1e4, gen(3)), -torch.log(counts.clamp_min(1) / 1e4))
@@ -90,7 +91,7 @@ def test_complex_noise_keeps_sigma_in_the_adjoint_image_with_normalised_coils():
     assert abs(float(image_noise.real.var()) - 0.04) < 5 * 0.04 * math.sqrt(2 / image_noise.numel())
 
 
-def test_poisson_counts_have_mean_and_variance_of_the_expected_counts():
+def test_poisson_counts_have_mean_and_variance_of_the_expected():
     rate = torch.tensor([0.3, 5.0, 80.0]).repeat(N // 3, 1)
     y = poisson_counts(rate, gen())
     assert torch.equal(y, y.round()) and y.dtype == torch.float32

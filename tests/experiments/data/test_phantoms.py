@@ -1,4 +1,4 @@
-"""Phantoms and coil maps: ODL's ellipse rasteriser as the reference, closed-form invariants."""
+"""Phantoms: ODL's ellipse rasteriser as the reference, closed-form invariants."""
 import math
 
 import numpy as np
@@ -6,11 +6,9 @@ import odl
 import pytest
 import torch
 
-import learned
-from bridges import mri
-from experiments.data import (MU_WATER_511KEV, birdcage_maps, body_ellipses, lpd_ellipse_table, lpd_ellipses, mri_phantom,
+from experiments.data import (MU_WATER_511KEV, body_ellipses, lpd_ellipse_table, lpd_ellipses, mri_phantom,
                               pet_activity, pet_body)
-from experiments.phantoms import MU_WATER, ellipses
+from experiments.data.phantoms import MU_WATER, ellipses, shepp_logan
 
 
 def gen(seed=0):
@@ -91,33 +89,16 @@ def test_mri_phantom_has_unit_peak_and_smooth_phase():
     assert not torch.equal(x, mri_phantom((64, 64), gen(4)))
 
 
-def test_birdcage_maps_have_unit_sum_of_squares():
-    maps = birdcage_maps((24, 32), 8)
-    assert maps.shape == (8, 24, 32) and maps.dtype == torch.complex64
-    assert torch.allclose(maps.abs().pow(2).sum(0), torch.ones(24, 32), atol=1e-6)
-    assert maps.abs().std(0).mean() > 0.01  # coils differ: not a trivial split
-
-
-def test_normalised_maps_make_full_sense_an_isometry():
-    maps = birdcage_maps((32, 32), 4)
-    full = mri.CartesianSense(maps)
-    assert learned.is_partial_isometry(full)
-    x = mri_phantom((32, 32), gen(0))
-    assert torch.allclose(full.H(full(x)), x, atol=1e-5)
-    masked_single = mri.CartesianSense(mask=mri.mask_equispaced((32, 32), 4, 0.08))
-    assert learned.is_partial_isometry(masked_single)
-    masked = mri.CartesianSense(maps, mri.mask_equispaced((32, 32), 4, 0.08))
-    assert masked.norm() <= 1 + 1e-3
-
-
 @pytest.mark.parametrize("call, error, words", [
     (lambda: lpd_ellipses((32,), gen()), ValueError, "2D image shape"),
     (lambda: lpd_ellipses((32, 32), 0), TypeError, "Generator"),
     (lambda: pet_activity(torch.ones(3, 4, 4), gen()), ValueError, "2D"),
     (lambda: mri_phantom((32, 32.5), gen()), ValueError, "positive integers"),
-    (lambda: birdcage_maps((32, 32), 0), ValueError, "n_coils"),
-    (lambda: birdcage_maps((32, 32), 4, radius=0.5), ValueError, "radius"),
 ])
 def test_bad_input_is_named(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_shepp_logan_is_water_like():
+    assert abs(float(shepp_logan((64, 64)).max()) - MU_WATER) < 1e-9

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from bridges import pet
-from experiments.data import (PET_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_body,
+from experiments.data import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_body,
                               pet_dataset, pet_system_model)
 
 MODALITIES = ["ct", "mri", "pet"]
@@ -21,7 +21,7 @@ def make(ct_op, mri_op, pet_model):
             return ct_dataset(ct_op, n, seed, **kwargs), ct_op
         if modality == "mri":
             return mri_dataset(mri_op, n, seed, **kwargs), mri_op
-        return pet_dataset(pet_model, n, seed, counts=1e5, **kwargs), pet_model
+        return pet_dataset(pet_model, n, seed, total_counts=1e5, **kwargs), pet_model
     return build
 
 
@@ -101,7 +101,7 @@ def test_mri_items_are_noisy_on_sampled_kspace_only(make, mri_op):
         assert abs(float(part.var()) - 0.05 ** 2) < 5 * 0.05 ** 2 * math.sqrt(2 / part.numel())
 
 
-def test_pet_items_are_poisson_counts_around_the_expected_counts(make, pet_model):
+def test_pet_items_are_poisson_counts_around_the_expected(make, pet_model):
     data, _ = make("pet", n=10)
     z, body = [], pet_body(pet_model.domain_shape)
     for i in range(len(data)):
@@ -109,7 +109,7 @@ def test_pet_items_are_poisson_counts_around_the_expected_counts(make, pet_model
         assert torch.equal(item["mu"], body)
         assert item["x"].min() >= 0 and torch.all(item["x"][body == 0] == 0)
         assert float(pet_model(item["x"]).sum()) == pytest.approx(1e5, rel=1e-4)  # trues = counts
-        ybar = pet_model.expected_counts(item["x"])
+        ybar = pet_model.expected(item["x"])
         assert torch.equal(item["y"], item["y"].round())
         z.append(((item["y"] - ybar) / ybar.sqrt()).flatten())
     z = torch.cat(z).double()
@@ -119,13 +119,13 @@ def test_pet_items_are_poisson_counts_around_the_expected_counts(make, pet_model
 
 def test_pet_system_model_background_has_the_stated_fractions():
     scanner = pet.PETScanner.biograph_mmr(downsample=9)
-    model = pet_system_model(scanner, counts=1e5, scatter_fraction=0.4, randoms_fraction=0.25)
+    model = pet_system_model(scanner, total_counts=1e5, scatter_fraction=0.4, randoms_fraction=0.25)
     scatter = 1e5 * 0.4 / 0.6            # S / (S + T) = 0.4
     randoms = (1e5 + scatter) * 0.25 / 0.75  # R / (T + S + R) = 0.25
     assert float(model.background.sum()) == pytest.approx(scatter + randoms, rel=1e-4)
     mu = pet_body(scanner.image_shape)
     assert torch.allclose(model.attenuation_factors, torch.exp(-model.projector(mu)), rtol=1e-5)
-    assert PET_COUNTS > 0
+    assert PET_TOTAL_COUNTS > 0
 
 
 def test_simulated_dataset_checks_what_phantom_and_noise_give(ct_op):
@@ -154,7 +154,7 @@ def test_bad_arguments_are_named(ct_op, mri_op, pet_model):
         (lambda: mri_dataset(ct_op, 2, 0), TypeError, "CartesianSense"),
         (lambda: mri_dataset(mri_op, 2, 0, sigma=float("nan")), ValueError, "sigma"),
         (lambda: pet_dataset(ct_op, 2, 0), TypeError, "SystemModel"),
-        (lambda: pet_dataset(pet_model, 2, 0, counts=0), ValueError, "counts"),
+        (lambda: pet_dataset(pet_model, 2, 0, total_counts=0), ValueError, "total_counts"),
         (lambda: pet_dataset(pet_model, 2, 0, mu_map=torch.zeros(4, 4)), ValueError, "mu_map of shape"),
         (lambda: pet_dataset(pet_model, 2, 0, mu_map=2 * pet_body(pet_model.domain_shape)), ValueError,
          "attenuation factors"),

@@ -1,6 +1,6 @@
 """PET overhead: one MLEM iteration through this project against the same iteration written on raw ASTRA.
 
-    python -m experiments.bench_pet [--repeats 9]
+    python -m experiments.bench.pet [--repeats 9]
 
 Both sides run one thread on the same ASTRA CPU projector and geometry (the scanner's arc-corrected
 parallel beam, or its exact-LOR vector geometry), with attenuation, normalisation and a background:
@@ -17,7 +17,7 @@ import torch
 from astra import experimental as astra_direct
 
 from bridges import pet
-from experiments.timing import interleaved_medians
+from experiments.bench.timing import interleaved_medians
 
 
 def raw_iteration(scanner, mode, factors, background, sens):
@@ -39,8 +39,6 @@ def raw_iteration(scanner, mode, factors, background, sens):
     return step, lambda: astra.projector.delete(pid)
 
 
-
-
 def bench(repeats):
     for scanner in (pet.PETScanner.biograph_mmr(), pet.PETScanner.discovery_690()):
         ny, nx = scanner.image_shape
@@ -51,13 +49,13 @@ def bench(repeats):
             clean = pet.SystemModel(scanner, 0.0096 * body, norm, mode=mode, n_threads=1)
             data = pet.simulate(clean, body, 1e6, 0.2, 0.3, generator=torch.Generator().manual_seed(0))
             model = pet.SystemModel(scanner, clean.attenuation_factors, norm, data.background, mode=mode, n_threads=1)
-            sens = pet.sensitivity(model)
+            sens = model.sensitivity()
             y, x = data.prompts, torch.ones(scanner.image_shape)
             raw, free = raw_iteration(scanner, mode, model.factors.numpy(), data.background.numpy(), sens.numpy())
             yn, xn = y.numpy(), x.numpy()
-            ours = pet.em_step(model, x, y, sens)
+            ours = pet.em_step(model, x, y)
             err = float(np.abs(raw(xn, yn) - ours.numpy()).max() / ours.abs().max())
-            t = interleaved_medians({"ours": lambda: pet.em_step(model, x, y, sens), "raw": lambda: raw(xn, yn)},
+            t = interleaved_medians({"ours": lambda: pet.em_step(model, x, y), "raw": lambda: raw(xn, yn)},
                                     repeats)
             free()
             yield scanner, mode, t, err

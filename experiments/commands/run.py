@@ -3,8 +3,8 @@
 ``ct-lpd`` (the README's first command) trains learned primal-dual on random ellipses through a
 down-sampled clinical fan-beam scanner and compares it with FBP and TV; ``mri-cascade``,
 ``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``ct-fbp`` is FBP alone. Each
-trains with `experiments.train` on ``experiments/configs/NAME.toml`` (its ``NAME-full.toml`` is the
-paper's setting, for a GPU), evaluates with `experiments.evaluate` and writes to ``runs/NAME/``.
+trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its ``NAME-full.toml`` is the
+paper's setting, for a GPU), evaluates with `experiments.evaluation` and writes to ``runs/NAME/``.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from bridges import ct
 from experiments import metrics, report
 from experiments.config import load_config
 from experiments.data.noise import transmission_noise
-from experiments.evaluate import evaluate
-from experiments.phantoms import shepp_logan
+from experiments.evaluation import evaluate
+from experiments.data.phantoms import shepp_logan
 from experiments.tasks import build_task
-from experiments.train import train, unwrap
+from experiments.training import train, unwrap
 
 TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd")
 
@@ -33,7 +33,7 @@ def ct_fbp(out: Path, seed: int = 0, overrides=()):
     A = ct.Projector(geometry)
     truth = shepp_logan(geometry.image_shape)
     noisy = transmission_noise(A(truth), 1e4, torch.Generator().manual_seed(seed))
-    recons = {name: ct.fbp(A, noisy, filter=filt) for name, filt in (("FBP Ram-Lak", "ram-lak"), ("FBP Hann", "hann"))}
+    recons = {name: ct.fbp(A, noisy, filter_type=filt) for name, filt in (("FBP Ram-Lak", "ram-lak"), ("FBP Hann", "hann"))}
     print(f"{geometry.n_views} views x {geometry.n_detectors} channels (arc detector), "
           f"{geometry.image_shape[0]}² pixels of {geometry.pixel_size[0]:.3f} mm; I0 = 1e4 photons per ray\n")
     rows = [{"method": name, "PSNR (dB)": metrics.psnr(image, truth), "SSIM": metrics.ssim(image, truth)}

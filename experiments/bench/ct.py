@@ -1,6 +1,6 @@
 """CT projector overhead: this project's Projector against raw ASTRA and ODL's OperatorModule.
 
-    python -m experiments.bench_ct [--sizes 128 256 512] [--repeats 9]
+    python -m experiments.bench.ct [--sizes 128 256 512] [--repeats 9]
 
 Every row is measured in one run with the calls interleaved, so the ratios share
 the machine's state. Prints a markdown table.
@@ -17,7 +17,7 @@ from odl.applications import tomo
 from odl.contrib.torch import OperatorModule
 
 from bridges import ct
-from experiments.timing import interleaved_medians
+from experiments.bench.timing import interleaved_medians
 
 
 def geometries(n, views=180):

@@ -5,14 +5,11 @@ import pytest
 import torch
 from odl.applications import tomo
 
-from bridges import MatrixOperator, ct, reference
-from bridges.odl import from_odl, geometry_from_odl, odl_geometry, to_odl
+from bridges import MatrixOperator, ct
+from bridges.odl import from_odl, geometry_from_odl, odl_geometry, reference, to_odl
 from bridges.testing import check_operator
+from tests.conftest import rel
 
-
-def rel(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 def odl_ray_transform(kind, cell=0.5, n=24, centre=(0.0, 0.0)):
@@ -45,8 +42,7 @@ def test_from_odl_reproduces_ray_transform(kind, centre):
 
 
 def test_from_odl_is_a_checked_operator():
-    figures = check_operator(from_odl(odl_ray_transform("fan", n=8)))
-    assert figures["adjoint_error"] < 1e-5
+    check_operator(from_odl(odl_ray_transform("fan", n=8)))
 
 
 @pytest.mark.parametrize("kind", ["parallel", "fan"])
@@ -68,7 +64,7 @@ def test_to_odl_is_ray_transform(kind):
     assert abs(B(x).inner(y) - x.inner(B.adjoint(y))) < 1e-5 * B(x).norm() * y.norm()  # adjoint in ODL's spaces
 
 
-def test_tv_pdhg_on_our_operator_equals_odls():
+def test_tv_pdhg_on_our_operator_equals_it_on_odls_ray_transform():
     g = ct.FanBeam2D(angles=48, n_detectors=40, detector_spacing=0.6, source_distance=60, detector_distance=30,
                      image_shape=(24, 24), pixel_size=0.5)
     ours = ct.Projector(g)
@@ -76,9 +72,8 @@ def test_tv_pdhg_on_our_operator_equals_odls():
     R = tomo.RayTransform(space, odl_geometry(g), impl="astra_cpu")
     phantom = odl.core.phantom.shepp_logan(space, modified=True).asarray()
     y = torch.from_numpy(R(phantom).asarray())
-    # the same step sizes: both operators' norms come from this project's power iteration on the same matrix
-    got = reference.tv_pdhg(ours, y, n_iter=30, lam=0.02, nonneg=True).numpy()  # our layout (y, x)
-    theirs = reference.tv_pdhg(R, y, n_iter=30, lam=0.02, nonneg=True).numpy()  # ODL's layout (x, y)
+    got = reference.tv_pdhg(ours, y, 30, lam=0.02, nonneg=True).numpy()  # our layout (y, x)
+    theirs = reference.tv_pdhg(from_odl(R), y, 30, lam=0.02, nonneg=True).numpy()  # ODL's layout (x, y)
     assert rel(got.T, theirs) < 1e-4
     assert rel(theirs, phantom) < 0.5  # and it is a reconstruction, not two equal failures
 

@@ -1,19 +1,17 @@
-"""python -m experiments train CONFIG [section.key=value ...] [--out DIR] [--resume]
+"""The training loop behind ``python -m experiments train``: one loop for every model and modality.
 
-One loop for every model and modality: Adam with a cosine schedule, seeded batches that depend
-only on (seed, step), atomic checkpoints every ``train.checkpoint_every`` steps and at the end,
-``--resume`` from the last checkpoint with the same result as an uninterrupted run, validation
-PSNR/SSIM each epoch, logs as CSV and TensorBoard. Under ``torchrun`` it trains data-parallel
-(DDP; NCCL on GPUs, gloo on CPUs), each rank taking its share of every global batch.
+Adam with a cosine schedule, seeded batches that depend only on (seed, step), atomic checkpoints
+every ``train.checkpoint_every`` steps and at the end, resume from the last checkpoint with the same
+result as an uninterrupted run, validation PSNR/SSIM each epoch, logs as CSV and TensorBoard. Under
+``torchrun`` it trains data-parallel (DDP; NCCL on GPUs, gloo on CPUs), each rank taking its share of
+every global batch.
 
 Example::
 
-    python -m experiments train ct-lpd train.steps=100 --out runs/ct-lpd
-    torchrun --nproc_per_node 4 -m experiments train ct-lpd-full
+    run = train(load_config("ct-lpd", ["train.steps=100"]), Path("runs/ct-lpd"))
 """
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from torch.utils.data import DataLoader
 import learned
 from experiments import metrics
 from experiments.checkpoint import load_checkpoint, save_checkpoint
-from experiments.config import dumps, load_config
+from experiments.config import dumps
 from experiments.distributed import Process, StepBatches, start_process
 from experiments.logs import Logs
 from experiments.tasks import Task, build_model, build_task
@@ -51,8 +49,8 @@ class Run:
         if self.gan is not None:
             state["discriminator"] = unwrap(self.gan.discriminator).state_dict()
             state["d_optimizer"] = self.d_optimizer.state_dict()
-            if getattr(self.gan, "rng", None) is not None:
-                state["gan_rng"] = self.gan.rng.get_state()
+            if getattr(self.gan, "generator", None) is not None:
+                state["gan_rng"] = self.gan.generator.get_state()
         return state
 
     def load(self, state: dict):
@@ -64,7 +62,7 @@ class Run:
             unwrap(self.gan.discriminator).load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["d_optimizer"])
             if "gan_rng" in state:
-                self.gan.rng.set_state(state["gan_rng"])
+                self.gan.generator.set_state(state["gan_rng"])
         self.step = state["step"]
 
 
@@ -114,7 +112,7 @@ def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
         if proc.world > 1:
             raise ValueError("gan.loss 'wgan-gp' needs double backward, which DDP does not support; "
                              "use gan.loss = 'dagan' under torchrun")
-        loss = learned.WGANGPLoss(task.op, discriminator, rng=torch.Generator().manual_seed(seed), **gan_cfg)
+        loss = learned.WGANGPLoss(task.op, discriminator, generator=torch.Generator().manual_seed(seed), **gan_cfg)
     elif kind == "dagan":
         if proc.world > 1:
             plain = discriminator
@@ -163,7 +161,7 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
 
 
 @torch.no_grad()
-def validate(model: nn.Module, dataset, device, batch_size: int = 8) -> dict:
+def validation_scores(model: nn.Module, dataset, device, batch_size: int = 8) -> dict:
     """Mean PSNR and SSIM of the model's reconstructions over a dataset."""
     model.eval()
     psnrs, ssims = [], []
@@ -217,7 +215,7 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
                    "seconds": time.perf_counter() - start}
             if run.step % sampler.per_epoch == 0 or run.step == steps:
                 if proc.main:
-                    row.update(validate(unwrap(run.model), run.task.val, proc.device))
+                    row.update(validation_scores(unwrap(run.model), run.task.val, proc.device))
                 proc.barrier()
             logs.write(row)
             if bar is not None:
@@ -253,19 +251,3 @@ def _progress(enabled: bool, start: int, total: int):
         return None
     from tqdm import tqdm
     return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", help="a file or the name of one in experiments/configs/")
-    parser.add_argument("overrides", nargs="*", help="section.key=value")
-    parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    args = parser.parse_intermixed_args(argv)
-    cfg = load_config(args.config, args.overrides)
-    out = args.out or Path("runs") / Path(args.config).stem
-    run = train(cfg, out, resume=args.resume)
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    print(f"trained {run.step} steps; checkpoint {out / 'checkpoint.pt'}")

@@ -1,21 +1,19 @@
-"""python -m experiments evaluate RUN_DIR [section.key=value ...]
+"""Evaluation of a trained model against the classical baselines of its modality, on held-out test items.
 
-The trained model of a run folder against the classical baselines of its modality on the held-out
-test set: PSNR and SSIM (scikit-image) and the data fit, as a markdown table (``results.md``) and a
-figure grid (``results.png``: ground truth, baselines, learned, error maps). Baselines and their
-tuning grids come from the configuration's ``[evaluate.baselines.NAME]`` tables (``method`` one of
-`experiments.baselines`, fixed parameters, and ``tune = {param = [values]}`` searched on the
+PSNR and SSIM (scikit-image) and the data fit, as a markdown table (``results.md``) and a figure grid
+(``results.png``: ground truth, baselines, learned, error maps). Baselines and their tuning grids come
+from the configuration's ``[evaluate.baselines.NAME]`` tables (``method`` a name of
+`experiments.baselines.BASELINES`, fixed parameters, and ``tune = {param = [values]}`` searched on the
 validation set, as the learned primal-dual paper tuned FBP and TV).
 
 Example::
 
-    python -m experiments train ct-lpd --out runs/ct-lpd && python -m experiments evaluate runs/ct-lpd
+    cfg, task, model = load_run("runs/ct-lpd")
+    evaluate(task, model, cfg, "runs/ct-lpd")
 """
 from __future__ import annotations
 
-import argparse
 import time
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -40,18 +38,18 @@ def run_baselines(task: Task, cfg: dict, y: torch.Tensor, log=print) -> dict:
     val = None
     for name, spec in cfg.get("evaluate", {}).get("baselines", {}).items():
         spec = dict(spec)
-        method_name, grid = spec.pop("method", None), spec.pop("tune", None)
-        methods = [m for m in baselines.__all__ if m.islower() and m != "tune"]
-        if method_name not in methods:
-            raise ValueError(f"evaluate.baselines.{name}.method: expected one of {methods}, got {method_name!r}")
-        method = getattr(baselines, method_name)
+        method, grid = spec.pop("method", None), spec.pop("tune", None)
+        if method not in baselines.BASELINES:
+            raise ValueError(f"evaluate.baselines.{name}.method: expected one of {sorted(baselines.BASELINES)}, "
+                             f"got {method!r}")
         if grid:
             val = val or stack(task.val)
-            best, _ = baselines.tune(partial(method, **spec), task.op, val["y"], val["x"], grid)
+            best, _ = baselines.tune(baselines.BASELINES[method], task.op, val["y"], val["x"], grid, **spec)
             spec.update(best)
             log(f"{name}: tuned {best} on {len(task.val)} validation items")
+        method = baselines.baseline(method, **spec)
         start = time.perf_counter()
-        out[name] = (method(task.op, y, **spec), (time.perf_counter() - start) / y.shape[0])
+        out[name] = (method(task.op, y), (time.perf_counter() - start) / y.shape[0])
     return out
 
 
@@ -89,13 +87,3 @@ def load_run(run_dir: Path, overrides=()) -> tuple[dict, Task, torch.nn.Module]:
     model = build_model(task, cfg["model"])
     model.load_state_dict(state["model"])
     return cfg, task, model
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="a folder written by `python -m experiments train`")
-    parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. data.n_test=32")
-    args = parser.parse_intermixed_args(argv)
-    cfg, task, model = load_run(args.run_dir, args.overrides)
-    evaluate(task, model, cfg, args.run_dir)

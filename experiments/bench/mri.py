@@ -1,6 +1,6 @@
 """Benchmark the MRI bridge against raw SigPy, sigpy.to_pytorch_function and torchkbnufft.
 
-    python -m experiments.bench_mri [--quick] [--reps N]
+    python -m experiments.bench.mri [--quick] [--reps N]
 
 Cases (issues 3 and 8): Cartesian SENSE (8 coils, 320x320, fastMRI 4x mask) and radial
 SENSE (8 coils, 256x256, golden-angle 128 spokes x 512 samples); the NUFFT backends side
@@ -17,7 +17,7 @@ import sigpy.mri
 import torch
 
 from bridges.mri import NUFFT, CartesianSense, Sense, from_sigpy, mask_equispaced, ndft_matrix, radial
-from experiments.timing import interleaved_medians
+from experiments.bench.timing import interleaved_medians
 
 
 def crandn(*shape, seed=0):

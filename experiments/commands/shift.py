@@ -22,9 +22,9 @@ import torch
 from experiments import metrics, report
 from experiments.checkpoint import load_checkpoint
 from experiments.config import apply_overrides, load_config
-from experiments.evaluate import run_baselines, stack
+from experiments.evaluation import run_baselines, stack
 from experiments.tasks import build_model, build_task
-from experiments.train import train, unwrap
+from experiments.training import train, unwrap
 
 COLUMNS = ["model", "tested on", "PSNR (dB)", "SSIM"]
 

@@ -1,5 +1,5 @@
 """The learned benchmark runs end to end on a tiny problem (its figures are not checked: timing is no test)."""
-from experiments import bench_learned
+from experiments.bench import learned as bench_learned
 
 
 def test_bench_learned_prints_a_row_per_batch(capsys):

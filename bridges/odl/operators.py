@@ -88,12 +88,21 @@ class BridgeOperator(odl.Operator):
         self._adjoint = None
 
     def _call(self, x):
-        t = _permute(as_tensor(x).to(self.op._norm_device()), _inverse(self.perms[0])).contiguous()
         with torch.no_grad():
-            out = _permute(self.op(t), self.perms[1])
+            out = self.op(self.tensor(x, self.domain).to(self.op.device))
         if self.scale != 1.0:
             out = out * self.scale
-        return as_array(self.range, out.contiguous())
+        return as_array(self.range, _permute(out, self.perms[1]).contiguous())
+
+    def element(self, t: torch.Tensor, space):
+        """A tensor in this project's layout as an element of ``space`` (``self.domain`` or ``self.range``)."""
+        perm = self.perms[0] if space is self.domain else self.perms[1]
+        return space.element(as_array(space, _permute(t, perm).contiguous()))
+
+    def tensor(self, x, space) -> torch.Tensor:
+        """An element (or array) of ``space`` (``self.domain`` or ``self.range``) as a tensor in this project's layout."""
+        perm = self.perms[0] if space is self.domain else self.perms[1]
+        return _permute(as_tensor(x), _inverse(perm)).contiguous()
 
     @property
     def adjoint(self) -> "BridgeOperator":
@@ -118,7 +127,7 @@ def to_odl(op: LinearOperator, domain=None, range=None) -> BridgeOperator:
 
     ``to_odl(A)(x) = A x``, ``to_odl(A).adjoint(y) = (w_range / w_domain) A^H y``.
     A CT `Projector` gets ODL's spaces and layout for its geometry (the domain and range
-    of ``RayTransform`` on it: extents in mm, images (x, y), see `bridges.odl_interop.geometry`);
+    of ``RayTransform`` on it: extents in mm, images (x, y), see `bridges.odl.geometry`);
     an operator made by `from_odl` gets back its ODL spaces; any other operator keeps its
     layout on spaces of unit cells, unless ``domain``/``range`` (ODL tensor spaces of the
     operator's shapes and dtypes, e.g. an MRI field of view in mm) are given.

@@ -1,6 +1,6 @@
 """Learned primal-dual training cost on CPU: time per step, the share spent in the CT operator, peak memory.
 
-    python -m experiments.bench_learned [--size 128] [--views 30] [--batches 1 4] [--steps 5]
+    python -m experiments.bench.learned [--size 128] [--views 30] [--batches 1 4] [--steps 5]
 
 LPD (Adler & Öktem's defaults: 10 iterations, 5 primal and 5 dual channels, width 32) on a
 parallel-beam `ct.Projector`; one step is forward, backward and an Adam update on random-ellipse
@@ -19,7 +19,7 @@ import time
 import torch
 
 from bridges import LinearOperator, ct
-from experiments.phantoms import random_ellipses
+from experiments.data.phantoms import lpd_ellipses
 from learned import LearnedPrimalDual
 
 
@@ -31,20 +31,19 @@ class TimedOperator(LinearOperator):
     def __init__(self, op: LinearOperator):
         super().__init__(op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
         self.op, self.seconds, self.calls = op, 0.0, 0
-        self._norm = op.norm()
 
-    def _timed(self, kernel, x, out_shape):
+    def _timed(self, apply, x):
         start = time.perf_counter()
-        out = self.op._apply_kernel(kernel, x, out_shape)
+        out = apply(x)
         self.seconds += time.perf_counter() - start
         self.calls += 1
         return out
 
     def _forward(self, x):
-        return self._timed(self.op._forward, x, self.range_shape)
+        return self._timed(self.op.forward, x)
 
     def _adjoint(self, y):
-        return self._timed(self.op._adjoint, y, self.domain_shape)
+        return self._timed(self.op.adjoint, y)
 
 
 def peak_rss_mb() -> float:
@@ -56,7 +55,7 @@ def bench(size: int, views: int, batch: int, steps: int):
                                  image_shape=(size, size))
     op = TimedOperator(ct.Projector(geometry))
     g = torch.Generator().manual_seed(0)
-    x = torch.stack([random_ellipses((size, size), 10, g, mu=1.0) for _ in range(batch)])
+    x = torch.stack([lpd_ellipses((size, size), g, mean_count=10, mu=1.0) for _ in range(batch)])
     with torch.no_grad():
         y = op(x)
     model = LearnedPrimalDual(op)

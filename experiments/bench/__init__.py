@@ -1,0 +1,1 @@
+"""Benchmarks, one module per subject: python -m experiments.bench.NAME (ct, mri, pet, learned, baselines)."""

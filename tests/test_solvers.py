@@ -1,0 +1,127 @@
+"""The torch solvers against closed forms: batches, convergence, EM's invariants, caching, bad input.
+(Agreement with ODL's implementations is tests/odl/test_reference.py.)"""
+import pytest
+import torch
+
+from bridges import MatrixOperator, ct, pet, solvers
+from tests.conftest import crandn, rel
+
+
+def dense(m=12, n=5, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(m, n, generator=g, dtype=dtype)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+def test_cgls_reaches_the_damped_least_squares_solution(lam):
+    M = dense()
+    A, y = MatrixOperator(M), torch.randn(3, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    exact = torch.linalg.solve(M.T @ M + lam * torch.eye(5, dtype=M.dtype), (y @ M).T).T
+    assert rel(solvers.cgls(A, y, 5, lam=lam), exact) < 1e-10  # n steps solve an n-dimensional system
+
+
+def test_cgls_stops_on_a_converged_item_instead_of_drifting():
+    """A^H A a projection: CG converges in one step; later steps must not iterate on rounding noise."""
+    A = MatrixOperator(torch.eye(6)[:3].to(torch.float32))  # A^H A projects onto the first three coordinates
+    y = torch.stack([torch.rand(3, generator=torch.Generator().manual_seed(2)), torch.zeros(3)])
+    x = solvers.cgls(A, y, 50, lam=0.25)
+    assert rel(x[0, :3], y[0] / 1.25) < 1e-6 and torch.equal(x[1], torch.zeros(6))  # zero data: zero, no NaN
+
+
+def test_cgls_differentiates_through_a_learned_weight():
+    A = MatrixOperator(crandn(8, 4, seed=5))
+    lam = torch.tensor(0.7, requires_grad=True)
+    x = solvers.cgls(A, A(crandn(4, seed=6)), 4, lam=lam)
+    x.abs().pow(2).sum().backward()
+    assert lam.grad is not None and torch.isfinite(lam.grad) and lam.grad != 0
+
+
+def test_landweber_converges_to_the_least_squares_solution():
+    M = dense(seed=3)
+    A, y = MatrixOperator(M), torch.randn(12, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    exact = torch.linalg.lstsq(M, y).solution
+    assert rel(solvers.landweber(A, y, 3000), exact) < 1e-6
+
+
+def test_tv_pdhg_lowers_its_objective_and_keeps_nonnegativity():
+    g = ct.ParallelBeam2D(angles=20, n_detectors=30, detector_spacing=1.0, image_shape=(16, 16))
+    A = ct.Projector(g)
+    x_true = torch.zeros(16, 16)
+    x_true[4:12, 5:10] = 1.0
+    y = A(x_true)
+
+    def objective(x):
+        return float(0.5 * (A(x) - y).pow(2).sum() + 0.1 * solvers.gradient(x, (1.0, 1.0)).norm(dim=0).sum())
+
+    values = []
+    x = solvers.tv_pdhg(A, y, 200, lam=0.1, nonneg=True, callback=lambda k, x: values.append(objective(x)))
+    assert values[-1] < 0.05 * values[0] and float(x.min()) >= 0 and rel(x, x_true) < 0.1
+
+
+def test_gradient_adjoint_is_its_transpose():
+    x, q = torch.randn(3, 5, 7, dtype=torch.float64), torch.randn(3, 2, 5, 7, dtype=torch.float64)
+    lhs = (solvers.gradient(x, (0.5, 2.0)) * q).sum()
+    assert abs(float(lhs - (x * solvers.gradient_adjoint(q, (0.5, 2.0))).sum())) < 1e-12 * float(lhs.abs())
+
+
+@pytest.fixture(scope="module")
+def pet_problem():
+    scanner = pet.PETScanner.biograph_mmr(downsample=12)
+    model = pet.SystemModel(scanner, background=0.3)
+    counts = torch.poisson(model.expected(2 * torch.ones(scanner.image_shape)), generator=torch.Generator().manual_seed(0))
+    return model, counts
+
+
+def test_mlem_without_background_keeps_the_total_counts(pet_problem):
+    model, _ = pet_problem
+    plain = pet.SystemModel(model.scanner)
+    # every counted bin must lie on a line through the image, or no image can explain its counts
+    counts = torch.poisson(plain(2 * torch.ones(plain.domain_shape)), generator=torch.Generator().manual_seed(0))
+    totals = []
+    solvers.mlem(plain, counts, 4, callback=lambda k, x: totals.append(float(plain(x).double().sum())))
+    torch.testing.assert_close(torch.tensor(totals), torch.full((4,), float(counts.sum())), rtol=1e-4, atol=0)
+
+
+def test_em_uses_the_operators_background_unless_given(pet_problem):
+    model, counts = pet_problem
+    plain = pet.SystemModel(model.scanner)
+    torch.testing.assert_close(solvers.mlem(model, counts, 3), solvers.mlem(plain, counts, 3, background=model.background))
+    torch.testing.assert_close(solvers.mlem(model, counts, 3, background=0.0), solvers.mlem(plain, counts, 3))
+    assert rel(solvers.mlem(model, counts, 3), solvers.mlem(plain, counts, 3)) > 1e-4
+
+
+def test_osem_keeps_its_subsets_and_sensitivities(pet_problem):
+    model, counts = pet_problem
+    solvers.osem(model, counts, 1, n_subsets=3)
+    parts = model.subsets(3)
+    sensitivities = [part.sensitivity() for part in parts]
+    solvers.osem(model, counts, 1, n_subsets=3)
+    assert all(a is b for a, b in zip(parts, model.subsets(3)))
+    assert all(a is part.sensitivity() for a, part in zip(sensitivities, parts))
+    assert model.subsets(1) == [model]
+
+
+def test_em_step_is_differentiable_in_x(pet_problem):
+    model, counts = pet_problem
+    x = torch.ones(model.domain_shape, requires_grad=True)
+    solvers.em_step(model, x, counts).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_bad_input(pet_problem):
+    model, counts = pet_problem
+    with pytest.raises(ValueError, match="n_iter must be a non-negative integer, got -1"):
+        solvers.cgls(model, counts, -1)
+    with pytest.raises(ValueError, match="counts must be non-negative"):
+        solvers.mlem(model, counts - 1e6, 1)
+    with pytest.raises(ValueError, match="x0 must be non-negative"):
+        solvers.mlem(model, counts, 1, x0=-torch.ones(model.domain_shape))
+    with pytest.raises(ValueError, match=r"expected x0 of shape \(16, 16\), got \(3,\)"):
+        solvers.landweber(model, counts, 1, x0=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"n_subsets must be at most the number of views \(21\), got 22"):
+        solvers.osem(model, counts, 1, n_subsets=22)
+    with pytest.raises(TypeError, match="no views to split into ordered subsets"):
+        solvers.osem(MatrixOperator(torch.eye(4)[:, :3]).H @ MatrixOperator(torch.eye(4)[:, :3]), torch.ones(3, 3), 1,
+                     n_subsets=2)
+    with pytest.raises(ValueError, match="step_ratio must be positive"):
+        solvers.tv_pdhg(model, counts, 1, lam=0.1, step_ratio=0)
