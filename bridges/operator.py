@@ -212,10 +212,12 @@ class LinearOperator(nn.Module):
         return next(self.buffers(), torch.empty(0)).device
 
     # --- the measurement model -----------------------------------------------
-    def expected(self, x: torch.Tensor) -> torch.Tensor:
-        """The expected measurements ``A x + background`` (autograd-aware in x); ``A x`` without a background."""
+    def expected(self, x: torch.Tensor, background=None) -> torch.Tensor:
+        """The expected measurements ``A x + s`` (autograd-aware in x), ``s`` = ``background`` if given (a number
+        or a tensor broadcasting to the range), else the operator's own; ``A x`` without either."""
         y = self(x)
-        return y if self.background is None else y + self.background.to(y.dtype)
+        s = self.background if background is None else background
+        return y if s is None else y + torch.as_tensor(s, dtype=y.dtype, device=y.device)
 
     def sensitivity(self, device=None) -> torch.Tensor:
         """``A^H 1``, EM's normalisation image, computed once per device and kept.

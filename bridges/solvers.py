@@ -37,7 +37,8 @@ def _check_n_iter(n_iter):
 
 
 def _start(A: LinearOperator, y: torch.Tensor, x0, fill: float = 0.0) -> torch.Tensor:
-    """``x0`` (checked, copied) or a constant image with ``y``'s batch, in the domain's dtype (double for double data)."""
+    """``x0`` (checked, copied) or a constant image with ``y``'s batch, in the domain's dtype (double for double
+    data)."""
     b = A.adjoint(y)  # checks y's shape and dtype; gives the batch, dtype and device of the iterate
     if x0 is None:
         return torch.full_like(b, fill)
@@ -78,13 +79,15 @@ def landweber(A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | 
 
 def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
          callback: Callback = None) -> torch.Tensor:
-    """Conjugate gradients for ``min_x ½‖A x − y‖² + ½ λ‖x‖²``, i.e. ``(A^H A + λ I) x = A^H y`` (CGLS).
+    """Conjugate gradients for ``min_x ½‖A x − y‖² + ½ λ‖x‖²``: CG on ``(A^H A + λ I) x = A^H y``.
 
-    The damped CGLS of Björck (Numerical Methods for Least Squares Problems, 1996, §7.4): the same
-    iterates as CG on the normal equations (ODL's ``conjugate_gradient_normal`` for λ = 0, SigPy's
-    ``SenseRecon`` for CG-SENSE) with better rounding. ``lam`` may be a tensor (a learned weight,
-    broadcast per item). An item stops once its normal-equation residual ``‖A^H(y − A x) − λ x‖`` is
-    down to rounding (10 ε of its start): iterating on rounding noise would make it drift away again.
+    The normal operator is ``A.gram()``, so an operator with a cheaper one (a Toeplitz embedding)
+    is used through it, and every vector lives in the image space (multi-coil k-space is many
+    times larger). In exact arithmetic these are the iterates of CGLS (ODL's
+    ``conjugate_gradient_normal``) and of SigPy's ``SenseRecon`` for CG-SENSE. ``lam`` may be a
+    tensor (a learned weight, broadcast per item). An item stops once its residual
+    ``‖A^H(y − A x) − λ x‖`` is down to rounding (10 ε of its start): iterating on rounding noise
+    would make it drift away again.
 
     Shapes: y (*batch, *A.range_shape) -> x (*batch, *A.domain_shape).
 
@@ -93,23 +96,23 @@ def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
         x = cgls(A, y, n_iter=20, lam=1e-3)
     """
     _check_n_iter(n_iter)
-    nd, nr = len(A.domain_shape), len(A.range_shape)
+    nd = len(A.domain_shape)
+    gram = A.gram()
+    b = A.adjoint(y)
     x = _start(A, y, x0)
-    r = y - A(x)
-    s = A.adjoint(r) - lam * x
-    p, gamma = s, _sqnorm(s, nd)
+    r = b if x0 is None else b - gram(x) - lam * x
+    p, gamma = r, _sqnorm(r, nd)
     finfo = torch.finfo(gamma.dtype)
     floor = (10 * finfo.eps) ** 2 * gamma
     for k in range(1, n_iter + 1):
         active = gamma > floor
-        q = A(p)
-        delta = _sqnorm(q, nr).reshape(gamma.shape) + lam * _sqnorm(p, nd)
-        alpha = torch.where(active, gamma / delta.clamp_min(finfo.tiny), 0.0)
+        q = gram(p) + lam * p
+        curvature = _sum((p.conj() * q).real, nd)  # Re<p, (A^H A + λ) p> > 0
+        alpha = torch.where(active, gamma / curvature.clamp_min(finfo.tiny), 0.0)
         x = x + alpha * p
-        r = r - alpha.reshape(*alpha.shape[: alpha.dim() - nd], *[1] * nr) * q
-        s = A.adjoint(r) - lam * x
-        gamma_new = _sqnorm(s, nd)
-        p = s + torch.where(active, gamma_new / gamma.clamp_min(finfo.tiny), 0.0) * p
+        r = r - alpha * q
+        gamma_new = _sqnorm(r, nd)
+        p = r + torch.where(active, gamma_new / gamma.clamp_min(finfo.tiny), 0.0) * p
         gamma = gamma_new
         if callback is not None:
             callback(k, x)
@@ -199,7 +202,8 @@ def check_counts(counts, range_shape=None) -> torch.Tensor:
         raise TypeError(f"expected real counts, got dtype {counts.dtype}")
     n = 0 if range_shape is None else len(range_shape)
     if range_shape is not None and (counts.dim() < n or tuple(counts.shape[counts.dim() - n:]) != tuple(range_shape)):
-        raise ValueError(f"expected counts of shape (..., {', '.join(map(str, range_shape))}), got {tuple(counts.shape)}")
+        raise ValueError(f"expected counts of shape (..., {', '.join(map(str, range_shape))}), "
+                         f"got {tuple(counts.shape)}")
     if bool((counts < 0).any()):
         raise ValueError(f"counts must be non-negative, got a minimum of {float(counts.min()):.3g}")
     return counts
@@ -221,11 +225,8 @@ def em_step(A: LinearOperator, x: torch.Tensor, y: torch.Tensor, *, background=N
         for _ in range(10):
             x = em_step(model, x, counts)
     """
-    s = A.background if background is None else background
-    ax = A(x)
-    expected = ax if s is None else ax + torch.as_tensor(s, dtype=ax.dtype, device=ax.device)
     sens = A.sensitivity(x.device) if sensitivity is None else sensitivity
-    return x * A.adjoint(y / expected.clamp_min(EM_FLOOR)) / sens.to(x.dtype).clamp_min(EM_FLOOR)
+    return x * A.adjoint(y / A.expected(x, background).clamp_min(EM_FLOOR)) / sens.to(x.dtype).clamp_min(EM_FLOOR)
 
 
 def _em_start(A, y, x0, n_iter):

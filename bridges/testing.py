@@ -111,7 +111,7 @@ def check_autograd(op: LinearOperator, tol: float = 1e-5, device="cpu", seed: in
     # NUFFT, SENSE and Cartesian operators in float32, 30x below tol = 1e-5.
     # Double-precision kernels (dense matrices) are exact to ~1e-16, so their tol is fixed tight.
     tol = tol if single else 1e-10
-    atol = tol * op.norm()
+    atol = tol * op.norm(device=device)
     kw = dict(eps=1.0, atol=atol, rtol=tol)
     for fn, shape, dtype in ((op.forward, op.domain_shape, op.domain_dtype),
                              (op.adjoint, op.range_shape, op.range_dtype)):

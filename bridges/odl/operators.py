@@ -142,7 +142,8 @@ def to_odl(op: LinearOperator, domain=None, range=None) -> BridgeOperator:
     if not isinstance(op, LinearOperator):
         raise TypeError(f"to_odl expects a bridges.LinearOperator, got {type(op).__name__}")
     perms = _identity(len(op.domain_shape)), _identity(len(op.range_shape))
-    geometry, spaces = None, getattr(op, "odl_spaces", None)
+    geometry = None
+    spaces = op.odl_spaces if isinstance(op, (OdlLayout, OdlOperator)) else None  # made by from_odl
     if spaces is None and isinstance(op, Projector):
         perms = layout(op.geometry)
         try:

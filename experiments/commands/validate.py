@@ -22,7 +22,8 @@ from experiments.validation import CHECKS, exit_code, format_table, run_checks, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments validate", description="Every modality against independent references (ODL, SigPy, SciPy, closed forms).")
+    parser = argparse.ArgumentParser(prog="python -m experiments validate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small problems and few iterations (CI), every modality")
     parser.add_argument("--only", choices=list(CHECKS), action="append", metavar="MODALITY",
                         help=f"run only this modality ({', '.join(CHECKS)}); repeatable")

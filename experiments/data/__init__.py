@@ -15,7 +15,8 @@ from .synthetic import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_gen
                         pet_system_model)
 
 __all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
-           "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom",
+           "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table",
+           "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom",
            "SimulatedDataset", "item_generator", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
-           "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss", "parse_ismrmrd_header",
-           "read_dicom_series", "DicomSlices", "hu_to_mu", "read_nifti", "NiftiSlices"]
+           "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss",
+           "parse_ismrmrd_header", "read_dicom_series", "DicomSlices", "hu_to_mu", "read_nifti", "NiftiSlices"]

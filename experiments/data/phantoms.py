@@ -21,8 +21,8 @@ import math
 
 import torch
 
-__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table", "lpd_ellipses",
-           "pet_body", "pet_activity", "mri_phantom"]
+__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table",
+           "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom"]
 
 MU_WATER = 0.0192  # 1/mm at about 70 keV
 

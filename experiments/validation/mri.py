@@ -24,7 +24,7 @@ FINUFFT_NOTE = "FINUFFT at eps 1e-6 (relative l2) plus float32 rounding"
 SIGPY_NUFFT = 3e-5
 SIGPY_NUFFT_NOTE = "SigPy's NUFFT kernel error at oversamp 2, width 6, plus FINUFFT's eps"
 SOLVER = 1e-4
-SOLVER_NOTE = "float32 rounding of CGLS vs CG on the normal equations, over the iterations"
+SOLVER_NOTE = "float32 rounding of two implementations of CG on the normal equations, over the iterations"
 
 
 def _complex(generator, *shape) -> torch.Tensor:

@@ -10,11 +10,11 @@ from . import Row, rel
 
 ITERATIVE = 1e-5
 ITERATIVE_NOTE = "float32 rounding accumulated over the iterations (the same updates in ODL and torch)"
-# CGLS (ours) and ODL's CG on the normal equations are the same iteration in exact arithmetic, but
+# CG on the normal equations (ours) and ODL's CGLS / CG are the same iteration in exact arithmetic, but
 # rounding grows with the conditioning: measured up to 1e-3 apart around iteration 7 on CT before both
 # converge, 1e-7..1e-5 at iteration 4. So compare the first 4 iterations.
 CG = 1e-4
-CG_NOTE = "float32 rounding of CGLS vs ODL's CG on the normal equations (grows with the conditioning); 4 iterations"
+CG_NOTE = "float32 rounding of two forms of CG on the normal equations (grows with the conditioning); 4 iterations"
 CG_ITER = 4
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import learned
-from bridges import LinearOperator, ct, mri
+from bridges import ct, mri
 from tests.learned.operators import make_operator, measure, phantoms
 
 

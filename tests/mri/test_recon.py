@@ -30,8 +30,10 @@ def test_cg_sense_equals_sigpy_sense_recon_radial(maps, phantom):
     coords = radial(16, 12, (12, 10))
     A = Sense(maps, coords, backend="sigpy")
     y = A(phantom)
-    ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), coord=coords.numpy(), max_iter=10, show_pbar=False).run()
-    assert rel(cg_sense(A, y, 10), ref) < 1e-3
+    # 8 iterations: on this ill-conditioned radial problem float32 rounding is amplified near iteration 10, where
+    # SigPy's float32 run is 4e-4 and ours 1e-3 from SigPy's float64 one (measured)
+    ref = sp.mri.app.SenseRecon(y.numpy(), maps.numpy(), coord=coords.numpy(), max_iter=8, show_pbar=False).run()
+    assert rel(cg_sense(A, y, 8), ref) < 1e-4  # measured 3.8e-5
 
 
 def test_cg_sense_batches_and_converges(maps, phantom):
