@@ -36,10 +36,9 @@ def _check_n_iter(n_iter):
         raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
 
 
-def _start(A: LinearOperator, y: torch.Tensor, x0, fill: float = 0.0) -> torch.Tensor:
-    """``x0`` (checked, copied) or a constant image with ``y``'s batch, in the domain's dtype (double for double
-    data)."""
-    b = A.adjoint(y)  # checks y's shape and dtype; gives the batch, dtype and device of the iterate
+def _start(b: torch.Tensor, x0, fill: float = 0.0) -> torch.Tensor:
+    """``x0`` (checked, copied) or a constant image like ``b = A^H y``: the adjoint checks ``y``'s shape and dtype
+    and gives the iterate's batch, dtype (double for double data) and device."""
     if x0 is None:
         return torch.full_like(b, fill)
     if not isinstance(x0, torch.Tensor) or x0.shape != b.shape:
@@ -69,7 +68,7 @@ def landweber(A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | 
     """
     _check_n_iter(n_iter)
     step = 1.0 / A.norm() ** 2 if step is None else step
-    x = _start(A, y, x0)
+    x = _start(A.adjoint(y), x0)
     for k in range(1, n_iter + 1):
         x = x + step * A.adjoint(y - A(x))
         if callback is not None:
@@ -99,7 +98,7 @@ def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
     nd = len(A.domain_shape)
     gram = A.gram()
     b = A.adjoint(y)
-    x = _start(A, y, x0)
+    x = _start(b, x0)
     r = b if x0 is None else b - gram(x) - lam * x
     p, gamma = r, _sqnorm(r, nd)
     finfo = torch.finfo(gamma.dtype)
@@ -175,7 +174,7 @@ def tv_pdhg(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float, spac
     _check_n_iter(n_iter)
     spacing = tuple(spacing or (1.0,) * len(A.domain_shape))
     tau, sigma, c = tv_blocks(A.norm(), spacing, step_ratio)
-    x = _start(A, y, x0)
+    x = _start(A.adjoint(y), x0)
     x_relax, p = x.clone(), torch.zeros_like(y, dtype=x.dtype)
     q = torch.zeros_like(gradient(x, spacing))
     axis = q.dim() - len(spacing) - 1
@@ -234,7 +233,7 @@ def _em_start(A, y, x0, n_iter):
     check_counts(y, A.range_shape)
     if x0 is not None and bool((x0 < 0).any()):
         raise ValueError(f"x0 must be non-negative, got a minimum of {float(x0.min()):.3g}")
-    return _start(A, y, x0, fill=1.0)
+    return _start(A.adjoint(y), x0, fill=1.0)
 
 
 def mlem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, background=None, x0=None,
