@@ -5,6 +5,10 @@
 """
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
@@ -136,6 +140,31 @@ def check_least_squares_gradient(op: LinearOperator, device="cpu", seed: int = 0
     err = _rel(x.grad, op.adjoint(residual.detach()))
     _require(op, "least-squares gradient", "relative error of autograd vs A^H(Ax - y)", err, rtol)
     return err
+
+
+def host_device_bytes(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), bytes copied between host and device while it ran)``.
+
+    The bytes come from CUDA's own activity trace (CUPTI, through `torch.profiler`), so copies made
+    inside ASTRA, CuPy or cuFINUFFT count as well as torch's. A GPU-resident path still copies its
+    small constants (ASTRA uploads each view's geometry to constant memory): compare the figure with
+    the size of the data, not with zero.
+    """
+    if not torch.cuda.is_available():
+        raise RuntimeError("host_device_bytes traces CUDA memory copies: it needs a CUDA device")
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        result = fn(*args, **kwargs)
+        torch.cuda.synchronize()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    copied = sum(int(e.get("args", {}).get("bytes", 0)) for e in events
+                 if e.get("cat") == "gpu_memcpy" and ("HtoD" in e.get("name", "") or "DtoH" in e.get("name", "")))
+    return result, copied
 
 
 def _name(op) -> str:

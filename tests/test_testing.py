@@ -155,3 +155,13 @@ def test_no_assert_statement_left_in_the_checker():
     """`python -O` strips assert statements: the checker must raise explicitly."""
     tree = ast.parse(Path(bridges.testing.__file__).read_text())
     assert not [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+
+
+@pytest.mark.cuda
+def test_host_device_bytes_sees_a_round_trip_and_not_device_work():
+    from bridges.testing import host_device_bytes
+    x = torch.rand(256, 256, device="cuda")
+    _, on_device = host_device_bytes(lambda: (x * 2).sum())
+    _, round_trip = host_device_bytes(lambda: x.cpu().cuda())
+    assert on_device < x.nbytes // 100
+    assert round_trip >= 2 * x.nbytes
