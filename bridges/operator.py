@@ -208,8 +208,15 @@ class LinearOperator(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        """Where the operator's constant tensors (masks, maps, factors) live; the CPU for an operator without any."""
-        return next(self.buffers(), torch.empty(0)).device
+        """Where the operator runs by default: where its constant tensors (masks, maps, factors) live,
+        else where an operator it is built from runs (a CT projector whose geometry needs CUDA), else the CPU."""
+        buffer = next(self.buffers(), None)
+        if buffer is not None:
+            return buffer.device
+        for part in self.children():
+            if isinstance(part, LinearOperator) and part.device.type != "cpu":
+                return part.device
+        return torch.device("cpu")
 
     # --- the measurement model -----------------------------------------------
     def expected(self, x: torch.Tensor, background=None) -> torch.Tensor:
@@ -251,10 +258,11 @@ class LinearOperator(nn.Module):
             self._subsets[n_subsets] = [self.subset(slice(k, None, n_subsets)) for k in range(n_subsets)]
         return self._subsets[n_subsets]
 
-    def adjoint_error(self, seed: int = 0) -> float:
-        """Relative mismatch of <Ax, y> and <x, A^H y> on random data; see `bridges.testing`."""
+    def adjoint_error(self, seed: int = 0, device=None) -> float:
+        """Relative mismatch of <Ax, y> and <x, A^H y> on random data on ``device`` (default `device`);
+        see `bridges.testing`."""
         from .testing import adjoint_error
-        return adjoint_error(self, seed=seed)
+        return adjoint_error(self, seed=seed, device=self.device if device is None else device)
 
     def extra_repr(self) -> str:
         dt = str(self.domain_dtype) if self.domain_dtype == self.range_dtype else f"{self.domain_dtype}->{self.range_dtype}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import torch
@@ -10,6 +11,11 @@ from .geometry import ConeBeam3D, ConeVec3D
 from .projector import Projector
 
 FILTERS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
+
+# A projector's FBP constants per (device, dtype, filter, scaling), kept while the projector lives: a
+# learned model that starts from FBP (LPD) calls fbp at every step, and a host-to-device upload of the
+# weights at each call would stall the GPU on a synchronous copy.
+_CONSTANTS = weakref.WeakKeyDictionary()
 
 
 def ramp_filter(n_detectors: int, spacing: float, filter_type: str = "ram-lak", frequency_scaling: float = 1.0,
@@ -24,7 +30,7 @@ def ramp_filter(n_detectors: int, spacing: float, filter_type: str = "ram-lak", 
     if not 0 < frequency_scaling <= 1:
         raise ValueError(f"frequency_scaling must be in (0, 1], got {frequency_scaling}")
     n = 2 * n_detectors - 1
-    xi = 2 * math.pi * torch.fft.rfftfreq(n, d=spacing, dtype=torch.float64)
+    xi = 2 * math.pi * torch.fft.rfftfreq(n, d=spacing, dtype=torch.float64, device=device)
     nu = xi / xi.max()  # normalised frequency in [0, 1]
     s = frequency_scaling
     window = {"ram-lak": torch.ones_like(nu),
@@ -32,7 +38,7 @@ def ramp_filter(n_detectors: int, spacing: float, filter_type: str = "ram-lak", 
               "cosine": torch.cos(nu * math.pi / (2 * s)),
               "hamming": 0.54 + 0.46 * torch.cos(nu * math.pi / s),
               "hann": torch.cos(nu * math.pi / (2 * s)) ** 2}[filter_type]
-    return (xi * window * (nu <= s)).to(dtype=dtype, device=device)
+    return (xi * window * (nu <= s)).to(dtype)
 
 
 def angular_weights(angles: np.ndarray) -> np.ndarray:
@@ -68,35 +74,51 @@ def fbp(projector: Projector, sinogram: torch.Tensor, *, filter_type: str = "ram
     geometry = projector.geometry
     if not hasattr(geometry, "angles"):
         raise ValueError(f"fbp needs a circular geometry with angles, got {type(geometry).__name__}")
+    if geometry.is_3d and getattr(geometry, "detector_curve", "flat") != "flat":
+        raise ValueError("FDK here weights a flat detector; a cylindrical one (detector_curve='arc') needs FDK's "
+                         "curved-detector form, which is not implemented")
     if tuple(sinogram.shape[sinogram.dim() - len(projector.range_shape):]) != projector.range_shape:
         raise ValueError(f"expected sinogram of shape (..., {', '.join(map(str, projector.range_shape))}), "
                          f"got {tuple(sinogram.shape)}")
-    spacing = geometry.detector_spacing
-    spacing = spacing[1] if np.ndim(spacing) else spacing
     n_det = projector.range_shape[-1]
-    p = sinogram
-    if isinstance(geometry, (ConeBeam3D, ConeVec3D)):
-        p = p * _fdk_cosine_weights(geometry).to(p)
-    filt = ramp_filter(n_det, spacing, filter_type, frequency_scaling, p.real.dtype if p.is_complex() else p.dtype,
-                       p.device)
+    real = sinogram.real.dtype if sinogram.is_complex() else sinogram.dtype
+    cosine, filt, weights, scale = _constants(projector, sinogram.device, real, filter_type, frequency_scaling)
+    p = sinogram if cosine is None else sinogram * cosine
     q = torch.fft.irfft(torch.fft.rfft(p, n=2 * n_det - 1, dim=-1) * filt, n=2 * n_det - 1, dim=-1)[..., :n_det]
-    w = angular_weights(geometry.angles)
-    view_axis = -2  # (views, detector) in 2D, (rows, views, columns) in 3D
-    q = q * torch.as_tensor(w, dtype=q.dtype, device=q.device).reshape(-1, *([1] * (-view_axis - 1)))
-    # For diverging beams the ramp runs in detector coordinates and the transpose weights a
-    # pixel by D_sd / L (rays converge): the two cancel exactly at the isocentre (L = R_s).
-    scale = spacing / (2 * w.sum() * float(np.prod(geometry.pixel_size[-2:])))
-    return projector.adjoint(q) * scale
+    return projector.adjoint(q * weights) * scale
 
 
-def _fdk_cosine_weights(geometry):
-    """FDK's pre-weighting D / sqrt(D² + u² + v²) on the detector (rows, 1, columns)."""
+def _constants(projector, device, dtype, filter_type, frequency_scaling):
+    """(FDK cosine weights or None, ramp filter, angular weights (views, 1), scale) of `fbp`, on ``device``."""
+    key = (str(device), dtype, filter_type, frequency_scaling)
+    kept = _CONSTANTS.setdefault(projector, {})
+    if key not in kept:
+        geometry = projector.geometry
+        spacing = geometry.detector_spacing
+        spacing = spacing[1] if np.ndim(spacing) else spacing
+        cosine = None
+        if isinstance(geometry, (ConeBeam3D, ConeVec3D)):
+            cosine = _fdk_cosine_weights(geometry, dtype, device)
+        filt = ramp_filter(projector.range_shape[-1], spacing, filter_type, frequency_scaling, dtype, device)
+        w = angular_weights(geometry.angles)
+        # the views are axis -2: (views, detector) in 2D, (rows, views, columns) in 3D; the angles are the
+        # geometry's host numbers, so this is the one upload, once per device
+        weights = torch.as_tensor(w, dtype=dtype, device=device).reshape(-1, 1)
+        # For diverging beams the ramp runs in detector coordinates and the transpose weights a
+        # pixel by D_sd / L (rays converge): the two cancel exactly at the isocentre (L = R_s).
+        scale = spacing / (2 * float(w.sum()) * float(np.prod(geometry.pixel_size[-2:])))
+        kept[key] = (cosine, filt, weights, scale)
+    return kept[key]
+
+
+def _fdk_cosine_weights(geometry, dtype=torch.float32, device="cpu"):
+    """FDK's pre-weighting D / sqrt(D² + u² + v²) on the detector (rows, 1, columns), built on ``device``."""
     rows, cols = geometry.detector_shape
     dv, du = geometry.detector_spacing
     d = geometry.source_distance + geometry.detector_distance
-    v = (torch.arange(rows, dtype=torch.float64) - (rows - 1) / 2) * dv
-    u = (torch.arange(cols, dtype=torch.float64) - (cols - 1) / 2) * du
-    return (d / torch.sqrt(d ** 2 + u[None, None, :] ** 2 + v[:, None, None] ** 2)).float()
+    v = (torch.arange(rows, dtype=torch.float64, device=device) - (rows - 1) / 2) * dv
+    u = (torch.arange(cols, dtype=torch.float64, device=device) - (cols - 1) / 2) * du
+    return (d / torch.sqrt(d ** 2 + u[None, None, :] ** 2 + v[:, None, None] ** 2)).to(dtype)
 
 
 def fdk(projector: Projector, projections: torch.Tensor, *, filter_type: str = "ram-lak",

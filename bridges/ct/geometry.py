@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ParallelBeam2D", "FanBeam2D", "ParallelVec2D", "FanVec2D", "ParallelBeam3D", "ConeBeam3D",
-           "ParallelVec3D", "ConeVec3D", "uniform_angles"]
+           "ParallelVec3D", "ConeVec3D", "CylConeVec3D", "uniform_angles"]
 
 
 def uniform_angles(n_views: int, arc: float = math.pi, start: float = 0.0) -> np.ndarray:
@@ -377,8 +377,39 @@ class FanBeam2D(_Geometry):
 
 
 # ---------------------------------------------------------------- 3D
+class _Vec3D(_Geometry):
+    """What the 3D vector geometries share: per view a first vector (``_first``: the ray direction
+    or the source), the detector centre, column and row vectors; ASTRA's ``astra_kind`` of them."""
+    _first = "sources"
+    astra_kind = "cone_vec"
+
+    def __post_init__(self):
+        _init_3d(self, self._first)
+
+    @property
+    def n_views(self):
+        return getattr(self, self._first).shape[0]
+
+    @property
+    def sinogram_shape(self):
+        return (self.detector_shape[0], self.n_views, self.detector_shape[1])
+
+    def to_vec(self):
+        return self
+
+    def astra_vectors(self) -> np.ndarray:
+        """ASTRA's rows of numbers per view."""
+        return np.concatenate([getattr(self, self._first), self.detector_centers, self.column_axes, self.row_axes], 1)
+
+    def to_astra(self):
+        import astra
+        rows, cols = self.detector_shape
+        return (self.astra_volume(), astra.create_proj_geom(self.astra_kind, rows, cols, self.astra_vectors()),
+                self.sinogram_shape)
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
-class ParallelVec3D(_Geometry):
+class ParallelVec3D(_Vec3D):
     """General 3D parallel beam: per view ray direction, detector centre, column and row pixel vectors.
 
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
@@ -390,26 +421,8 @@ class ParallelVec3D(_Geometry):
     detector_shape: tuple
     image_shape: tuple
     pixel_size: tuple = (1.0, 1.0, 1.0)
-
-    def __post_init__(self):
-        _init_3d(self, "ray_directions")
-
-    @property
-    def n_views(self):
-        return self.ray_directions.shape[0]
-
-    @property
-    def sinogram_shape(self):
-        return (self.detector_shape[0], self.n_views, self.detector_shape[1])
-
-    def to_vec(self):
-        return self
-
-    def to_astra(self):
-        import astra
-        vectors = np.concatenate([self.ray_directions, self.detector_centers, self.column_axes, self.row_axes], 1)
-        rows, cols = self.detector_shape
-        return self.astra_volume(), astra.create_proj_geom("parallel3d_vec", rows, cols, vectors), self.sinogram_shape
+    _first = "ray_directions"
+    astra_kind = "parallel3d_vec"
 
     def axial_slices(self):
         """True when every ray lies in an axial plane through the centre of one volume slice, so the
@@ -428,7 +441,7 @@ class ParallelVec3D(_Geometry):
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class ConeVec3D(_Geometry):
+class ConeVec3D(_Vec3D):
     """General cone beam with a flat detector: per view source, detector centre, column and row vectors.
 
     Helical and other non-circular source paths are cone vector geometries (see `ConeBeam3D.helical`).
@@ -442,25 +455,35 @@ class ConeVec3D(_Geometry):
     image_shape: tuple
     pixel_size: tuple = (1.0, 1.0, 1.0)
 
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CylConeVec3D(_Vec3D):
+    """General cone beam with a cylindrical detector (ASTRA's ``cyl_cone_vec``), as clinical CT has.
+
+    Per view: source, detector centre (a point on the cylinder), ``column_axes`` the tangent of the
+    cylinder at the centre, its length the arc length of one column (mm), and ``row_axes`` the vector
+    between rows (along the cylinder's axis). The cylinder has radius ``detector_radius`` and its axis
+    runs through ``centre - detector_radius * n``, n the unit normal pointing away from the source; a
+    detector centred on the source (every clinical one) has ``detector_radius`` = source-detector distance.
+    Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
+    """
+    sources: np.ndarray
+    detector_centers: np.ndarray
+    column_axes: np.ndarray
+    row_axes: np.ndarray
+    detector_radius: float
+    detector_shape: tuple
+    image_shape: tuple
+    pixel_size: tuple = (1.0, 1.0, 1.0)
+
     def __post_init__(self):
-        _init_3d(self, "sources")
+        super().__post_init__()
+        _positive("detector_radius", self.detector_radius)
 
-    @property
-    def n_views(self):
-        return self.sources.shape[0]
+    astra_kind = "cyl_cone_vec"
 
-    @property
-    def sinogram_shape(self):
-        return (self.detector_shape[0], self.n_views, self.detector_shape[1])
-
-    def to_vec(self):
-        return self
-
-    def to_astra(self):
-        import astra
-        vectors = np.concatenate([self.sources, self.detector_centers, self.column_axes, self.row_axes], 1)
-        rows, cols = self.detector_shape
-        return self.astra_volume(), astra.create_proj_geom("cone_vec", rows, cols, vectors), self.sinogram_shape
+    def astra_vectors(self) -> np.ndarray:
+        return np.concatenate([super().astra_vectors(), np.full((self.n_views, 1), float(self.detector_radius))], 1)
 
 
 def _init_3d(geom, first):
@@ -524,7 +547,10 @@ class ParallelBeam3D(_Geometry):
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ConeBeam3D(_Geometry):
-    """Circular cone beam with a flat detector (rows along z), as in flat-panel and micro-CT.
+    """Circular cone beam (rows along z): a flat detector as in flat-panel and micro-CT, or with
+    ``detector_curve="arc"`` a cylindrical one centred on the source, as in clinical multi-row CT
+    (columns on an arc of radius source-detector distance, ``detector_spacing[1]`` their arc length).
+    Needs CUDA: ASTRA's 3D projectors run only on a GPU.
 
     Example::
 
@@ -539,6 +565,7 @@ class ConeBeam3D(_Geometry):
     image_shape: tuple
     pixel_size: tuple = (1.0, 1.0, 1.0)
     detector_offset: tuple = (0.0, 0.0)
+    detector_curve: str = "flat"
 
     def __post_init__(self):
         object.__setattr__(self, "angles", _angles(self.angles, 2 * math.pi))
@@ -549,6 +576,8 @@ class ConeBeam3D(_Geometry):
         _positive("source_distance", self.source_distance)
         _positive("detector_distance", self.detector_distance)
         _finite("detector_offset", np.asarray(self.detector_offset, dtype=float))
+        if self.detector_curve not in ("flat", "arc"):
+            raise ValueError(f"detector_curve must be 'flat' or 'arc', got {self.detector_curve!r}")
 
     @property
     def n_views(self):
@@ -558,27 +587,49 @@ class ConeBeam3D(_Geometry):
     def sinogram_shape(self):
         return (self.detector_shape[0], self.n_views, self.detector_shape[1])
 
-    def to_vec(self) -> ConeVec3D:
+    @property
+    def source_detector_distance(self):
+        return self.source_distance + self.detector_distance
+
+    def to_vec(self) -> ConeVec3D | CylConeVec3D:
+        if self.detector_curve == "arc":
+            return self._cylinder_vec()
         _, src, center, col, row = _circular_3d(self.angles, self.source_distance, self.detector_distance,
                                                 self.detector_spacing, self.detector_offset)
         return ConeVec3D(sources=src, detector_centers=center, column_axes=col, row_axes=row,
                          detector_shape=self.detector_shape, image_shape=self.image_shape, pixel_size=self.pixel_size)
+
+    def _cylinder_vec(self) -> CylConeVec3D:
+        # The column offset is an arc length: it turns the detector centre about the source by
+        # offset / D, the same rule as FanBeam2D's channels, since ASTRA's cylinder has no offset of its own.
+        w, src, _, col, row = _circular_3d(self.angles, self.source_distance, self.detector_distance,
+                                           self.detector_spacing)
+        u = col / self.detector_spacing[1]
+        d = self.source_detector_distance
+        g0 = self.detector_offset[1] / d
+        centers = src + d * (math.cos(g0) * w + math.sin(g0) * u) + [0.0, 0.0, self.detector_offset[0]]
+        tangents = self.detector_spacing[1] * (math.cos(g0) * u - math.sin(g0) * w)
+        return CylConeVec3D(sources=src, detector_centers=centers, column_axes=tangents, row_axes=row,
+                            detector_radius=d, detector_shape=self.detector_shape, image_shape=self.image_shape,
+                            pixel_size=self.pixel_size)
 
     def to_astra(self):
         return self.to_vec().to_astra()
 
     @classmethod
     def helical(cls, *, n_views: int, n_turns: float, pitch: float, detector_shape, detector_spacing,
-                source_distance, detector_distance, image_shape, pixel_size=(1.0, 1.0, 1.0)) -> ConeVec3D:
-        """A helical source path: the table advances ``pitch`` mm per turn, centred on z = 0."""
+                source_distance, detector_distance, image_shape, pixel_size=(1.0, 1.0, 1.0),
+                detector_curve: str = "flat") -> ConeVec3D | CylConeVec3D:
+        """A helical source path: the table advances ``pitch`` mm per turn (table feed, not the pitch
+        factor), centred on z = 0; ``detector_curve`` as in `ConeBeam3D`."""
         _positive("n_views", n_views)
         _positive("n_turns", n_turns)
         _finite("pitch", pitch)
-        angles = np.arange(n_views) * (2 * math.pi * n_turns / n_views)
-        z = pitch * angles / (2 * math.pi)
+        turned = np.arange(n_views) * (2 * math.pi * n_turns / n_views)
+        z = pitch * turned / (2 * math.pi)
         z = z - z.mean()
-        circ = cls(angles=angles, detector_shape=detector_shape, detector_spacing=detector_spacing,
+        circ = cls(angles=turned, detector_shape=detector_shape, detector_spacing=detector_spacing,
                    source_distance=source_distance, detector_distance=detector_distance,
-                   image_shape=image_shape, pixel_size=pixel_size).to_vec()
+                   image_shape=image_shape, pixel_size=pixel_size, detector_curve=detector_curve).to_vec()
         shift = np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)
         return dataclasses.replace(circ, sources=circ.sources + shift, detector_centers=circ.detector_centers + shift)

@@ -21,7 +21,9 @@ class Projector(LinearOperator):
 
     CPU tensors run on ASTRA's 2D CPU projectors in place through DLPack (3D parallel
     beams whose rays lie in axial planes, slice by slice); a batch is spread over
-    ``n_threads`` threads. CUDA tensors run on ASTRA's CUDA projectors on their own GPU.
+    ``n_threads`` threads. CUDA tensors run on ASTRA's 3D CUDA projectors on their own GPU,
+    in place: a batch of 2D images as one call (`astra_layout`), 3D volumes one per call.
+    Other 3D geometries (cone beams, helical) need CUDA.
 
     Example::
 
@@ -41,6 +43,14 @@ class Projector(LinearOperator):
             self._slices = geometry.to_vec().central_slice()
         self._cpu = None
         self._cuda = {}
+
+    @property
+    def device(self) -> torch.device:
+        """The CPU, or CUDA for a geometry that only ASTRA's CUDA projectors run (3D, except parallel beams
+        whose rows are the volume's slices): where `norm`, `sensitivity` and the learned models apply it."""
+        needs_cuda = self.geometry.is_3d and self._slices is None
+        return torch.device("cuda", torch.cuda.current_device()) if needs_cuda and torch.cuda.is_available() \
+            else torch.device("cuda" if needs_cuda else "cpu")
 
     def subset(self, views) -> "Projector":
         """The projector of some of the geometry's views (an ordered subset); ASTRA projectors are made anew."""
@@ -72,6 +82,8 @@ class Projector(LinearOperator):
         return out
 
     def _run(self, which, x, out, in_shape, out_shape):
+        if len(x) == 0:
+            return  # an empty batch: nothing for ASTRA to do
         backend = self._backend(x.device)
         if self._slices is not None and x.device.type == "cpu":
             # (B, z, y, x) and (B, rows, views, cols) are B*z contiguous 2D problems

@@ -80,6 +80,11 @@ def odl_geometry(geometry) -> tomo.Geometry:
         dpart = _detector_partition((cols, rows), (d_col, d_row), (o_col, o_row))
         if isinstance(geometry, G.ParallelBeam3D):
             return tomo.Parallel3dAxisGeometry(apart, dpart)
+        if geometry.detector_curve == "arc":  # ODL's cylindrical detector: columns by fan angle, rows in mm
+            radius = geometry.source_detector_distance
+            dpart = _detector_partition((cols, rows), (d_col / radius, d_row), (o_col / radius, o_row))
+            return tomo.ConeBeamGeometry(apart, dpart, geometry.source_distance, geometry.detector_distance,
+                                         det_curvature_radius=(radius, None))
         return tomo.ConeBeamGeometry(apart, dpart, geometry.source_distance, geometry.detector_distance)
     raise TypeError(f"expected a ParallelBeam2D, FanBeam2D, ParallelBeam3D or ConeBeam3D geometry (ODL has "
                     f"no vector geometries), got {type(geometry).__name__}")

@@ -103,7 +103,8 @@ def disk_sinogram(geometry, center, radius, value=1.0) -> torch.Tensor:
 
 
 def ball_projections(geometry, center, radius, value=1.0) -> torch.Tensor:
-    """Exact line integrals of a ball (centre (x, y, z) mm) for a circular `ConeBeam3D`, (rows, views, columns)."""
+    """Exact line integrals of a ball (centre (x, y, z) mm) for a circular `ConeBeam3D`, flat or cylindrical
+    (column positions are arc lengths on the circle of radius D about the source), (rows, views, columns)."""
     g = geometry
     (rows, cols), (d_row, d_col) = g.detector_shape, g.detector_spacing
     c, s = np.cos(g.angles), np.sin(g.angles)
@@ -112,8 +113,12 @@ def ball_projections(geometry, center, radius, value=1.0) -> torch.Tensor:
     beam, axis = np.stack([-s, c, zero], -1), np.stack([c, s, zero], -1)
     u = channels(cols, d_col, g.detector_offset[1])
     v = channels(rows, d_row, g.detector_offset[0])
-    directions = ((g.source_distance + g.detector_distance) * beam[None, :, None, :]
-                  + u[None, None, :, None] * axis[None, :, None, :]
+    sdd = g.source_distance + g.detector_distance
+    if g.detector_curve == "arc":  # column u at fan angle u / D
+        along, across = sdd * np.cos(u / sdd), sdd * np.sin(u / sdd)
+    else:
+        along, across = np.full_like(u, sdd), u
+    directions = (along[None, None, :, None] * beam[None, :, None, :] + across[None, None, :, None] * axis[None, :, None, :]
                   + v[:, None, None, None] * np.array([0.0, 0.0, 1.0]))            # (rows, views, cols, 3)
     d = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
     rel = np.asarray(center, dtype=float) - source[None, :, None, :]
