@@ -1,1 +1,1 @@
-"""Benchmarks, one module per subject: python -m experiments.bench.NAME (ct, mri, pet, learned, baselines)."""
+"""Benchmarks, one module per subject: python -m experiments.bench.NAME (ct, mri, pet, learned, baselines, gpu)."""
