@@ -119,8 +119,7 @@ class CUDAProjector:
                 astra.projector3d.delete(oldest)
                 self.ids.remove(oldest)
             problem = astra_3d(self.geometry, batch)
-            pid = astra.create_projector("cuda3d", problem.projection_geometry(), problem.volume_geometry(),
-                                         problem.options)
+            pid = problem.create_projector()
             self.ids.append(pid)
             self._problems[batch] = (pid, problem)
         return self._problems[batch]

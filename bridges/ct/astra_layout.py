@@ -40,9 +40,22 @@ class Astra3D:
     voxel_size: tuple
 
     @property
-    def options(self) -> dict:
-        """The projector's: a cylindrical detector takes the ray-driven, exactly transposed backprojector."""
+    def settings(self) -> dict:
+        """The projector's configuration: a cylindrical detector takes the ray-driven, exactly transposed
+        backprojector."""
         return {"ProjectionKernel": "matched_bp"} if self.kind == "cyl_cone_vec" else {}
+
+    def create_projector(self) -> int:
+        """An ASTRA ``cuda3d`` projector of this problem (its owner deletes it with ``astra.projector3d.delete``).
+
+        ASTRA reads ``ProjectionKernel`` from the projector's own configuration: passed through
+        ``astra.create_projector``'s options it is ignored, with only a printed warning.
+        """
+        import astra
+        config = astra.astra_dict("cuda3d")
+        config.update(ProjectionGeometry=self.projection_geometry(), VolumeGeometry=self.volume_geometry(),
+                      **self.settings)
+        return astra.projector3d.create(config)
 
     @property
     def projection_shape(self) -> tuple:
