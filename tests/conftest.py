@@ -17,6 +17,42 @@ def crandn(*shape, seed=0) -> torch.Tensor:
     return torch.complex(torch.randn(*shape, generator=g), torch.randn(*shape, generator=g))
 
 
+HOST_COPY_LIMIT = 0.05  # of the data's bytes: a copy of any tensor of the problem is far above it
+
+
+def assert_gpu_resident(fn, *args, data_bytes: int, astra=None):
+    """``fn(*args)`` on CUDA tensors copies less than 5 % of ``data_bytes`` between host and device; returns its result.
+
+    ``fn`` runs once first, so that what is made once and kept (ASTRA projectors, FFT plans, FBP's constants,
+    cached sensitivities) is not counted. ``astra``: the same ASTRA projections called alone; what they
+    copy (ASTRA uploads each view's geometry to constant memory at every call, some 50-100 bytes a view) is
+    ASTRA's, outside our reach, and allowed on top.
+    """
+    from bridges.testing import host_device_bytes
+    fn(*args)
+    allowed = 0
+    if astra is not None:
+        astra()
+        allowed = host_device_bytes(astra)[1]
+    out, copied = host_device_bytes(fn, *args)
+    assert copied - allowed < HOST_COPY_LIMIT * data_bytes, (
+        f"{copied} bytes copied between host and device (the same ASTRA calls alone: {allowed}), "
+        f"against {data_bytes} bytes of data")
+    return out
+
+
+def assert_operator_on_gpu(cpu, gpu, x, y, tol, astra=None):
+    """Operator ``gpu`` (on CUDA) applied forward to ``x`` and adjoint to ``y`` (CPU tensors, copied to the GPU
+    first): results on the GPU, no host copies (`assert_gpu_resident`; ``astra(xg, yg)`` makes the same ASTRA calls),
+    each within ``tol`` of CPU operator ``cpu``'s."""
+    xg, yg = x.cuda(), y.cuda()
+    forward, back = assert_gpu_resident(lambda a, b: (gpu(a), gpu.adjoint(b)), xg, yg,
+                                        data_bytes=2 * (x.nbytes + y.nbytes),
+                                        astra=None if astra is None else lambda: astra(xg, yg))
+    assert forward.is_cuda and back.is_cuda
+    assert rel(forward, cpu(x)) < tol and rel(back, cpu.adjoint(y)) < tol
+
+
 
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
