@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from bridges import MatrixOperator, ct, pet, solvers
-from tests.conftest import crandn, rel
+from experiments.validation.ct import CUDA_CPU_TOL
+from tests.conftest import assert_gpu_resident, crandn, rel
 
 
 def dense(m=12, n=5, seed=0, dtype=torch.float64):
@@ -125,3 +126,35 @@ def test_bad_input(pet_problem):
                      n_subsets=2)
     with pytest.raises(ValueError, match="step_ratio must be positive"):
         solvers.tv_pdhg(model, counts, 1, lam=0.1, step_ratio=0)
+
+
+EM_RUNS = {  # solver, ASTRA passes (A then A^T over all views) it makes, OSEM's subsets
+    "em_step": (lambda A, y: solvers.em_step(A, torch.ones(*y.shape[:-2], *A.domain_shape, device=y.device), y),
+                1, 1),
+    "mlem": (lambda A, y: solvers.mlem(A, y, 3), 3, 1),
+    "osem": (lambda A, y: solvers.osem(A, y, 2, n_subsets=7), 2, 7),
+}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", EM_RUNS)
+def test_em_on_cuda_is_the_cpus_there(name):
+    """Within 1.5 CUDA_CPU_TOL of the CPU run: every EM update applies ASTRA's CUDA projector and backprojector,
+    each within CUDA_CPU_TOL of the CPU's (experiments/validation/ct.py), and EM's ratio y / A x does not amplify
+    it. Copies: only ASTRA's per-view geometry of the same calls."""
+    from tests.pet.phantoms import cpu_and_cuda_models
+    cpu, gpu, x = cpu_and_cuda_models()
+    y = torch.poisson(cpu.expected(x), generator=torch.Generator().manual_seed(0))
+    yg, xg = y.cuda(), x.cuda()
+    assert solvers.check_counts(yg) is yg
+    run, passes, n_subsets = EM_RUNS[name]
+
+    def astra():  # the projections the solver makes: its start image A^T y (not em_step's), then its passes
+        if name != "em_step":
+            gpu.projector.adjoint(yg)
+        for _ in range(passes):
+            for k, part in enumerate(gpu.subsets(n_subsets)):
+                part.projector(xg), part.projector.adjoint(yg[..., k::n_subsets, :])
+
+    got = assert_gpu_resident(run, gpu, yg, data_bytes=y.nbytes + 2 * x.nbytes, astra=astra)
+    assert got.is_cuda and rel(got, run(cpu, y)) < 1.5 * CUDA_CPU_TOL

@@ -26,6 +26,8 @@ def poisson_nll(expected: torch.Tensor, counts: torch.Tensor, reduction: str = "
     counts = check_counts(counts)
     if not isinstance(expected, torch.Tensor):
         raise TypeError(f"expected `expected` as a torch.Tensor, got {type(expected).__name__}")
+    # On a GPU this check (and check_counts') waits for the device and reads back one flag: a sync at each
+    # loss, not a copy of the data.
     if bool((expected.detach() < 0).any()):
         raise ValueError(f"expected counts must be non-negative (a Poisson mean), got a minimum of "
                          f"{float(expected.detach().min()):.3g}: keep the model output non-negative")

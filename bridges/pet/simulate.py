@@ -32,7 +32,7 @@ class PETData:
 
 def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: float = 0.0,
              scatter_fraction: float = 0.0, generator: torch.Generator | None = None,
-             scatter_fwhm: float = 200.0) -> PETData:
+             scatter_fwhm: float = 200.0, *, seed: int | None = None) -> PETData:
     """Poisson counts ``y ~ Poisson(t + s_c + r)`` with ``Σ t = total_counts`` per item.
 
     - trues ``t = A(c x)``, ``c`` chosen so that each item holds ``total_counts`` true counts;
@@ -42,6 +42,8 @@ def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: 
       that ``randoms_fraction = R / (T + S + R)``, the share of randoms in the prompts.
 
     The model's own background is ignored: build the reconstruction model with ``background=data.background``.
+    The noise is drawn where the data live (the model's device) from ``generator``, which must be on that
+    device (``torch.Generator(device="cuda")`` for a model on a GPU), or from a new one seeded with ``seed``.
 
     Shapes: image (*batch, *model.domain_shape) ≥ 0 -> each field (*batch, *model.range_shape); scale (*batch).
 
@@ -56,6 +58,7 @@ def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: 
     for name, f in (("randoms_fraction", randoms_fraction), ("scatter_fraction", scatter_fraction)):
         if not 0 <= f < 1:
             raise ValueError(f"{name} must lie in [0, 1), got {f!r}")
+    generator = _generator(generator, seed, image.device)  # the operator computes where its input lives
     if bool((image < 0).any()):
         raise ValueError(f"image (activity) must be non-negative, got a minimum of {float(image.min()):.3g}")
     dims = tuple(range(-len(model.range_shape), 0))
@@ -74,12 +77,25 @@ def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: 
     return PETData(prompts, trues, scatter, randoms, scale.reshape(scale.shape[: scale.dim() - len(dims)]))
 
 
+def _generator(generator, seed, device):
+    """The generator to draw on ``device`` with: ``generator`` if it is there, a new one from ``seed``, or None."""
+    if generator is not None and seed is not None:
+        raise ValueError("expected a generator or a seed, got both")
+    if seed is not None:
+        return torch.Generator(device=device).manual_seed(seed)
+    if generator is not None and torch.device(generator.device) != device:
+        # drawing on the generator's device and copying the counts over would be a host round trip
+        raise ValueError(f"expected a torch.Generator on the data's device {device}, got one on {generator.device}: "
+                         f"make it with torch.Generator(device={str(device)!r}) or pass seed=")
+    return generator
+
+
 def _fraction(shape, dims, total):
     """``shape`` scaled to sum to ``total`` per item (zero where the total is zero)."""
     return shape * (total / shape.sum(dims, keepdim=True).clamp_min(1e-30))
 
 
 def _radial_blur(sino, fwhm, bin_size):
-    k = gaussian_kernel(fwhm, bin_size, "scatter_fwhm").to(sino.dtype)
+    k = gaussian_kernel(fwhm, bin_size, "scatter_fwhm", sino.dtype, sino.device)
     flat = sino.reshape(-1, 1, sino.shape[-1])
     return F.conv1d(flat, k.view(1, 1, -1), padding=k.numel() // 2).reshape(sino.shape)

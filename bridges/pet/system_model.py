@@ -55,10 +55,14 @@ class SystemModel(LinearOperator):
         image, sino = scanner.image_shape, (views.size, scanner.n_radial_bins)
         projector = Projector(scanner.geometry(mode, views), n_threads)
 
-        att = _tensor("attenuation", attenuation)
+        given = [_tensor(name, value) for name, value in
+                 (("attenuation", attenuation), ("normalization", normalization), ("background", background))]
+        # The buffers live where the given tensors do (a GPU's, if any is there), so that a model built from
+        # CUDA factors, as `subset` builds OSEM's from a model on the GPU, computes there without copies.
+        device = next((t.device for t in given if t is not None and t.device.type != "cpu"), torch.device("cpu"))
+        att, norm, bg = (None if t is None else t.to(device) for t in given)
         is_mu = att is not None and tuple(att.shape[-2:]) == image
-        inputs = {"attenuation": (att, image if is_mu else sino), "normalization": (_tensor("normalization", normalization), sino),
-                  "background": (_tensor("background", background), sino)}
+        inputs = {"attenuation": (att, image if is_mu else sino), "normalization": (norm, sino), "background": (bg, sino)}
         n_slices = _slices(inputs, image)
         slices = () if n_slices is None else (n_slices,)
         super().__init__((*slices, *image), (*slices, *sino), torch.float32)
@@ -77,19 +81,19 @@ class SystemModel(LinearOperator):
             if float(att.max()) > 1 + 1e-6:
                 raise ValueError(f"attenuation factors must lie in [0, 1] (a = exp(-P μ)), got a maximum of "
                                  f"{float(att.max()):.3g}: pass the factors, not their inverse (correction factors)")
-        for name, value in (("normalization", inputs["normalization"][0]), ("background", inputs["background"][0])):
+        for name, value in (("normalization", norm), ("background", bg)):
             if value is not None:
                 _nonnegative(name, value)
-        ones = torch.ones(sino)
+        ones = torch.ones(sino, device=device)
         self.register_buffer("attenuation_factors", ones if att is None else att.expand(*slices, *sino).clone())
-        norm = inputs["normalization"][0]
         self.register_buffer("normalization", ones if norm is None else norm.expand(*slices, *sino).clone())
-        bg = inputs["background"][0]
-        self.register_buffer("background", torch.zeros(sino) if bg is None else bg.expand(*slices, *sino).clone())
+        self.register_buffer("background", torch.zeros(sino, device=device) if bg is None
+                             else bg.expand(*slices, *sino).clone())
         self.register_buffer("factors", self.attenuation_factors * self.normalization)
 
         self.resolution_fwhm = resolution_fwhm
-        self.register_buffer("blur_kernel", gaussian_kernel(resolution_fwhm, scanner.pixel_size, "resolution_fwhm"))
+        self.register_buffer("blur_kernel", gaussian_kernel(resolution_fwhm, scanner.pixel_size, "resolution_fwhm",
+                                                            device=device))
 
     # ------------------------------------------------------------ kernels
     def _project(self, images, adjoint=False):
@@ -127,6 +131,15 @@ class SystemModel(LinearOperator):
         return SystemModel(self.scanner, None, cut(self.factors),
                            cut(self.background), self.resolution_fwhm, mode=self.mode, views=self.views[index],
                            n_threads=self.projector.n_threads)
+
+    def _apply(self, fn, recurse=True):
+        # .to(), .cuda() and .double() reach buffers and submodules through here; the OSEM subsets kept by
+        # `subsets` are neither, and left behind they would compute on the old device (or fail there).
+        super()._apply(fn, recurse)
+        for parts in self._subsets.values():
+            for part in parts:
+                part._apply(fn, recurse)
+        return self
 
     def extra_repr(self) -> str:
         return f"{self.scanner.name}, mode={self.mode!r}, {super().extra_repr()}"
@@ -172,13 +185,15 @@ def _nonnegative(name, value):
         raise ValueError(f"{name} must be non-negative, got a minimum of {float(value.min()):.3g}")
 
 
-def gaussian_kernel(fwhm: float | None, spacing: float, name: str = "fwhm") -> torch.Tensor:
-    """Normalised 1D Gaussian taps over ±3σ for a FWHM in mm on a grid of ``spacing`` mm (one tap 1 for no blur)."""
+def gaussian_kernel(fwhm: float | None, spacing: float, name: str = "fwhm", dtype=torch.float32,
+                    device="cpu") -> torch.Tensor:
+    """Normalised 1D Gaussian taps over ±3σ for a FWHM in mm on a grid of ``spacing`` mm (one tap 1 for no blur),
+    built on ``device``."""
     if fwhm is None or fwhm == 0:
-        return torch.ones(1)
+        return torch.ones(1, dtype=dtype, device=device)
     if not (isinstance(fwhm, (int, float)) and math.isfinite(fwhm) and fwhm > 0):
         raise ValueError(f"{name} must be a positive number of mm or None, got {fwhm!r}")
     sigma = fwhm / _FWHM_PER_SIGMA / spacing
     r = max(1, math.ceil(3 * sigma))
-    taps = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64) / sigma) ** 2)
-    return (taps / taps.sum()).to(torch.float32)
+    taps = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64, device=device) / sigma) ** 2)
+    return (taps / taps.sum()).to(dtype)

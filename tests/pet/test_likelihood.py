@@ -5,7 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from bridges import pet
-from tests.pet.phantoms import ellipse_phantom, normalization
+from experiments.validation.ct import CUDA_CPU_TOL
+from tests.conftest import assert_gpu_resident, rel
+from tests.pet.phantoms import cpu_and_cuda_models, ellipse_phantom, normalization
 
 
 def counts_and_mean(seed=0, shape=(40, 30)):
@@ -54,3 +56,20 @@ def test_bad_counts_and_means_raise():
         pet.poisson_nll(ybar, y, reduction="max")
     with pytest.raises(TypeError, match="torch.Tensor"):
         pet.poisson_nll(ybar, y.numpy())
+
+
+@pytest.mark.cuda
+def test_nll_and_its_gradient_on_cuda_are_the_cpus_there():
+    """The NLL of the same numbers agrees to double rounding; the gradient through the model, A^T(1 - y / (A x + s))
+    at x = 1 (far from the data, so 1 - y/ȳ is not noise about zero), within 1.5 CUDA_CPU_TOL: it applies ASTRA's
+    CUDA projector and backprojector, each within CUDA_CPU_TOL of the CPU's (experiments/validation/ct.py)."""
+    cpu, gpu, x = cpu_and_cuda_models()
+    ybar = cpu.expected(x)
+    y = torch.poisson(ybar, generator=torch.Generator().manual_seed(0))
+    nll = pet.poisson_nll(ybar.double().cuda(), y.double().cuda())
+    assert nll.is_cuda and rel(nll, pet.poisson_nll(ybar.double(), y.double())) < 1e-10
+    ones, yg = torch.ones_like(x).cuda(), y.cuda()
+    grad = assert_gpu_resident(lambda a, b: pet.poisson_nll_gradient(gpu, a, b), ones, yg,
+                               data_bytes=2 * x.nbytes + y.nbytes,
+                               astra=lambda: (gpu.projector(ones), gpu.projector.adjoint(yg)))
+    assert grad.is_cuda and rel(grad, pet.poisson_nll_gradient(cpu, torch.ones_like(x), y)) < 1.5 * CUDA_CPU_TOL

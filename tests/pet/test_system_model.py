@@ -8,8 +8,10 @@ import scipy.ndimage
 import torch
 
 from bridges import LinearOperator, pet
+from experiments.validation.ct import CUDA_CPU_TOL
 from bridges.testing import adjoint_error, check_least_squares_gradient, check_operator
-from tests.pet.phantoms import ellipse_phantom, normalization
+from tests.conftest import assert_operator_on_gpu, rel
+from tests.pet.phantoms import cpu_and_cuda_models, ellipse_phantom, normalization
 
 
 @pytest.mark.parametrize("mode", ["arc", "exact"])
@@ -161,3 +163,37 @@ def test_bad_inputs_raise_clear_errors(preset):
         pet.SystemModel(object())
     with pytest.raises(ValueError, match=r"expected input of shape"):
         pet.SystemModel(preset)(torch.zeros(5, 5))
+
+
+def test_moving_the_model_takes_its_kept_osem_subsets_along(preset):
+    """`.to()` and `.double()` reach buffers and submodules; the subsets that `subsets` keeps are neither."""
+    model = pet.SystemModel(preset, background=0.5, resolution_fwhm=10.0)
+    parts = model.subsets(3)
+    model.double()
+    assert model.subsets(3) is parts
+    assert all(b.dtype == torch.float64 for part in parts for b in part.buffers())
+
+
+@pytest.mark.cuda
+def test_model_moved_to_cuda_computes_the_cpu_results_there():
+    """Within CUDA_CPU_TOL: the factors are the same numbers (made on the CPU, then moved), but the projectors are
+    ASTRA's CUDA and CPU ones (experiments/validation/ct.py)."""
+    cpu, gpu, x = cpu_and_cuda_models()
+    assert gpu.device.type == "cuda" and all(b.is_cuda for b in gpu.buffers())
+    assert_operator_on_gpu(cpu, gpu, x, cpu(x), CUDA_CPU_TOL,
+                           astra=lambda xg, yg: (gpu.projector(xg), gpu.projector.adjoint(yg)))
+
+
+@pytest.mark.cuda
+def test_model_built_from_cuda_inputs_and_its_subsets_live_on_cuda():
+    """A μ-map on the GPU is projected there; every buffer joins it, the blur kernel and the uniform factors too,
+    and so do the subsets cut from it and the subsets kept before a move."""
+    scanner = pet.PETScanner.biograph_mmr(downsample=2)
+    _, mu = ellipse_phantom(scanner)
+    cpu = pet.SystemModel(scanner, mu, background=0.5, resolution_fwhm=6.0)
+    gpu = pet.SystemModel(scanner, mu.cuda(), background=0.5, resolution_fwhm=6.0)
+    assert all(b.is_cuda for b in gpu.buffers()) and all(b.is_cuda for b in gpu.subset(slice(0, None, 7)).buffers())
+    assert rel(gpu.attenuation_factors, cpu.attenuation_factors) < CUDA_CPU_TOL
+    parts = cpu.subsets(3)
+    cpu.to("cuda")
+    assert all(b.is_cuda for part in parts for b in part.buffers())
