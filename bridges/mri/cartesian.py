@@ -39,6 +39,12 @@ def complex_tensor(value, name: str, ndim: int | None = None) -> torch.Tensor:
     return t.to(torch.complex64).contiguous()
 
 
+def gpu_or_cpu(*tensors) -> torch.device:
+    """Where an operator built from ``tensors`` (None ignored) keeps them: the GPU of the first one on a GPU,
+    else the CPU; so that constants given partly as host arrays do not leave it split across devices."""
+    return next((t.device for t in tensors if t is not None and t.device.type != "cpu"), torch.device("cpu"))
+
+
 class CartesianSense(LinearOperator):
     """Cartesian (multi-coil) MRI: y_c = M ⊙ F(S_c ⊙ x), F the centred orthonormal 2D FFT.
 
@@ -64,8 +70,10 @@ class CartesianSense(LinearOperator):
         image_shape = tuple(image_shape)
         range_shape = image_shape if maps is None else (maps.shape[0], *image_shape)
         super().__init__(image_shape, range_shape, torch.complex64)
-        self.register_buffer("maps", maps)
-        self.register_buffer("mask", None if mask is None else _checked_mask(mask, image_shape))
+        mask = None if mask is None else _checked_mask(mask, image_shape)
+        device = gpu_or_cpu(maps, mask)
+        self.register_buffer("maps", None if maps is None else maps.to(device))
+        self.register_buffer("mask", None if mask is None else mask.to(device))
 
     def _forward(self, x):
         if self.maps is not None:

@@ -108,7 +108,7 @@ class NUFFT(LinearOperator):
             raise ValueError(f"backend 'finufft' runs on CPU tensors, got a {device} tensor: use 'cufinufft' or 'auto'")
         if name == "cufinufft" and device.type != "cuda":
             raise ValueError(f"backend 'cufinufft' runs on CUDA tensors, got a {device} tensor: use 'finufft' or 'auto'")
-        coords = self.coords.to(device)
+        coords = self.coords.to(device)  # no copy once the operator is on `device`; else one, kept with the kernel
         if name == "finufft":
             return backends.FinufftNufft(self.domain_shape, coords, self.eps, self.n_threads)
         if name == "cufinufft":

@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import torch
 
-from .sigpy_adapter import to_array, to_tensor
+from .sigpy_adapter import sigpy_device, to_array, to_tensor
 
 _INSTALL = {"finufft": "pip install finufft", "cufinufft": "pip install cufinufft (needs CUDA and CuPy)"}
 _MAX_PLANS = 8  # plans per n_trans and thread count; a few batch sizes are normal, hundreds are not
@@ -34,7 +34,7 @@ def available(name: str) -> bool:
         return True
     try:
         __import__(name)
-    except ImportError:
+    except (ImportError, OSError):  # cufinufft installed without a loadable CUDA library raises OSError
         return False
     return True
 
@@ -42,12 +42,13 @@ def available(name: str) -> bool:
 def require(name: str):
     """Import backend `name`'s package or raise an ImportError saying how to install it."""
     if not available(name):
-        raise ImportError(f"NUFFT backend '{name}' is not installed: {_INSTALL[name]}")
+        raise ImportError(f"NUFFT backend '{name}' is not installed or does not load: {_INSTALL[name]}")
     return __import__(name)
 
 
 class SigpyNufft:
-    """SigPy's Kaiser-Bessel gridding NUFFT (``sigpy.nufft``), on NumPy or CuPy views."""
+    """SigPy's Kaiser-Bessel gridding NUFFT (``sigpy.nufft``), on NumPy or CuPy views (CUDA tensors through
+    DLPack: the coordinates and the data stay on the GPU)."""
 
     def __init__(self, image_shape, coords: torch.Tensor, oversamp=1.25, width=4):
         self.image_shape, self.oversamp, self.width = tuple(image_shape), oversamp, width
@@ -55,14 +56,16 @@ class SigpyNufft:
 
     def forward(self, x):
         import sigpy
-        out = sigpy.nufft(to_array(x), to_array(self.coords), oversamp=self.oversamp, width=self.width)
+        with sigpy_device(x):
+            out = sigpy.nufft(to_array(x), to_array(self.coords), oversamp=self.oversamp, width=self.width)
         return to_tensor(out, torch.complex64)
 
     def adjoint(self, y):
         import sigpy
         oshape = (y.shape[0], *self.image_shape)
-        out = sigpy.nufft_adjoint(to_array(y), to_array(self.coords), oshape, oversamp=self.oversamp,
-                                  width=self.width)
+        with sigpy_device(y):
+            out = sigpy.nufft_adjoint(to_array(y), to_array(self.coords), oshape, oversamp=self.oversamp,
+                                      width=self.width)
         return to_tensor(out, torch.complex64)
 
 

@@ -15,7 +15,7 @@ import torch
 
 from ..operator import LinearOperator
 from ..solvers import cgls
-from .sigpy_adapter import to_array, to_tensor
+from .sigpy_adapter import sigpy_device, to_array, to_tensor
 
 
 def zero_filled(A: LinearOperator, kspace: torch.Tensor, dcf: torch.Tensor | None = None) -> torch.Tensor:
@@ -37,7 +37,9 @@ def density_compensation(coords: torch.Tensor, image_shape, n_iter: int = 30) ->
     import sigpy.mri
     from .nufft import check_coords
     coords = check_coords(coords, tuple(image_shape))
-    w = sigpy.mri.pipe_menon_dcf(to_array(coords), img_shape=list(image_shape), max_iter=n_iter, show_pbar=False)
+    # SigPy's apps compute on their `device` argument (default its CPU), not their input's: name the tensor's
+    w = sigpy.mri.pipe_menon_dcf(to_array(coords), img_shape=list(image_shape), device=sigpy_device(coords),
+                                 max_iter=n_iter, show_pbar=False)
     return to_tensor(w, torch.float32)
 
 
@@ -58,6 +60,8 @@ def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: flo
 
     ``A`` is a `CartesianSense` (its maps and mask; single-coil without maps) or a `Sense` (its maps and
     trajectory): SigPy rebuilds the same operator, and solves one item at a time (``n_iter`` iterations).
+    On CUDA tensors it runs on their GPU, except SigPy's wavelet transform, which is PyWavelets on the host:
+    each iteration takes the image there and back.
 
     Shapes: kspace (*batch, *A.range_shape) -> image (*batch, *A.domain_shape) complex64.
     """
@@ -68,7 +72,8 @@ def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: flo
         maps, options = A.maps, dict(coord=to_array(A.nufft.coords))
     elif isinstance(A, CartesianSense):
         # SigPy takes unsampled points to be the zero ones unless given the mask as weights
-        maps = A.maps if A.maps is not None else torch.ones(1, *A.domain_shape, dtype=torch.complex64)
+        maps = A.maps if A.maps is not None else torch.ones(1, *A.domain_shape, dtype=torch.complex64,
+                                                            device=kspace.device)
         options = {} if A.mask is None else dict(weights=to_array(A.mask.expand(A.domain_shape).contiguous()))
     else:
         raise TypeError(f"l1_wavelet expects a bridges.mri.CartesianSense or Sense, got {type(A).__name__}")
@@ -81,6 +86,7 @@ def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: flo
     if A.maps is None:  # single coil: one coil of unit sensitivity
         items = items.unsqueeze(1)
     images = [to_tensor(sigpy.mri.app.L1WaveletRecon(to_array(y), to_array(maps), lam, wave_name=wave_name,
-                                                      max_iter=n_iter, show_pbar=False, **options).run(),
+                                                      device=sigpy_device(y), max_iter=n_iter, show_pbar=False,
+                                                      **options).run(),
                         torch.complex64) for y in items]
     return torch.stack(images).reshape(*batch, *A.domain_shape)

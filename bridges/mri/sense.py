@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..operator import LinearOperator
-from .cartesian import complex_tensor
+from .cartesian import complex_tensor, gpu_or_cpu
 from .nufft import NUFFT
 
 
@@ -33,7 +33,9 @@ class Sense(LinearOperator):
         maps = complex_tensor(maps, "maps")
         if maps.dim() < 3:
             raise ValueError(f"expected maps of shape (coils, y, x) or (coils, z, y, x), got {tuple(maps.shape)}")
-        nufft = NUFFT(maps.shape[1:], coords, **nufft_options)
+        coords = torch.as_tensor(coords)
+        device = gpu_or_cpu(maps, coords)
+        maps, nufft = maps.to(device), NUFFT(maps.shape[1:], coords, **nufft_options).to(device)
         super().__init__(nufft.domain_shape, (maps.shape[0], *nufft.range_shape), torch.complex64)
         self.nufft = nufft
         self.register_buffer("maps", maps)

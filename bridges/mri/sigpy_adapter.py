@@ -29,6 +29,19 @@ def _cupy():
     return cupy
 
 
+def sigpy_device(t: torch.Tensor):
+    """SigPy's device for ``t``: its GPU (CuPy's current device inside ``with``) or SigPy's CPU device.
+
+    SigPy makes its work arrays on CuPy's current device, not on its input's: without this context a
+    tensor on another GPU than the current one would meet arrays on the wrong device.
+    """
+    import sigpy
+    if t.is_cuda:
+        _cupy()
+        return sigpy.Device(t.device.index if t.device.index is not None else torch.cuda.current_device())
+    return sigpy.cpu_device
+
+
 def to_array(t: torch.Tensor):
     """The tensor's memory as a NumPy (CPU) or CuPy (CUDA) array, without a copy."""
     t = t.detach()
@@ -49,6 +62,9 @@ class SigpyOperator(LinearOperator):
 
     Real-to-complex linops (``domain_dtype=torch.float32``) are adjoint for Re<Ax, y>,
     so the adjoint returns Re(A^H y), PyTorch's gradient of a real input.
+
+    The linop's own arrays (maps, coordinates, weights) stay where it was built: SigPy copies NumPy
+    ones to the GPU at every call on a CUDA tensor, so for GPU use build it from CuPy arrays on that GPU.
 
     Shapes:
         forward: (*batch, *linop.ishape) -> (*batch, *linop.oshape); SigPy's linops
@@ -75,13 +91,9 @@ class SigpyOperator(LinearOperator):
     @staticmethod
     def _call(linop, x, dtype):
         a = to_array(x)
-        if x.is_cuda:
-            import sigpy
-            with sigpy.Device(x.device.index if x.device.index is not None else torch.cuda.current_device()):
-                out = linop(a)
-            xp = _cupy()
-        else:
-            out, xp = linop(a), np
+        with sigpy_device(x):
+            out = linop(a)
+        xp = _cupy() if x.is_cuda else np
         # some linops (Identity, Reshape) return their input: never hand back the caller's memory
         if xp.may_share_memory(out, a):
             out = out.copy()

@@ -4,10 +4,10 @@ import sigpy as sp
 import sigpy.mri
 import torch
 
-from bridges.mri import CartesianSense, fft2c, ifft2c, mask_equispaced
+from bridges.mri import CartesianSense, birdcage_maps, fft2c, ifft2c, mask_equispaced
 from bridges.testing import check_operator
 
-from tests.conftest import crandn, rel
+from tests.conftest import assert_operator_on_gpu, crandn, rel
 
 
 @pytest.mark.parametrize("shape", [(8, 6), (7, 5), (2, 3, 9, 4)])
@@ -54,3 +54,13 @@ def test_bad_input(maps):
         CartesianSense(maps).adjoint(crandn(3, 12, 10))
     with pytest.raises(ValueError, match="expected maps, a mask or image_shape"):
         CartesianSense()
+
+
+@pytest.mark.cuda
+def test_cartesian_with_maps_on_cuda_is_wholly_there_and_equals_the_cpu():
+    """Maps on the GPU take a host mask along; cuFFT and the CPU's FFT agree to float32 rounding (1e-5)."""
+    shape = (128, 128)
+    maps, mask = birdcage_maps(shape, 8), mask_equispaced(shape, 4, 0.08)
+    cpu, gpu = CartesianSense(maps, mask), CartesianSense(maps.cuda(), mask)
+    assert gpu.mask.is_cuda and gpu.maps.is_cuda
+    assert_operator_on_gpu(cpu, gpu, crandn(2, *shape), crandn(2, 8, *shape, seed=1), 1e-5)

@@ -4,10 +4,10 @@ import sigpy as sp
 import sigpy.mri
 import torch
 
-from bridges.mri import Sense, radial
+from bridges.mri import Sense, birdcage_maps, radial
 from bridges.testing import check_operator
 
-from tests.conftest import crandn, rel
+from tests.conftest import assert_operator_on_gpu, crandn, rel
 
 
 @pytest.fixture
@@ -51,3 +51,14 @@ def test_bad_input(maps, coords):
         Sense(maps[0], coords)
     with pytest.raises(ValueError, match="SigPy's range"):
         Sense(maps, coords * 3)
+
+
+@pytest.mark.cuda
+def test_sense_with_maps_on_cuda_is_wholly_there_and_equals_the_cpu():
+    """Maps on the GPU take the coordinates along; SigPy's gridding on CuPy and on the CPU agree to float32
+    rounding (1e-5; the GPU adds in another order)."""
+    shape = (128, 128)
+    maps, coords = birdcage_maps(shape, 8), radial(64, 256, shape)
+    cpu, gpu = Sense(maps, coords, backend="sigpy"), Sense(maps.cuda(), coords, backend="sigpy")
+    assert gpu.device.type == "cuda" and gpu.nufft.coords.is_cuda
+    assert_operator_on_gpu(cpu, gpu, crandn(2, *shape), crandn(2, 8, 64, 256, seed=1), 1e-5)

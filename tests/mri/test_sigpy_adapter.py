@@ -6,9 +6,9 @@ import torch
 
 from bridges.mri import from_sigpy
 from bridges.mri.sigpy_adapter import to_array
-from bridges.testing import check_operator
+from bridges.testing import check_operator, host_device_bytes
 
-from tests.conftest import crandn, rel
+from tests.conftest import assert_gpu_resident, crandn, rel
 
 
 def test_values_equal_sigpy_both_ways():
@@ -63,3 +63,15 @@ def test_cuda_tensor_stays_on_gpu_or_names_cupy():
         return
     y = A(x)
     assert y.is_cuda and rel(y.cpu(), sp.fft(x.cpu().numpy())) < 1e-6
+
+
+@pytest.mark.cuda
+def test_a_linop_of_cupy_arrays_copies_nothing_one_of_numpy_arrays_copies_its_arrays():
+    """What the docstring warns of: SigPy copies a linop's NumPy arrays to the GPU at each call on CUDA data."""
+    cupy = pytest.importorskip("cupy")
+    w, x = crandn(128, 128), crandn(4, 128, 128, seed=1).cuda()
+    on_gpu = from_sigpy(sp.linop.Multiply((4, 128, 128), cupy.asarray(w.numpy())))
+    y = assert_gpu_resident(on_gpu, x, data_bytes=2 * x.nbytes)
+    assert y.is_cuda and rel(y, x.cpu() * w) < 1e-6
+    _, copied = host_device_bytes(from_sigpy(sp.linop.Multiply((4, 128, 128), w.numpy())), x)
+    assert copied >= w.nbytes
