@@ -26,7 +26,15 @@ class Process:
 
 
 def start_process(device: str = "auto") -> Process:
-    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE, RANK, ...)."""
+    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE, RANK, ...).
+
+    ``device`` (``train.device``): "auto" (a GPU where there is one), "cpu" or "cuda"; each rank takes
+    the GPU of its LOCAL_RANK.
+    """
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"expected train.device 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device = 'cuda', but torch sees no CUDA device here: use 'auto' or 'cpu'")
     cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))

@@ -157,6 +157,7 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
     if dist.is_initialized():
         dist.all_reduce(value)
         value /= dist.get_world_size()
+    # on a GPU, float() waits for the step and reads back the one number the log needs: a sync, not a data copy
     return float(value), d_loss
 
 
