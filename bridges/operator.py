@@ -20,6 +20,9 @@ Example::
 """
 from __future__ import annotations
 
+import itertools
+import weakref
+
 import torch
 from torch import nn
 
@@ -32,30 +35,95 @@ def _shape_str(shape) -> str:
     return "(..., " + ", ".join(str(s) for s in shape) + ")"
 
 
-class _ForwardFn(torch.autograd.Function):
-    """y = A x; backward x̄ = A^H ȳ through `_AdjointFn`, so it is differentiable again."""
+# ---------------------------------------------------------------- autograd, torch.func and torch.compile
+# Every application of an operator goes through one of two doors, both with the same rules: the
+# derivative of a linear map A (backward: A^H of the cotangent; forward mode: A of the tangent) is the
+# map itself, and vmap becomes the kernels' own batch dimension, one call and never a loop.
+# - Eager, `_Apply`, an autograd.Function in the setup_context form: autograd, double backward,
+#   torch.autograd.forward_ad and every torch.func transform (vmap, grad, jvp, jacrev, jacfwd, hessian).
+# - Under torch.compile, the custom op ``bridges::apply``: Dynamo cannot trace into ASTRA, SigPy or
+#   FINUFFT, so the kernels are one opaque op whose fake implementation gives the output's shape from
+#   the operator, and whose registered backward is the op in the other direction: no graph break.
+#   (A custom op's registered autograd does not serve torch.func, hence the two doors.)
+# The custom op takes tensors and numbers only, so it finds its operator through a registry of weak
+# references keyed by an integer each operator holds.
+
+_OPERATORS: dict = {}
+_KEYS = itertools.count()
+
+
+def _register(op) -> int:
+    key = next(_KEYS)
+    _OPERATORS[key] = weakref.ref(op)
+    weakref.finalize(op, _OPERATORS.pop, key, None)
+    return key
+
+
+def _registered(key: int) -> "LinearOperator":
+    op = _OPERATORS[key]()
+    if op is None:
+        raise RuntimeError(f"the operator of key {key} no longer exists")
+    return op
+
+
+# The dispatch keys eager code runs with (autocast's, excluded until enabled).
+_EAGER_EXCLUDED = torch._C._dispatch_tls_local_exclude_set()
+
+
+@torch.library.custom_op("bridges::apply", mutates_args=())
+def _apply_op(x: torch.Tensor, key: int, adjoint: bool) -> torch.Tensor:
+    # A compiled graph calls this below the Conjugate and Negative fallbacks, whose keys it excludes:
+    # there a kernel's lazy `maps.conj()` would silently act as `maps` (measured on Sense's adjoint).
+    # The kernels are eager code on plain tensors, so they run with eager dispatch.
+    with torch._C._ForceDispatchKeyGuard(torch._C._dispatch_tls_local_include_set(), _EAGER_EXCLUDED):
+        out = _registered(key)._kernel(x, adjoint)
+    # a custom op's output must not share its input's memory (an identity kernel may return its input)
+    return out.clone() if out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() else out
+
+
+@_apply_op.register_fake
+def _(x, key, adjoint):
+    op = _registered(key)
+    shape, dtype = (op.domain_shape, op.domain_dtype) if adjoint else (op.range_shape, op.range_dtype)
+    return x.new_empty((x.shape[0], *shape), dtype=dtype)
+
+
+def _apply_op_setup(ctx, inputs, output):
+    ctx.key, ctx.adjoint = inputs[1], inputs[2]
+
+
+def _apply_op_backward(ctx, grad):
+    return torch.ops.bridges.apply(grad.contiguous(), ctx.key, not ctx.adjoint), None, None
+
+
+_apply_op.register_autograd(_apply_op_backward, setup_context=_apply_op_setup)
+
+
+class _Apply(torch.autograd.Function):
+    """y = A x (``adjoint`` False) or A^H x, on a flat batch (N, *shape); see the note above."""
 
     @staticmethod
-    def forward(ctx, op, x):
-        ctx.op = op
-        return op._apply_kernel(op._forward, x, op.range_shape)
+    def forward(op, x, adjoint):
+        return op._kernel(x, adjoint)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.op, _, ctx.adjoint = inputs
 
     @staticmethod
     def backward(ctx, grad):
-        return None, _AdjointFn.apply(ctx.op, grad.contiguous())
-
-
-class _AdjointFn(torch.autograd.Function):
-    """x = A^H y; backward ȳ = A x̄ through `_ForwardFn`."""
+        return None, _Apply.apply(ctx.op, grad.contiguous(), not ctx.adjoint), None
 
     @staticmethod
-    def forward(ctx, op, y):
-        ctx.op = op
-        return op._apply_kernel(op._adjoint, y, op.domain_shape)
+    def jvp(ctx, _op, tangent, _adjoint):
+        return _Apply.apply(ctx.op, tangent.contiguous(), ctx.adjoint)
 
     @staticmethod
-    def backward(ctx, grad):
-        return None, _ForwardFn.apply(ctx.op, grad.contiguous())
+    def vmap(info, in_dims, op, x, adjoint):
+        # (vmapped, N, *shape) is a batch of vmapped·N items: one call of the batched kernels
+        x = x.movedim(in_dims[1], 0)
+        out = _Apply.apply(op, x.reshape(-1, *x.shape[2:]).contiguous(), adjoint)
+        return out.reshape(*x.shape[:2], *out.shape[1:]), 0
 
 
 class LinearOperator(nn.Module):
@@ -76,6 +144,7 @@ class LinearOperator(nn.Module):
     """
 
     batched_kernels = False
+    composite = False  # True where the kernels only combine other operators' public calls (A.H, A @ B, c A, A + B)
 
     def __init__(self, domain_shape, range_shape, domain_dtype=torch.float32, range_dtype=None):
         super().__init__()
@@ -88,6 +157,14 @@ class LinearOperator(nn.Module):
         self._norm = None
         self._sensitivity = {}  # A^H 1 per device
         self._subsets = {}      # n_subsets -> [subset operators]
+        # The custom op's key; a composite is traced through under torch.compile (and is often made there,
+        # as A.H in a model's forward, where registering would be a side effect for Dynamo to guard on).
+        self._key = None if self.composite else _register(self)
+
+    def __setstate__(self, state):
+        # a copy (copy.deepcopy, pickle) is an operator of its own: it needs its own key
+        super().__setstate__(state)
+        self._key = None if self.composite else _register(self)
 
     # --- kernels a subclass implements -------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,15 +176,15 @@ class LinearOperator(nn.Module):
     # --- public application --------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """A x for x of shape (*batch, *domain_shape)."""
-        return self._checked_apply(_ForwardFn, x, self.domain_shape, self.domain_dtype,
-                           self.range_shape, self.range_dtype, "input")
+        return self._checked_apply(False, x, self.domain_shape, self.domain_dtype,
+                                   self.range_shape, self.range_dtype, "input")
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """A^H y for y of shape (*batch, *range_shape)."""
-        return self._checked_apply(_AdjointFn, y, self.range_shape, self.range_dtype,
-                           self.domain_shape, self.domain_dtype, "adjoint input")
+        return self._checked_apply(True, y, self.range_shape, self.range_dtype,
+                                   self.domain_shape, self.domain_dtype, "adjoint input")
 
-    def _checked_apply(self, fn, x, in_shape, in_dtype, out_shape, out_dtype, what):
+    def _checked_apply(self, adjoint, x, in_shape, in_dtype, out_shape, out_dtype, what):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: expected {what} as a torch.Tensor, got {type(x).__name__}")
         n = len(in_shape)
@@ -121,8 +198,20 @@ class LinearOperator(nn.Module):
         batch = x.shape[: x.dim() - n]
         # reshape copies only a non-contiguous input; kernels always see contiguous memory
         flat = x.to(in_dtype).reshape(-1, *in_shape).contiguous()
-        out = fn.apply(self, flat).reshape(*batch, *out_shape)
+        if not torch.compiler.is_compiling():
+            out = _Apply.apply(self, flat, adjoint)
+        elif self.composite:  # Dynamo traces into the parts' own calls (and needs no key for an operator
+            out = (self._adjoint if adjoint else self._forward)(flat)  # made inside the compiled code, as A.H)
+        else:
+            out = torch.ops.bridges.apply(flat, self._key, adjoint)
+        out = out.reshape(*batch, *out_shape)
         return out.to(_WIDER.get(out_dtype, out_dtype)) if wide else out
+
+    def _kernel(self, x, adjoint: bool):
+        """The raw kernels on a flat batch (N, *shape), outside autograd."""
+        if adjoint:
+            return self._apply_kernel(self._adjoint, x, self.domain_shape)
+        return self._apply_kernel(self._forward, x, self.range_shape)
 
     def _apply_kernel(self, kernel, x, out_shape):
         # Kernels see plain memory: DLPack refuses tensors that require grad, and NumPy ones with a lazy
@@ -284,6 +373,7 @@ class AdjointOperator(LinearOperator):
     """A^H as an operator of its own."""
 
     batched_kernels = True
+    composite = True
 
     def __init__(self, op: LinearOperator):
         super().__init__(op.range_shape, op.domain_shape, op.range_dtype, op.domain_dtype)
@@ -307,6 +397,7 @@ class ComposedOperator(LinearOperator):
     """A @ B: x -> A(B(x))."""
 
     batched_kernels = True
+    composite = True
 
     def __init__(self, outer: LinearOperator, inner: LinearOperator):
         if inner.range_shape != outer.domain_shape or inner.range_dtype != outer.domain_dtype:
@@ -326,6 +417,7 @@ class ScaledOperator(LinearOperator):
     """c * A."""
 
     batched_kernels = True
+    composite = True
 
     def __init__(self, op: LinearOperator, scalar):
         if isinstance(scalar, complex) and not op.range_dtype.is_complex:
@@ -345,6 +437,7 @@ class SumOperator(LinearOperator):
     """A + B on the same spaces."""
 
     batched_kernels = True
+    composite = True
 
     def __init__(self, a: LinearOperator, b: LinearOperator):
         if (a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype) != \

@@ -56,7 +56,7 @@ def adjoint_error(op: LinearOperator, seed: int = 0, device="cpu") -> float:
 
 
 def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: float = 1e-5,
-                   gradcheck: bool = True, device="cpu", seed: int = 0) -> dict:
+                   gradcheck: bool = True, transforms: bool = True, device="cpu", seed: int = 0) -> dict:
     """Run the checks every operator must pass; return the measured figures.
 
     - adjoint: dot-product test below `adjoint_rtol`;
@@ -64,7 +64,8 @@ def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: 
     - batching: a batch equals the items applied one by one;
     - linearity: A(a x + b z) = a A x + b A z;
     - autograd: `gradcheck` and `gradgradcheck` on double-precision input, see `check_autograd`
-      (`grad_tol` is its tolerance for operators computing in single precision, relative to ||A||).
+      (`grad_tol` is its tolerance for operators computing in single precision, relative to ||A||);
+    - transforms: forward-mode AD, vmap, jacrev and torch.compile, see `check_transforms`.
 
     Raises OperatorCheckError (an AssertionError) naming the check, the figure and the tolerance.
     """
@@ -94,7 +95,90 @@ def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: 
 
     if gradcheck:
         figures.update(check_autograd(op, grad_tol, device, seed))
+    if transforms:
+        figures.update(check_transforms(op, device, seed, jacobian_tol=max(adjoint_rtol, 1e-5)))
     return figures
+
+
+def check_transforms(op: LinearOperator, device="cpu", seed: int = 0, tol: float = 1e-5,
+                     jacobian_tol: float = 1e-5, max_jacobian_entries: int = 2 ** 22) -> dict:
+    """The operator as a torch citizen: forward-mode AD, torch.func and torch.compile.
+
+    - jvp: ``torch.func.jvp`` of forward and adjoint gives the map applied to the tangent;
+    - vmap: ``torch.func.vmap`` over a batch equals the batch;
+    - jacrev: the Jacobian (built from adjoint applications) equals the dense matrix of forward applications,
+      within `jacobian_tol` (the adjoint's accuracy), on an operator of at most `max_jacobian_entries` entries
+      (skipped above; complex operators as real maps of their real and imaginary parts);
+    - compile: ``torch.compile(fullgraph=True)`` of forward, adjoint and the gradient of ||Ax||² equal eager
+      (this resets torch.compile's caches first, so that the check never meets a recompile limit).
+
+    Returns the figures (relative errors; "jacrev" None where skipped).
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = random_input(op.domain_shape, op.domain_dtype, g, device)
+    y = random_input(op.range_shape, op.range_dtype, g, device)
+    figures = {}
+    with torch.no_grad():
+        ax, ahy = op(x), op.adjoint(y)
+    for name, fn, point, value in (("forward", op.forward, x, ax), ("adjoint", op.adjoint, y, ahy)):
+        tangent = random_input(point.shape, point.dtype, g, device)
+        primal_out, tangent_out = torch.func.jvp(fn, (point,), (tangent,))
+        figures[f"jvp {name}"] = max(_rel(primal_out, value), _rel(tangent_out, fn(tangent)))
+        _require(op, "forward-mode AD", f"torch.func.jvp of {name} vs {name} of the tangent", figures[f"jvp {name}"], tol)
+        batch = random_input(point.shape, point.dtype, g, device, batch=(3,))
+        figures[f"vmap {name}"] = _rel(torch.func.vmap(fn)(batch), fn(batch))
+        _require(op, "vmap", f"torch.func.vmap of {name} vs the batch", figures[f"vmap {name}"], tol)
+    figures["jacrev"] = _jacobian_error(op, x, max_jacobian_entries)
+    if figures["jacrev"] is not None:
+        _require(op, "jacrev", "torch.func.jacrev vs the dense matrix", figures["jacrev"], jacobian_tol)
+    figures.update(_compiled_errors(op, x, y))
+    for name, figure in figures.items():
+        if name.startswith("compiled"):
+            _require(op, "torch.compile", f"{name} vs eager", figure, tol)
+    return figures
+
+
+def _jacobian_error(op, x, max_entries):
+    """jacrev of the operator as a real map against its dense matrix; None if the matrix is too large."""
+    n, m = _numel(op.domain_shape, op.domain_dtype), _numel(op.range_shape, op.range_dtype)
+    if n * m > max_entries:
+        return None
+    as_real = (lambda t: torch.view_as_real(t)) if op.range_dtype.is_complex else (lambda t: t)
+    if op.domain_dtype.is_complex:
+        def real_map(v):
+            return as_real(op(torch.view_as_complex(v)))
+        point = torch.view_as_real(x)
+    else:
+        def real_map(v):
+            return as_real(op(v))
+        point = x
+    jacobian = torch.func.jacrev(real_map)(point).reshape(m, n)
+    basis = torch.eye(n, dtype=point.dtype, device=point.device).reshape(n, *point.shape)
+    with torch.no_grad():
+        dense = real_map(basis.contiguous() if not op.domain_dtype.is_complex else basis).reshape(n, m).T
+    return _rel(jacobian, dense)
+
+
+def _compiled_errors(op, x, y) -> dict:
+    torch.compiler.reset()
+    compiled_forward = torch.compile(lambda t: op(t), fullgraph=True)
+    compiled_adjoint = torch.compile(lambda t: op.adjoint(t), fullgraph=True)
+    compiled_loss = torch.compile(lambda t: op(t).abs().pow(2).sum(), fullgraph=True)
+    eager_x, compiled_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    op(eager_x).abs().pow(2).sum().backward()
+    compiled_loss(compiled_x).backward()
+    with torch.no_grad():
+        return {"compiled forward": _rel(compiled_forward(x), op(x)),
+                "compiled adjoint": _rel(compiled_adjoint(y), op.adjoint(y)),
+                "compiled gradient": _rel(compiled_x.grad, eager_x.grad)}
+
+
+def _numel(shape, dtype) -> int:
+    """Real numbers in a tensor of this shape and dtype."""
+    n = 1
+    for s in shape:
+        n *= s
+    return 2 * n if dtype.is_complex else n
 
 
 def check_autograd(op: LinearOperator, tol: float = 1e-5, device="cpu", seed: int = 0) -> dict:

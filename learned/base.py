@@ -42,6 +42,9 @@ class OperatorModel(nn.Module):
             raise ValueError(f"{type(self).__name__}: expected an operator on 2D images (..., y, x), "
                              f"got domain shape {op.domain_shape}")
         self.op = op
+        # ||A|| once, here: models scale by it in forward, where a first power iteration would stall
+        # torch.compile (it cannot trace the iteration's generator); later calls return the cached value.
+        op.norm()
         self.image = SpaceLayout(op.domain_shape, op.domain_dtype)
         self.data = SpaceLayout(op.range_shape, op.range_dtype)
         self.register_state_dict_post_hook(_drop_operator)

@@ -136,3 +136,78 @@ def test_module_conversions_reach_the_buffers():
     A = torch.nn.Sequential(MatrixOperator(M)).to("cpu").float()[0]
     assert A.matrix.device.type == "cpu"
     torch.testing.assert_close(A(torch.ones(3)), M.sum(1))
+
+
+# ---------------------------------------------------------------- torch.func, forward-mode AD, torch.compile
+class CountingMatrix(MatrixOperator):
+    """A matrix operator that counts its kernel calls: a vmap must be one call, never one per item."""
+    calls = 0
+
+    def _forward(self, x):
+        CountingMatrix.calls += 1
+        return super()._forward(x)
+
+
+def test_func_transforms_match_the_matrix():
+    M = matrix(5, 3, torch.float64)
+    A = MatrixOperator(M)
+    x, v, X = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64), torch.randn(7, 3, dtype=torch.float64)
+    y, tangent = torch.func.jvp(A, (x,), (v,))
+    torch.testing.assert_close((y, tangent), (M @ x, M @ v))
+    torch.testing.assert_close(torch.func.jvp(A.adjoint, (M @ x,), (M @ v,))[1], M.T @ M @ v)
+    torch.testing.assert_close(torch.func.vmap(A)(X), X @ M.T)
+    torch.testing.assert_close(torch.func.jacrev(A)(x), M)
+    torch.testing.assert_close(torch.func.jacfwd(A)(x), M)
+    loss = lambda t: (A(t) ** 2).sum()  # noqa: E731
+    torch.testing.assert_close(torch.func.grad(loss)(x), 2 * M.T @ M @ x)
+    torch.testing.assert_close(torch.func.hessian(loss)(x), 2 * M.T @ M)
+    torch.testing.assert_close(torch.func.vmap(torch.func.grad(loss))(X), 2 * X @ M.T @ M)
+
+
+def test_forward_mode_ad_through_forward_and_adjoint():
+    import torch.autograd.forward_ad as fwAD
+    M = matrix(4, 3, torch.complex128)
+    A = MatrixOperator(M)
+    x, v = matrix(1, 3, torch.complex128, 1)[0], matrix(1, 3, torch.complex128, 2)[0]
+    with fwAD.dual_level():
+        out = A.H(A(fwAD.make_dual(x, v)))
+        torch.testing.assert_close(fwAD.unpack_dual(out).tangent, M.conj().T @ M @ v)
+
+
+def test_vmap_is_one_batched_kernel_call():
+    A = CountingMatrix(matrix(5, 3, torch.float32))
+    X = torch.randn(6, 2, 3)
+    CountingMatrix.calls = 0
+    out = torch.func.vmap(A, in_dims=1)(X)
+    assert CountingMatrix.calls == 1
+    torch.testing.assert_close(out, (X @ A.matrix.T).movedim(1, 0))
+
+
+def test_compiled_training_step_equals_eager_without_graph_breaks():
+    M = matrix(5, 3, torch.float32)
+    A = MatrixOperator(M)
+    net = torch.nn.Linear(3, 3)
+    x = torch.randn(4, 3)
+
+    def loss_fn(t):
+        return (A.H(A(net(t)) - 1.0) ** 2).sum()
+
+    eager_loss = loss_fn(x)
+    eager_loss.backward()
+    eager_grad = net.weight.grad.clone()
+    net.weight.grad = None
+    # fullgraph: a graph break would raise; the backward is AOTAutograd's, compiled with the forward
+    compiled_loss = torch.compile(loss_fn, fullgraph=True)(x)
+    compiled_loss.backward()
+    torch.testing.assert_close(compiled_loss, eager_loss)
+    torch.testing.assert_close(net.weight.grad, eager_grad)
+
+
+def test_a_copied_operator_is_an_operator_of_its_own():
+    import copy
+    A = MatrixOperator(matrix(3, 2, torch.float32))
+    B = copy.deepcopy(A)
+    B.matrix.mul_(2)
+    x = torch.randn(2)
+    compiled = torch.compile(lambda t: B(t), fullgraph=True)
+    torch.testing.assert_close(compiled(x), 2 * A(x))
