@@ -38,7 +38,7 @@ class _ForwardFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, op, x):
         ctx.op = op
-        return op._apply_kernel(op._forward, x, op.range_shape)
+        return op._apply_kernel(op._forward, x, op.range_shape, op.range_dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -51,7 +51,7 @@ class _AdjointFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, op, y):
         ctx.op = op
-        return op._apply_kernel(op._adjoint, y, op.domain_shape)
+        return op._apply_kernel(op._adjoint, y, op.domain_shape, op.domain_dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -124,7 +124,9 @@ class LinearOperator(nn.Module):
         out = fn.apply(self, flat).reshape(*batch, *out_shape)
         return out.to(_WIDER.get(out_dtype, out_dtype)) if wide else out
 
-    def _apply_kernel(self, kernel, x, out_shape):
+    def _apply_kernel(self, kernel, x, out_shape, out_dtype):
+        if x.shape[0] == 0:  # an empty batch has an empty result; FINUFFT, MKL's FFT and torch.stack refuse one
+            return torch.empty(0, *out_shape, dtype=out_dtype, device=x.device)
         # Kernels see plain memory: DLPack refuses tensors that require grad, and NumPy ones with a lazy
         # conjugate or negative bit (autograd hands such views to the backward of a complex operator).
         x = x.detach().resolve_conj().resolve_neg()
