@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import inspect
+import math
 from pathlib import Path
 
 import torch
@@ -92,7 +93,7 @@ def _number(low=None, above=None):
     what = "a number" + (f" >= {low}" if low is not None else f" > {above}" if above is not None else "")
 
     def rule(v):
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
         ok = ok and (low is None or v >= low) and (above is None or v > above)
         return None if ok else what
     return rule

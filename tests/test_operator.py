@@ -71,6 +71,7 @@ def _empty_batch_operators():
     """One real operator of each kind of kernel: batched (CT, PET, MRI) and item by item (SigPy, ODL)."""
     import odl
     import sigpy as sp
+
     from bridges import ct, mri, pet
     from bridges.odl import from_odl
     maps = mri.birdcage_maps((8, 8), 2)

@@ -61,9 +61,11 @@ def test_every_problem_is_listed_in_one_message():
     with pytest.raises(ValueError) as info:
         check_config({"task": {"modality": "ct"}, "train": {"stpes": 3, "batch_size": 0}})
     assert str(info.value).splitlines() == [
-        "invalid configuration:", "  model.name: missing; expected one of ['AUTOMAP', 'DeepCascade', 'FBPConvNet', "
-        "'LearnedGradient', 'LearnedPrimalDual', 'VarNet']",
-        "  train.stpes: unknown key; did you mean train.steps?", "  train.batch_size: expected an integer >= 1, got 0"]
+        "invalid configuration:",
+        ("  model.name: missing; expected one of ['AUTOMAP', 'DeepCascade', 'FBPConvNet', 'LearnedGradient', "
+         "'LearnedPrimalDual', 'VarNet']"),
+        "  train.stpes: unknown key; did you mean train.steps?",
+        "  train.batch_size: expected an integer >= 1, got 0"]
 
 
 def test_checked_before_any_work_starts(tmp_path):
