@@ -210,10 +210,12 @@ class LinearOperator(nn.Module):
     def _kernel(self, x, adjoint: bool):
         """The raw kernels on a flat batch (N, *shape), outside autograd."""
         if adjoint:
-            return self._apply_kernel(self._adjoint, x, self.domain_shape)
-        return self._apply_kernel(self._forward, x, self.range_shape)
+            return self._apply_kernel(self._adjoint, x, self.domain_shape, self.domain_dtype)
+        return self._apply_kernel(self._forward, x, self.range_shape, self.range_dtype)
 
-    def _apply_kernel(self, kernel, x, out_shape):
+    def _apply_kernel(self, kernel, x, out_shape, out_dtype):
+        if x.shape[0] == 0:  # an empty batch has an empty result; FINUFFT, MKL's FFT and torch.stack refuse one
+            return torch.empty(0, *out_shape, dtype=out_dtype, device=x.device)
         # Kernels see plain memory: DLPack refuses tensors that require grad, and NumPy ones with a lazy
         # conjugate or negative bit (autograd hands such views to the backward of a complex operator).
         x = x.detach().resolve_conj().resolve_neg()

@@ -194,7 +194,7 @@ def tv_pdhg(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float, spac
 
 # ------------------------------------------------------------------ expectation maximisation
 def check_counts(counts, range_shape=None) -> torch.Tensor:
-    """``counts`` if it is a real tensor of non-negative values (ending in ``range_shape``), else a clear error."""
+    """``counts`` if it is a real tensor of finite non-negative values (ending in ``range_shape``), else a clear error."""
     if not isinstance(counts, torch.Tensor):
         raise TypeError(f"expected counts as a torch.Tensor, got {type(counts).__name__}")
     if counts.is_complex():
@@ -203,6 +203,8 @@ def check_counts(counts, range_shape=None) -> torch.Tensor:
     if range_shape is not None and (counts.dim() < n or tuple(counts.shape[counts.dim() - n:]) != tuple(range_shape)):
         raise ValueError(f"expected counts of shape (..., {', '.join(map(str, range_shape))}), "
                          f"got {tuple(counts.shape)}")
+    if not torch.isfinite(counts).all():  # EM would return NaN, or drop the bin where its ray misses the image
+        raise ValueError("counts must be finite, got NaN or Inf")
     if bool((counts < 0).any()):
         raise ValueError(f"counts must be non-negative, got a minimum of {float(counts.min()):.3g}")
     return counts

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,9 @@ def save_checkpoint(path, state: dict) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A write killed mid-way (kill -9) leaves its temporary file; nothing ever reads one, so clear them.
+    for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+        orphan.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -29,8 +33,24 @@ def save_checkpoint(path, state: dict) -> Path:
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
+    """The state `save_checkpoint` wrote: tensors, RNG states (byte tensors) and plain Python values.
+
+    ``weights_only=True``: a pickle may name any callable to run on loading, so only tensors and plain
+    values are unpickled; a file holding anything else is refused, never executed.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"expected a checkpoint at {path}, found none")
-    # Our checkpoints hold RNG states and plain Python values besides tensors.
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as err:  # refused, truncated, not a zip archive
+        raise ValueError(f"expected a checkpoint written by experiments.checkpoint at {path}, got a file that "
+                         f"is corrupt or holds more than tensors and plain values ({_reason(err)})") from None
+
+
+def _reason(err: Exception) -> str:
+    """The cause in torch's message, without its advice to load the file with ``weights_only=False``."""
+    for line in str(err).splitlines():
+        if "WeightsUnpickler error:" in line:
+            return line.split("error:", 1)[1].split(". ")[0].strip()
+    return str(err) or type(err).__name__

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from experiments import baselines, metrics, report
 from experiments.checkpoint import load_checkpoint
-from experiments.config import apply_overrides
+from experiments.config import apply_overrides, check_config
 from experiments.tasks import Task, build_model, build_task
 
 COLUMNS = ["method", "PSNR (dB)", "SSIM", "data fit", "s / image"]
@@ -38,10 +38,7 @@ def run_baselines(task: Task, cfg: dict, y: torch.Tensor, log=print) -> dict:
     val = None
     for name, spec in cfg.get("evaluate", {}).get("baselines", {}).items():
         spec = dict(spec)
-        method, grid = spec.pop("method", None), spec.pop("tune", None)
-        if method not in baselines.BASELINES:
-            raise ValueError(f"evaluate.baselines.{name}.method: expected one of {sorted(baselines.BASELINES)}, "
-                             f"got {method!r}")
+        method, grid = spec.pop("method"), spec.pop("tune", None)  # names checked by config.check_config
         if grid:
             val = val or stack(task.val)
             best, _ = baselines.tune(baselines.BASELINES[method], task.op, val["y"], val["x"], grid, **spec)
@@ -82,7 +79,7 @@ def evaluate(task: Task, model: torch.nn.Module, cfg: dict, out: Path, log=print
 def load_run(run_dir: Path, overrides=()) -> tuple[dict, Task, torch.nn.Module]:
     """Configuration, task and trained model of a run folder (its ``checkpoint.pt``)."""
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
-    cfg = apply_overrides(state["config"], overrides)
+    cfg = check_config(apply_overrides(state["config"], overrides))
     task = build_task(cfg)
     model = build_model(task, cfg["model"])
     model.load_state_dict(state["model"])

@@ -25,6 +25,8 @@ from experiments import baselines, data
 
 MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPConvNet", "AUTOMAP")
 SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
+MRI_MASKS = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
+PET_SCANNERS = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
 
 
 @dataclass
@@ -52,16 +54,14 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
     if modality == "mri":
         shape = (size, size)
         maps = mri.birdcage_maps(shape, int(task_cfg.get("n_coils", 8)))
-        samplers = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
-        sampler = _choice("task.mask", samplers, task_cfg.get("mask", "equispaced"))
+        sampler = _choice("task.mask", MRI_MASKS, task_cfg.get("mask", "equispaced"))
         acceleration = float(task_cfg.get("acceleration", 4))
         mask = sampler(shape, acceleration, float(task_cfg.get("center_fraction", 0.08)),
                        seed=int(task_cfg.get("mask_seed", 0)))
         return mri.CartesianSense(maps, mask), (f"{maps.shape[0]}-coil Cartesian, {size}², {acceleration:g}x "
                                                 f"{task_cfg.get('mask', 'equispaced')} columns")
     if modality == "pet":
-        scanners = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
-        scanner = _choice("task.scanner", scanners, task_cfg.get("scanner", "biograph_mmr"))(
+        scanner = _choice("task.scanner", PET_SCANNERS, task_cfg.get("scanner", "biograph_mmr"))(
             downsample=int(task_cfg.get("downsample", 4)))
         total_counts = float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS))
         model = data.pet_system_model(scanner, total_counts, float(task_cfg.get("scatter_fraction", 0.35)),

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 import learned
 from experiments import metrics
 from experiments.checkpoint import load_checkpoint, save_checkpoint
-from experiments.config import dumps
+from experiments.config import check_config, dumps
 from experiments.distributed import Process, StepBatches, start_process
 from experiments.logs import Logs
 from experiments.tasks import Task, build_model, build_task
@@ -180,7 +180,7 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
     ``config.toml`` to ``out``. ``stop_after`` ends the run early without a final checkpoint (a kill,
     for tests); ``task`` reuses data already built (the same configuration's)."""
     out = Path(out)
-    train_cfg = cfg.get("train", {})
+    train_cfg = check_config(cfg).get("train", {})
     proc = start_process(train_cfg.get("device", "auto"))
     ckpt_path = out / "checkpoint.pt"
     state = None

@@ -67,6 +67,42 @@ def test_any_leading_batch(batch):
     torch.testing.assert_close(y, x @ M.T)
 
 
+def _empty_batch_operators():
+    """One real operator of each kind of kernel: batched (CT, PET, MRI) and item by item (SigPy, ODL)."""
+    import odl
+    import sigpy as sp
+
+    from bridges import ct, mri, pet
+    from bridges.odl import from_odl
+    maps = mri.birdcage_maps((8, 8), 2)
+    return {
+        "ct": lambda: ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8))),
+        "pet": lambda: pet.SystemModel(pet.PETScanner.biograph_mmr(downsample=12)),
+        "cartesian": lambda: mri.CartesianSense(maps, mri.mask_equispaced((8, 8), 2, 0.25)),
+        "nufft-finufft": lambda: mri.NUFFT((8, 8), mri.radial(4, 8, (8, 8)), backend="finufft"),
+        "nufft-sigpy": lambda: mri.NUFFT((8, 8), mri.radial(4, 8, (8, 8)), backend="sigpy"),
+        "sense": lambda: mri.Sense(maps, mri.radial(4, 8, (8, 8))),
+        "from_sigpy": lambda: mri.from_sigpy(sp.linop.FFT((6, 5))),
+        "from_odl": lambda: from_odl(odl.MatrixOperator(torch.ones(4, 3).numpy(), domain=odl.rn(3, dtype="float32"),
+                                                        range=odl.rn(4, dtype="float32"))),
+        "matrix": lambda: MatrixOperator(matrix(5, 3, torch.float32)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_empty_batch_operators()))
+@pytest.mark.parametrize("batch", [(0,), (2, 0)])
+def test_empty_batch_gives_an_empty_result(name, batch):
+    # FINUFFT ("ntrans invalid"), MKL's FFT and torch.stack (item-by-item kernels) refused an empty batch
+    A = _empty_batch_operators()[name]()
+    x = torch.zeros(*batch, *A.domain_shape, dtype=A.domain_dtype, requires_grad=True)
+    y = A(x)
+    assert y.shape == (*batch, *A.range_shape) and y.dtype == A.range_dtype
+    back = A.adjoint(torch.zeros(*batch, *A.range_shape, dtype=A.range_dtype))
+    assert back.shape == x.shape and back.dtype == A.domain_dtype
+    y.abs().sum().backward()  # autograd passes through it too
+    assert x.grad.shape == x.shape
+
+
 def test_non_contiguous_input_gives_same_result():
     M = matrix(5, 3, torch.float32)
     x = torch.randn(3, 4).T  # (4, 3), not contiguous

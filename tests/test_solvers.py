@@ -109,6 +109,21 @@ def test_em_step_is_differentiable_in_x(pet_problem):
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_counts_must_be_finite(pet_problem, bad):
+    # mlem returned an all-NaN image, or silently dropped the NaN where its ray missed the image
+    from bridges.odl import reference
+    model, counts = pet_problem
+    for corner in ((0, 0), (10, 20)):
+        y = counts.clone()
+        y[corner] = bad
+        for solve in (solvers.mlem, reference.mlem):
+            with pytest.raises(ValueError, match="counts must be finite, got NaN or Inf"):
+                solve(model, y, 1)
+        with pytest.raises(ValueError, match="counts must be finite, got NaN or Inf"):
+            pet.poisson_nll(model.expected(torch.ones(model.domain_shape)), y)
+
+
 def test_bad_input(pet_problem):
     model, counts = pet_problem
     with pytest.raises(ValueError, match="n_iter must be a non-negative integer, got -1"):

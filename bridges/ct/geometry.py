@@ -47,8 +47,16 @@ def _finite(name, array):
         raise ValueError(f"{name} must be finite (no NaN or Inf), got {array}")
 
 
+def _converted(name, values, kind):
+    """``kind(v)`` of each value; sizes must be whole, so that (32.9, 32.1) is refused rather than truncated."""
+    out = tuple(kind(v) for v in values)
+    if kind is int and any(o != v for o, v in zip(out, values)):
+        raise ValueError(f"{name} must be whole numbers, got {tuple(values)}")
+    return out
+
+
 def _pair(name, value, kind=float):
-    pair = tuple(kind(v) for v in (value if np.ndim(value) else (value, value)))
+    pair = _converted(name, value if np.ndim(value) else (value, value), kind)
     if len(pair) != 2:
         raise ValueError(f"{name} must be a number or a pair, got {value}")
     _positive(name, pair)
@@ -56,7 +64,7 @@ def _pair(name, value, kind=float):
 
 
 def _triple(name, value, kind=float):
-    triple = tuple(kind(v) for v in (value if np.ndim(value) else (value,) * 3))
+    triple = _converted(name, value if np.ndim(value) else (value,) * 3, kind)
     if len(triple) != 3:
         raise ValueError(f"{name} must be a number or a triple, got {value}")
     _positive(name, triple)

@@ -62,13 +62,17 @@ def scanner(name: str, *, view_step: int = 1, detector_binning: int = 1, image_s
     if name not in PRESETS:
         raise ValueError(f"unknown scanner {name!r}; expected one of {sorted(PRESETS)}")
     p = PRESETS[name]
-    for arg, value in (("view_step", view_step), ("detector_binning", detector_binning)):
+    for arg, value, full in (("view_step", view_step, "views"), ("detector_binning", detector_binning, "channels")):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        if value > p[full]:  # would leave no view or channel
+            raise ValueError(f"{arg} must be at most the preset's {p[full]} {full}, got {value}")
     views = p["views"] // view_step
     channels = p["channels"] // detector_binning
     pitch = p["channel_pitch"] * detector_binning
     image_shape = tuple(image_shape or p["image_shape"])
+    if not all(n > 0 for n in image_shape):  # checked here as well as by the geometry: the pixel size divides by it
+        raise ValueError(f"image_shape must be positive, got {image_shape}")
     fov = p["fov"] if fov is None else fov
     if not (isinstance(fov, (int, float)) and math.isfinite(fov) and fov > 0):
         raise ValueError(f"fov must be a positive number of mm, got {fov!r}")

@@ -1,6 +1,8 @@
 """The CT forward model: X-ray line integrals through ASTRA, as a `LinearOperator`."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from ..operator import LinearOperator
@@ -37,6 +39,10 @@ class Projector(LinearOperator):
     def __init__(self, geometry, n_threads: int | None = None):
         super().__init__(geometry.image_shape, geometry.sinogram_shape, torch.float32)
         self.geometry = geometry
+        if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
+                                      or n_threads < 1):
+            # ASTRA is handed this many projectors: 0 or fewer leaves the output uninitialised
+            raise ValueError(f"n_threads must be a positive integer, or None for one per core, got {n_threads!r}")
         self.n_threads = n_threads or max(1, torch.get_num_threads())
         self._slices = None  # the 2D geometry of one slice when a 3D parallel beam runs slice by slice
         if isinstance(geometry, (ParallelBeam3D, ParallelVec3D)) and geometry.to_vec().axial_slices():

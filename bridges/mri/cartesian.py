@@ -36,6 +36,8 @@ def complex_tensor(value, name: str, ndim: int | None = None) -> torch.Tensor:
         raise TypeError(f"expected {name} as a complex tensor (complex64), got {t.dtype}")
     if ndim is not None and t.dim() != ndim:
         raise ValueError(f"expected {name} with {ndim} dimensions, got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():  # a NaN would spread through every FFT to the whole image
+        raise ValueError(f"{name} must be finite, got NaN or Inf")
     return t.to(torch.complex64).contiguous()
 
 
@@ -96,4 +98,6 @@ def _checked_mask(mask, image_shape) -> torch.Tensor:
     if not ok:
         raise ValueError(f"expected mask of shape {image_shape} or broadcastable to it ((1, x) or (y, 1)), "
                          f"got {tuple(mask.shape)}")
+    if not torch.isfinite(mask).all():
+        raise ValueError("mask must be finite, got NaN or Inf")
     return mask.to(torch.float32).contiguous()

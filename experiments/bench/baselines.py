@@ -32,7 +32,7 @@ def problem(modality: str, size: int = 128, n_items: int = 1, seed: int = 0, pet
     if modality not in CONFIGS:
         raise ValueError(f"modality must be 'ct', 'mri' or 'pet', got {modality!r}")
     overrides = [f"seed={seed}", f"data.n_test={n_items}", "data.n_train=1", f"data.n_val={n_items}",
-                 f"task.image_size={size}", f"task.downsample={pet_downsample}"]
+                 f"task.downsample={pet_downsample}" if modality == "pet" else f"task.image_size={size}"]
     if modality == "ct":
         overrides.append(f"task.detector_binning={max(1, 8 * 64 // size)}")
     cfg = load_config(CONFIGS[modality], overrides)

@@ -21,7 +21,7 @@ import torch
 
 from experiments import metrics, report
 from experiments.checkpoint import load_checkpoint
-from experiments.config import apply_overrides, load_config
+from experiments.config import apply_overrides, check_config, load_config
 from experiments.evaluation import run_baselines, stack
 from experiments.tasks import build_model, build_task
 from experiments.training import train, unwrap
@@ -46,7 +46,10 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     target's baselines. ``source_checkpoint`` reuses a model trained on the source setting (its
     run's checkpoint) instead of training one; fine-tuning starts a fresh Adam at
     ``finetune_lr_factor`` times the configured learning rate, so as not to undo the training."""
-    src_cfg, tgt_cfg = apply_overrides(cfg, source), apply_overrides(cfg, target)
+    src_cfg, tgt_cfg = (check_config(apply_overrides(cfg, overrides)) for overrides in (source, target))
+    lr = float(tgt_cfg.get("train", {}).get("lr", 1e-3)) * finetune_lr_factor
+    tuning = [f"train.steps={finetune_steps}", f"train.checkpoint_every={finetune_steps}", f"train.lr={lr!r}"]
+    check_config(apply_overrides(tgt_cfg, tuning))  # now, not after the source model has trained
     src_task, tgt_task = build_task(src_cfg), build_task(tgt_cfg)
     log(f"source: {src_task.description}\ntarget: {tgt_task.description}")
     if source_checkpoint is None:
@@ -59,9 +62,7 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     name = cfg["model"]["name"]
     rows = [{"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task.test)},
             {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task.test)}]
-    lr = float(tgt_cfg.get("train", {}).get("lr", 1e-3)) * finetune_lr_factor
-    tuned_cfg = apply_overrides(tgt_cfg, [f"train.steps={finetune_steps}", f"train.init={str(source_checkpoint)!r}",
-                                          f"train.checkpoint_every={finetune_steps}", f"train.lr={lr!r}"])
+    tuned_cfg = apply_overrides(tgt_cfg, [*tuning, f"train.init={str(source_checkpoint)!r}"])
     tuned = unwrap(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
     rows.append({"model": f"{name}, fine-tuned {finetune_steps} steps on target", "tested on": "target",
                  **_model_scores(tuned, tgt_task.test)})

@@ -71,6 +71,16 @@ def _check_headers(files: list) -> None:
             raise ValueError(f"expected a CT series (Modality CT), got {header.get('Modality')!r} in {path.name}")
         if int(header.get("NumberOfFrames", 1)) != 1:
             raise ValueError(f"expected one frame per file, got {header.NumberOfFrames} in {path.name}")
+        spacing = np.asarray(header.PixelSpacing, dtype=float)
+        if spacing.shape != (2,) or not np.all(np.isfinite(spacing) & (spacing > 0)):
+            raise ValueError(f"expected PixelSpacing as two positive mm, got {spacing.tolist()} in {path.name}")
+        slope, intercept = float(header.RescaleSlope), float(header.RescaleIntercept)
+        if not (np.isfinite(slope) and slope != 0 and np.isfinite(intercept)):  # HU = slope · stored + intercept
+            raise ValueError(f"expected a finite non-zero RescaleSlope and a finite RescaleIntercept, got "
+                             f"{slope} and {intercept} in {path.name}")
+        if not np.all(np.isfinite(np.asarray(header.ImagePositionPatient, dtype=float))):
+            raise ValueError(f"expected a finite ImagePositionPatient, got {list(header.ImagePositionPatient)} "
+                             f"in {path.name}")
     first_path, first = files[0]
     for name in ("Rows", "Columns", "PixelSpacing", "ImageOrientationPatient"):
         reference = np.asarray(first.get(name), dtype=float)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .files import require_dataset, require_file
+from .files import open_hdf5, require_dataset, require_file
 
 ISMRMRD_NAMESPACE = {"ismrmrd": "http://www.ismrm.org/ISMRMRD"}
 
@@ -128,7 +128,7 @@ class FastMRISlices(Dataset):
             self.examples += [(path, s, metadata) for s in range(n_slices)]
 
     def _read_metadata(self, path: Path):
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:
             kspace = require_dataset(f, "kspace")
             if kspace.ndim not in (3, 4) or not np.issubdtype(kspace.dtype, np.complexfloating):
                 raise TypeError(f"expected kspace (slices, [coils,] ky, kx) complex in {path.name}, "
@@ -157,7 +157,7 @@ class FastMRISlices(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         path, slice_index, metadata = self.examples[index]
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:
             kspace = torch.from_numpy(np.asarray(f["kspace"][slice_index], dtype=np.complex64))
             kspace = kspace if metadata["multicoil"] else kspace[None]
             mask = self._mask(f, path, metadata, kspace.shape[-2:])

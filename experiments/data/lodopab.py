@@ -25,14 +25,13 @@ import bisect
 import dataclasses
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from bridges import ct
 
-from .files import dataset_shape, require_dataset
+from .files import dataset_shape, open_hdf5, require_dataset
 
 MU_MAX = 81.35858        # 1/m: μ at 3071 HU, LoDoPaB's normalisation of images and sinograms
 PHOTONS_PER_BIN = 4096   # incident photons per detector bin in the simulation
@@ -105,9 +104,9 @@ class LoDoPaB(Dataset):
         file = bisect.bisect_right(self._starts, index) - 1
         row = index - self._starts[file]
         truth, observation = self.files[file]
-        with h5py.File(truth, "r") as f:
+        with open_hdf5(truth) as f:
             x = require_dataset(f, "data")[row]
-        with h5py.File(observation, "r") as f:
+        with open_hdf5(observation) as f:
             y = require_dataset(f, "data")[row]
         # the files are ODL arrays: images (x, y), so ours (y, x) is the transpose; sinograms in metres
         x = torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32))

@@ -51,6 +51,7 @@ def test_caller_arrays_stay_writable():
     (dict(pixel_size=float("inf")), "pixel_size must be finite"),
     (dict(angles=np.array([0.0, np.nan])), "angles must be finite"),
     (dict(angles=np.array([])), "at least one view"),
+    (dict(image_shape=(32.9, 32.1)), r"image_shape must be whole numbers, got \(32.9, 32.1\)"),  # not (32, 32)
 ])
 def test_bad_parameters_raise(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -100,6 +101,18 @@ def test_presets_downsample_and_cite(name):
         assert full.n_detectors == 736 and full.n_views == 2304 and small.detector_spacing == 2 * 1.2858
     with pytest.raises(ValueError, match="view_step must be a positive integer"):
         ct.scanner(name, view_step=0)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(image_shape=(0, 0)), r"image_shape must be positive, got \(0, 0\)"),
+    (dict(image_shape=(32.9, 32.1)), "image_shape must be whole numbers"),
+    (dict(view_step=5000), "view_step must be at most the preset's 2304 views, got 5000"),
+    (dict(detector_binning=737), "detector_binning must be at most the preset's 736 channels, got 737"),
+    (dict(fov=0), "fov must be a positive number of mm, got 0"),
+])
+def test_presets_refuse_what_would_leave_nothing(bad, match):
+    with pytest.raises(ValueError, match=match):
+        ct.scanner("siemens-definition-as", **bad)
 
 
 def test_unknown_preset_lists_the_known_ones():

@@ -110,6 +110,14 @@ def test_threaded_batch_equals_serial():
     torch.testing.assert_close(threaded.T(y), serial.T(y), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("n_threads", [0, -1, 1.5, True, "2"])
+def test_thread_count_must_be_a_positive_integer(n_threads):
+    # -1 used to return uninitialised memory and 0 to mean the default, silently
+    with pytest.raises(ValueError, match=f"n_threads must be a positive integer, or None .*got {n_threads!r}"):
+        ct.Projector(GEOMETRIES["parallel"], n_threads=n_threads)
+    assert ct.Projector(GEOMETRIES["parallel"], n_threads=np.int64(2)).n_threads == 2
+
+
 def test_non_contiguous_input():
     g = GEOMETRIES["parallel"]
     x = torch.rand(g.image_shape[1], g.image_shape[0]).T

@@ -7,7 +7,6 @@ import torch
 from experiments import evaluation
 from experiments.commands import evaluate, shift
 from experiments.config import load_config
-from experiments.tasks import build_task
 from experiments.training import train
 
 TINY_TV = ["evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}"]
@@ -39,8 +38,6 @@ def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):
         assert len(list(csv.DictReader(f))) == 2
 
 
-def test_unknown_baseline_method_is_named():
-    cfg = load_config("smoke-ct", ["evaluate.baselines.X.method=\"fpb\""])
-    task = build_task(cfg)
+def test_unknown_baseline_method_is_named_before_any_work():
     with pytest.raises(ValueError, match=r"evaluate.baselines.X.method: expected one of \['cg_sense', .*got 'fpb'"):
-        evaluation.run_baselines(task, cfg, evaluation.stack(task.test)["y"])
+        load_config("smoke-ct", ["evaluate.baselines.X.method=\"fpb\""])

@@ -2,6 +2,7 @@
 import csv
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,50 @@ def test_checkpoint_write_is_atomic(tmp_path):
         save_checkpoint(path, {"step": 2, "bad": Unpicklable()})
     assert load_checkpoint(path) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_orphaned_temporary_files_are_cleared_by_the_next_write(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    (tmp_path / ".checkpoint.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")  # a write killed mid-way
+    (tmp_path / ".other.pt.x.tmp").write_bytes(b"")                                 # another file's: kept
+    save_checkpoint(path, {"step": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.x.tmp", "checkpoint.pt"]
+
+
+def test_corrupt_checkpoint_is_named(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"step": 1, "w": torch.ones(100)})
+    for data in (path.read_bytes()[:200], b"not a checkpoint", b""):
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match=f"checkpoint .* at {re.escape(str(path))}, got a file that is corrupt"):
+            load_checkpoint(path)
+
+
+class Hostile:
+    """Unpickling this calls ``open(marker, "w")``: a stand-in for whatever code a crafted checkpoint runs."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "resume", "init", "shift"])
+def test_hostile_checkpoint_is_refused_not_run(tmp_path, command):
+    from experiments.__main__ import main
+    marker, run = tmp_path / "ran", tmp_path / "run"
+    save_checkpoint(run / "checkpoint.pt", {"config": load_config("smoke-ct"), "step": 2, "model": Hostile(marker)})
+    argv = {"evaluate": ["evaluate", str(run)],
+            "resume": ["train", "smoke-ct", "--out", str(run), "--resume"],
+            "init": ["train", "smoke-ct", "--out", str(tmp_path / "new"), f"train.init={str(run / 'checkpoint.pt')!r}"],
+            "shift": ["shift", "--config", "smoke-ct", "--source-checkpoint", str(run / "checkpoint.pt"),
+                      "--out", str(tmp_path / "shift")]}[command]
+    with pytest.raises(ValueError, match=f"{re.escape(str(run / 'checkpoint.pt'))}.*Unsupported global.*open"):
+        main(argv)
+    assert not marker.exists()
+    torch.load(run / "checkpoint.pt", weights_only=False)  # the file is truly hostile: unrestricted loading runs it
+    assert marker.exists()
 
 
 def _rows(path):

@@ -54,6 +54,12 @@ def test_bad_input(maps):
         CartesianSense(maps).adjoint(crandn(3, 12, 10))
     with pytest.raises(ValueError, match="expected maps, a mask or image_shape"):
         CartesianSense()
+    # refused like PET's NaN factors: a NaN would spread through every FFT
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="maps must be finite, got NaN or Inf"):
+            CartesianSense(torch.where(maps.real > 0.5, torch.tensor(bad, dtype=maps.dtype), maps))
+        with pytest.raises(ValueError, match="mask must be finite, got NaN or Inf"):
+            CartesianSense(maps, torch.tensor([[1.0, bad] * 5] * 12))
 
 
 @pytest.mark.cuda

@@ -51,6 +51,8 @@ def test_bad_input(maps, coords):
         Sense(maps[0], coords)
     with pytest.raises(ValueError, match="SigPy's range"):
         Sense(maps, coords * 3)
+    with pytest.raises(ValueError, match="maps must be finite, got NaN or Inf"):
+        Sense(maps * torch.tensor(float("nan")), coords)
 
 
 @pytest.mark.cuda

@@ -159,6 +159,8 @@ def test_bad_inputs_raise_clear_errors(preset):
         pet.SystemModel(preset, torch.full(image_shape, float("nan")))
     with pytest.raises(ValueError, match="resolution_fwhm"):
         pet.SystemModel(preset, resolution_fwhm=-3.0)
+    with pytest.raises(ValueError, match="n_threads must be a positive integer, or None .*got -1"):
+        pet.SystemModel(preset, n_threads=-1)  # returned NaNs
     with pytest.raises(TypeError, match="PETScanner"):
         pet.SystemModel(object())
     with pytest.raises(ValueError, match=r"expected input of shape"):

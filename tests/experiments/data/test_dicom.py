@@ -94,6 +94,25 @@ def test_inconsistent_series_are_refused(tmp_path, edit, message):
         read_dicom_series(tmp_path)
 
 
+def every_slice(**values):
+    return lambda k, ds: [setattr(ds, name, value) for name, value in values.items()]
+
+
+@pytest.mark.parametrize("edit,message", [
+    (every_slice(PixelSpacing=[0.0, 0.8]), r"expected PixelSpacing as two positive mm, got \[0.0, 0.8\] in IM"),
+    (every_slice(PixelSpacing=[0.7, -0.8]), r"expected PixelSpacing as two positive mm, got \[0.7, -0.8\]"),
+    (edit_slice(2, RescaleSlope=float("nan")), "expected a finite non-zero RescaleSlope .*, got nan and -1024.0 in IM"),
+    (edit_slice(2, RescaleSlope=0.0), "expected a finite non-zero RescaleSlope"),
+    (edit_slice(0, RescaleIntercept=float("inf")), "a finite RescaleIntercept, got 0.5 and inf"),
+    (edit_slice(1, ImagePositionPatient=[0.0, float("nan"), 0.0]), "expected a finite ImagePositionPatient"),
+])
+def test_meaningless_values_are_refused(tmp_path, edit, message):
+    # each was read into a volume before: NaN voxels, or a spacing of 0 mm
+    write_series(tmp_path, stored_values(SHAPE), spacing=SPACING, edit=edit)
+    with pytest.raises(ValueError, match=message):
+        read_dicom_series(tmp_path)
+
+
 def test_other_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="expected a directory of DICOM files"):
         read_dicom_series(tmp_path / "none")

@@ -132,6 +132,14 @@ def test_test_split_keeps_its_stored_mask(tmp_path):
     assert "target" not in item and math.isnan(item["max"])
 
 
+def test_file_truncated_after_indexing_is_named(multicoil):
+    path = next(multicoil[0].glob("*.h5"))
+    data = FastMRISlices(path)
+    path.write_bytes(path.read_bytes()[:4096])  # cut short while the dataset holds its index (a copy interrupted)
+    with pytest.raises(ValueError, match=f"expected a readable HDF5 file at .*{path.name}, got one that is corrupt"):
+        data[1]
+
+
 def test_bad_files_and_arguments(tmp_path):
     with h5py.File(tmp_path / "no_kspace.h5", "w") as f:
         f.create_dataset("ismrmrd_header", data=header())
@@ -154,6 +162,9 @@ def test_bad_files_and_arguments(tmp_path):
         parse_ismrmrd_header(b"not xml")
     with pytest.raises(FileNotFoundError, match="missing.h5"):
         FastMRISlices(tmp_path / "missing.h5")
+    (tmp_path / "garbage.h5").write_bytes(b"not HDF5")
+    with pytest.raises(ValueError, match=r"expected a readable HDF5 file at .*garbage.h5, got one that is corrupt"):
+        FastMRISlices(tmp_path / "garbage.h5")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="expected fastMRI .h5 files in"):
         FastMRISlices(tmp_path / "empty")

@@ -107,6 +107,9 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match=r"expected dataset 'data' in .*observation_test_000.hdf5, "
                                          r"found \['sinogram'\]"):
         LoDoPaB(tmp_path, "test")
+    (tmp_path / "observation_test_000.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n cut short")
+    with pytest.raises(ValueError, match="expected a readable HDF5 file at .*observation_test_000.hdf5, got one that"):
+        LoDoPaB(tmp_path, "test")
 
 
 def test_a_task_reads_lodopab_files_in_physical_units(lodopab, tmp_path):
