@@ -14,11 +14,13 @@ from experiments.bench import learned as bench_learned
 from tests.conftest import rel
 
 
-def test_bench_learned_prints_a_row_per_batch(capsys):
-    bench_learned.main(["--size", "16", "--views", "4", "--batches", "1", "2", "--steps", "1"])
+def test_bench_learned_prints_eager_and_compiled_steps(capsys):
+    bench_learned.main(["--size", "16", "--views", "4", "--batches", "2", "--steps", "1"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]
-    assert all(row.split("|")[5].strip() == "39" for row in rows)  # 10 forward, 10 adjoint, 19 in backward
+    cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    assert len(rows) == 1 and cells[0] == "2"
+    assert float(cells[1]) > 0 and float(cells[2]) > 0 and cells[3].endswith("x")
+    assert cells[7] == "39"  # 10 forward, 10 adjoint, 19 in backward
 
 
 # ---------------------------------------------------------------- experiments.bench.gpu
