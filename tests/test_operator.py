@@ -247,3 +247,35 @@ def test_a_copied_operator_is_an_operator_of_its_own():
     x = torch.randn(2)
     compiled = torch.compile(lambda t: B(t), fullgraph=True)
     torch.testing.assert_close(compiled(x), 2 * A(x))
+
+
+def test_check_transforms_catches_a_jacobian_that_is_not_the_matrix():
+    from bridges.testing import OperatorCheckError, check_transforms
+    with pytest.raises(OperatorCheckError, match="jacrev"):
+        check_transforms(_BrokenAdjoint())
+
+
+class _LazyConjugateKernel(LinearOperator):
+    """A complex diagonal whose adjoint multiplies by a lazy `conj()` view, as Sense's does with its maps."""
+
+    batched_kernels = True
+
+    def __init__(self, d):
+        super().__init__(d.shape, d.shape, d.dtype)
+        self.register_buffer("d", d)
+
+    def _forward(self, x):
+        return x * self.d
+
+    def _adjoint(self, y):
+        return y * self.d.conj()
+
+
+def test_compiled_kernels_see_lazy_conjugates_as_eager_does():
+    """A compiled graph runs custom ops below the Conjugate fallback: without restoring eager dispatch, the
+    adjoint here silently multiplied by d instead of conj(d)."""
+    d = matrix(1, 6, torch.complex64)[0]
+    A = _LazyConjugateKernel(d)
+    y = matrix(2, 6, torch.complex64, 1)
+    compiled = torch.compile(lambda t: A.adjoint(t), fullgraph=True)
+    torch.testing.assert_close(compiled(y), y * d.conj())
