@@ -25,6 +25,7 @@ from experiments.config import apply_overrides, check_config
 from experiments.tasks import Task, build_model, build_task
 
 COLUMNS = ["method", "PSNR (dB)", "SSIM", "data fit", "s / image"]
+PAIRED = "ΔPSNR vs best classical (95 % CI), wins"
 
 
 def stack(dataset) -> dict:
@@ -65,7 +66,8 @@ def evaluate(task: Task, model: torch.nn.Module, cfg: dict, out: Path, log=print
         p, s = metrics.psnr(image, x), metrics.ssim(image, x)
         fit = metrics.data_fit(task.op, image, y, kind=kind)
         rows.append({"method": method, "PSNR (dB)": p, "SSIM": s, "data fit": fit, "s / image": seconds})
-    table = report.markdown_table(rows, COLUMNS)
+    columns = COLUMNS + ([PAIRED] if add_paired_column(rows, n_classical=len(recons) - 1) else [])
+    table = report.markdown_table(rows, columns)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     header = f"{task.description}; {len(task.test)} test items (mean ± std)\n\n"
@@ -74,6 +76,21 @@ def evaluate(task: Task, model: torch.nn.Module, cfg: dict, out: Path, log=print
     log(header + table)
     log(f"\ntable: {out / 'results.md'}\nfigure: {out / 'results.png'}")
     return rows
+
+
+def add_paired_column(rows: list[dict], n_classical: int) -> bool:
+    """Fill `PAIRED` for the rows after the first ``n_classical`` (the learned models), image by image against
+    the classical row of highest mean PSNR: the mean difference, its bootstrap 95 % interval, and the
+    images won (``metrics.paired_difference``). False when there is no classical row to compare with."""
+    if n_classical < 1:
+        return False
+    best = max(rows[:n_classical], key=lambda r: float(r["PSNR (dB)"].mean()))
+    best[PAIRED] = "reference"
+    for row in rows[n_classical:]:
+        d = metrics.paired_difference(row["PSNR (dB)"], best["PSNR (dB)"])
+        row[PAIRED] = (f"{d['mean']:+.2f} dB [{d['low']:+.2f}, {d['high']:+.2f}] vs {best['method']}, "
+                       f"{d['wins']}/{d['n']}")
+    return True
 
 
 def load_run(run_dir: Path, overrides=()) -> tuple[dict, Task, torch.nn.Module]:

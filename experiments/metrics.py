@@ -22,7 +22,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from bridges.pet import poisson_nll
 
-__all__ = ["psnr", "ssim", "data_fit", "image_pairs"]
+__all__ = ["psnr", "ssim", "data_fit", "image_pairs", "paired_difference"]
 
 
 def image_pairs(x, truth, data_range=None):
@@ -125,3 +125,27 @@ def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Te
             return (residual / torch.linalg.vector_norm(y.reshape(len(y), -1), dim=1)).double()
         nll = poisson_nll(expected.clamp_min(0), y, reduction="none", constant=True).reshape(len(y), -1).sum(1)
         return (nll / y.reshape(len(y), -1).sum(1)).double()
+
+
+def paired_difference(scores, reference, n_resamples: int = 10_000, seed: int = 0) -> dict:
+    """How ``scores`` compare with ``reference`` image by image (both one value per test image, paired).
+
+    Returns ``wins`` (images where ``scores`` is higher), ``n``, the ``mean`` difference and its percentile
+    bootstrap 95 % interval ``low``, ``high`` (``n_resamples`` resamplings of the images, seeded). On 16
+    test images a mean alone hides how much of a gain is the images drawn; the interval shows it.
+
+    Example::
+
+        paired_difference(psnr(lpd, x), psnr(tv, x))   # {"wins": 14, "n": 16, "mean": 1.2, "low": 0.8, "high": 1.6}
+    """
+    a = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64).reshape(-1)
+    b = np.asarray(reference.detach().cpu() if isinstance(reference, torch.Tensor) else reference,
+                   dtype=np.float64).reshape(-1)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"expected paired scores of the same non-zero length, got {a.size} and {b.size}")
+    diff = a - b
+    resampled = np.random.default_rng(seed).integers(0, diff.size, size=(n_resamples, diff.size))
+    means = diff[resampled].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"wins": int((diff > 0).sum()), "n": int(diff.size), "mean": float(diff.mean()),
+            "low": float(low), "high": float(high)}

@@ -1,5 +1,6 @@
 """`python -m experiments evaluate RUN_DIR` and `python -m experiments shift`, on tiny settings."""
 import csv
+import re
 
 import pytest
 import torch
@@ -18,6 +19,10 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
     evaluate.main([str(tmp_path)])
     table = (tmp_path / "results.md").read_text()
     assert "| FBP " in table and "| LearnedPrimalDual " in table and (tmp_path / "results.png").exists()
+    # paired statistics against the best classical row: its mark, and the model's difference, interval, wins
+    assert evaluation.PAIRED in table and "| reference |" in table
+    model_row = next(line for line in table.splitlines() if line.startswith("| LearnedPrimalDual "))
+    assert re.search(r"[+-]\d+\.\d\d dB \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] vs \w+, \d+/4 \|$", model_row)
     # the reloaded model is the trained one: same reconstructions of the test set
     _, task, model = evaluation.load_run(tmp_path)
     y = evaluation.stack(task.test)["y"]

@@ -113,3 +113,28 @@ def test_data_fit_refuses_bad_input():
         data_fit(A, torch.zeros(2, 3), torch.ones(3))
     with pytest.raises(TypeError, match="torch.Tensor"):
         data_fit(A, np.zeros(3), torch.ones(3))
+
+
+def test_paired_difference_counts_wins_and_brackets_the_mean():
+    from experiments.metrics import paired_difference
+    a, b = torch.tensor([30.0, 31.0, 29.0, 33.0]), torch.tensor([29.0, 31.5, 28.0, 30.0])
+    d = paired_difference(a, b)
+    assert d["wins"] == 3 and d["n"] == 4 and d["mean"] == pytest.approx(1.125)
+    assert d["low"] <= d["mean"] <= d["high"]
+    assert -0.5 <= d["low"] and d["high"] <= 3.0  # a resampled mean stays within the differences' range
+    constant = paired_difference(b + 0.7, b)
+    assert constant["low"] == pytest.approx(0.7, abs=1e-5) and constant["high"] == pytest.approx(0.7, abs=1e-5) and constant["wins"] == 4
+    with pytest.raises(ValueError, match="same non-zero length"):
+        paired_difference(a, b[:3])
+
+
+def test_paired_interval_narrows_with_more_images():
+    from experiments.metrics import paired_difference
+    g = torch.Generator().manual_seed(0)
+    widths = []
+    for n in (16, 256):
+        diff = 1.0 + torch.randn(n, generator=g, dtype=torch.float64)
+        d = paired_difference(diff, torch.zeros(n))
+        widths.append(d["high"] - d["low"])
+    # the bootstrap interval of a mean shrinks as 1/sqrt(n): 2 * 1.96 / 4 = 0.98 at n = 16, 0.245 at 256
+    assert widths[0] == pytest.approx(0.98, rel=0.35) and widths[1] == pytest.approx(0.245, rel=0.35)
