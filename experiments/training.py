@@ -79,6 +79,8 @@ def build_run(cfg: dict, proc: Process, task: Task | None = None) -> Run:
     if train_cfg.get("init"):  # start from trained weights (fine-tuning), with a fresh optimiser
         model.load_state_dict(load_checkpoint(train_cfg["init"])["model"])
     model = model.to(proc.device)
+    if train_cfg.get("compile", False):
+        model.compile()  # in place: the forward (and with it the backward) compiled, state_dict keys unchanged
     if proc.world > 1:
         # The operator's buffers (masks, maps, PET factors) are constants and the models keep no
         # running statistics, so buffers need no broadcast at every forward.

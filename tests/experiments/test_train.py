@@ -217,3 +217,15 @@ def test_a_cuda_training_step_copies_no_operator_constants():
     y, x = batch["y"].cuda(), batch["x"].cuda()
     loss, _ = assert_gpu_resident(training_step, run, y, x, 1.0, data_bytes=y.nbytes + x.nbytes)
     assert math.isfinite(loss)
+
+
+def test_compiled_training_follows_the_eager_run_and_saves_the_same_keys(tmp_path):
+    """train.compile = true compiles the model's forward (its backward with it): same losses to float32
+    rounding over a few steps, and a checkpoint an eager model loads."""
+    eager = train(load_config("smoke-ct", FAST), tmp_path / "eager", progress=False)
+    compiled = train(load_config("smoke-ct", [*FAST, "train.compile=true"]), tmp_path / "compiled", progress=False)
+    a, b = _rows(tmp_path / "eager" / "metrics.csv"), _rows(tmp_path / "compiled" / "metrics.csv")
+    for row_a, row_b in zip(a, b):
+        assert float(row_b["loss"]) == pytest.approx(float(row_a["loss"]), rel=1e-3)
+    assert unwrap(compiled.model).state_dict().keys() == unwrap(eager.model).state_dict().keys()
+    unwrap(eager.model).load_state_dict(load_checkpoint(tmp_path / "compiled" / "checkpoint.pt")["model"])
