@@ -3,8 +3,9 @@
 A subclass supplies the raw kernels ``_forward`` and ``_adjoint`` on tensors of
 exact shape; this class adds shape and dtype checks, any number of leading
 batch dimensions, autograd (the backward of the forward is the adjoint and the
-reverse, each itself differentiable, so double backward works), and the algebra
-``A.T``, ``A.H``, ``A @ B``, ``c * A``, ``A + B``, ``A.norm()``, ``A.gram()``.
+reverse, each itself differentiable, so double backward works; forward mode, torch.func
+and torch.compile too: `bridges.autograd`), and the algebra ``A.T``, ``A.H``, ``A @ B``,
+``c * A``, ``A + B``, ``A.norm()``, ``A.gram()``.
 
 What a learned model or a solver may rely on is declared here and nowhere else:
 ``forward``/``adjoint``, the shapes and dtypes, ``norm``, ``gram``, ``device``, and the
@@ -20,11 +21,10 @@ Example::
 """
 from __future__ import annotations
 
-import itertools
-import weakref
-
 import torch
 from torch import nn
+
+from .autograd import apply_operator, register
 
 # An operator whose kernels run in single precision accepts double precision
 # input, computes in single and returns double (DESIGN.md, dtypes).
@@ -33,97 +33,6 @@ _WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
 
 def _shape_str(shape) -> str:
     return "(..., " + ", ".join(str(s) for s in shape) + ")"
-
-
-# ---------------------------------------------------------------- autograd, torch.func and torch.compile
-# Every application of an operator goes through one of two doors, both with the same rules: the
-# derivative of a linear map A (backward: A^H of the cotangent; forward mode: A of the tangent) is the
-# map itself, and vmap becomes the kernels' own batch dimension, one call and never a loop.
-# - Eager, `_Apply`, an autograd.Function in the setup_context form: autograd, double backward,
-#   torch.autograd.forward_ad and every torch.func transform (vmap, grad, jvp, jacrev, jacfwd, hessian).
-# - Under torch.compile, the custom op ``bridges::apply``: Dynamo cannot trace into ASTRA, SigPy or
-#   FINUFFT, so the kernels are one opaque op whose fake implementation gives the output's shape from
-#   the operator, and whose registered backward is the op in the other direction: no graph break.
-#   (A custom op's registered autograd does not serve torch.func, hence the two doors.)
-# The custom op takes tensors and numbers only, so it finds its operator through a registry of weak
-# references keyed by an integer each operator holds.
-
-_OPERATORS: dict = {}
-_KEYS = itertools.count()
-
-
-def _register(op) -> int:
-    key = next(_KEYS)
-    _OPERATORS[key] = weakref.ref(op)
-    weakref.finalize(op, _OPERATORS.pop, key, None)
-    return key
-
-
-def _registered(key: int) -> "LinearOperator":
-    op = _OPERATORS[key]()
-    if op is None:
-        raise RuntimeError(f"the operator of key {key} no longer exists")
-    return op
-
-
-# The dispatch keys eager code runs with (autocast's, excluded until enabled).
-_EAGER_EXCLUDED = torch._C._dispatch_tls_local_exclude_set()
-
-
-@torch.library.custom_op("bridges::apply", mutates_args=())
-def _apply_op(x: torch.Tensor, key: int, adjoint: bool) -> torch.Tensor:
-    # A compiled graph calls this below the Conjugate and Negative fallbacks, whose keys it excludes:
-    # there a kernel's lazy `maps.conj()` would silently act as `maps` (measured on Sense's adjoint).
-    # The kernels are eager code on plain tensors, so they run with eager dispatch.
-    with torch._C._ForceDispatchKeyGuard(torch._C._dispatch_tls_local_include_set(), _EAGER_EXCLUDED):
-        out = _registered(key)._kernel(x, adjoint)
-    # a custom op's output must not share its input's memory (an identity kernel may return its input)
-    return out.clone() if out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() else out
-
-
-@_apply_op.register_fake
-def _(x, key, adjoint):
-    op = _registered(key)
-    shape, dtype = (op.domain_shape, op.domain_dtype) if adjoint else (op.range_shape, op.range_dtype)
-    return x.new_empty((x.shape[0], *shape), dtype=dtype)
-
-
-def _apply_op_setup(ctx, inputs, output):
-    ctx.key, ctx.adjoint = inputs[1], inputs[2]
-
-
-def _apply_op_backward(ctx, grad):
-    return torch.ops.bridges.apply(grad.contiguous(), ctx.key, not ctx.adjoint), None, None
-
-
-_apply_op.register_autograd(_apply_op_backward, setup_context=_apply_op_setup)
-
-
-class _Apply(torch.autograd.Function):
-    """y = A x (``adjoint`` False) or A^H x, on a flat batch (N, *shape); see the note above."""
-
-    @staticmethod
-    def forward(op, x, adjoint):
-        return op._kernel(x, adjoint)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.op, _, ctx.adjoint = inputs
-
-    @staticmethod
-    def backward(ctx, grad):
-        return None, _Apply.apply(ctx.op, grad.contiguous(), not ctx.adjoint), None
-
-    @staticmethod
-    def jvp(ctx, _op, tangent, _adjoint):
-        return _Apply.apply(ctx.op, tangent.contiguous(), ctx.adjoint)
-
-    @staticmethod
-    def vmap(info, in_dims, op, x, adjoint):
-        # (vmapped, N, *shape) is a batch of vmapped·N items: one call of the batched kernels
-        x = x.movedim(in_dims[1], 0)
-        out = _Apply.apply(op, x.reshape(-1, *x.shape[2:]).contiguous(), adjoint)
-        return out.reshape(*x.shape[:2], *out.shape[1:]), 0
 
 
 class LinearOperator(nn.Module):
@@ -159,12 +68,12 @@ class LinearOperator(nn.Module):
         self._subsets = {}      # n_subsets -> [subset operators]
         # The custom op's key; a composite is traced through under torch.compile (and is often made there,
         # as A.H in a model's forward, where registering would be a side effect for Dynamo to guard on).
-        self._key = None if self.composite else _register(self)
+        self._key = None if self.composite else register(self)
 
     def __setstate__(self, state):
         # a copy (copy.deepcopy, pickle) is an operator of its own: it needs its own key
         super().__setstate__(state)
-        self._key = None if self.composite else _register(self)
+        self._key = None if self.composite else register(self)
 
     # --- kernels a subclass implements -------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -198,13 +107,7 @@ class LinearOperator(nn.Module):
         batch = x.shape[: x.dim() - n]
         # reshape copies only a non-contiguous input; kernels always see contiguous memory
         flat = x.to(in_dtype).reshape(-1, *in_shape).contiguous()
-        if not torch.compiler.is_compiling():
-            out = _Apply.apply(self, flat, adjoint)
-        elif self.composite:  # Dynamo traces into the parts' own calls (and needs no key for an operator
-            out = (self._adjoint if adjoint else self._forward)(flat)  # made inside the compiled code, as A.H)
-        else:
-            out = torch.ops.bridges.apply(flat, self._key, adjoint)
-        out = out.reshape(*batch, *out_shape)
+        out = apply_operator(self, flat, adjoint).reshape(*batch, *out_shape)
         return out.to(_WIDER.get(out_dtype, out_dtype)) if wide else out
 
     def _kernel(self, x, adjoint: bool):
