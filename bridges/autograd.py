@@ -9,8 +9,8 @@ map itself, and vmap becomes the kernels' own batch dimension, one call and neve
   FINUFFT, so the kernels are one opaque op whose fake implementation gives the output's shape from
   the operator, and whose registered backward is the op in the other direction: no graph break.
   (A custom op's registered autograd does not serve torch.func, hence the two doors.)
-- Composite operators (``A.H``, ``A @ B``, ``c * A``, ``A + B``), often made inside compiled code, are
-  traced through to their parts' own calls.
+- Traceable operators (the algebra's ``A.H``, ``A @ B``, ``c * A``, ``A + B``, often made inside compiled
+  code, and operators of plain torch code) are traced through.
 The custom op takes tensors and numbers only, so it finds its operator through a registry of weak
 references keyed by an integer each operator holds (`register`).
 """
@@ -104,6 +104,6 @@ def apply_operator(op, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
     """``op`` (or its adjoint) on a flat, contiguous batch (N, *shape), through the door that fits."""
     if not torch.compiler.is_compiling():
         return _Apply.apply(op, x, adjoint)
-    if op.composite:  # traced through: its parts are the ops in the graph, and it needs no key
+    if op.traceable:  # traced through: its parts or torch ops are the graph's, and it needs no key
         return (op._adjoint if adjoint else op._forward)(x)
     return torch.ops.bridges.apply(x, op._key, adjoint)

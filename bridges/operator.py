@@ -53,7 +53,9 @@ class LinearOperator(nn.Module):
     """
 
     batched_kernels = False
-    composite = False  # True where the kernels only combine other operators' public calls (A.H, A @ B, c A, A + B)
+    # True where the kernels are plain torch code that torch.compile traces (the algebra's A.H, A @ B, c A, A + B,
+    # FFT-only operators); the others' kernels (ASTRA, SigPy, FINUFFT) are one opaque custom op to it.
+    traceable = False
 
     def __init__(self, domain_shape, range_shape, domain_dtype=torch.float32, range_dtype=None):
         super().__init__()
@@ -66,14 +68,14 @@ class LinearOperator(nn.Module):
         self._norm = None
         self._sensitivity = {}  # A^H 1 per device
         self._subsets = {}      # n_subsets -> [subset operators]
-        # The custom op's key; a composite is traced through under torch.compile (and is often made there,
-        # as A.H in a model's forward, where registering would be a side effect for Dynamo to guard on).
-        self._key = None if self.composite else register(self)
+        # The custom op's key; a traceable operator needs none (and is often made in compiled code, as A.H in a
+        # model's forward, where registering would be a side effect for Dynamo to guard on).
+        self._key = None if self.traceable else register(self)
 
     def __setstate__(self, state):
         # a copy (copy.deepcopy, pickle) is an operator of its own: it needs its own key
         super().__setstate__(state)
-        self._key = None if self.composite else register(self)
+        self._key = None if self.traceable else register(self)
 
     # --- kernels a subclass implements -------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -278,7 +280,7 @@ class AdjointOperator(LinearOperator):
     """A^H as an operator of its own."""
 
     batched_kernels = True
-    composite = True
+    traceable = True
 
     def __init__(self, op: LinearOperator):
         super().__init__(op.range_shape, op.domain_shape, op.range_dtype, op.domain_dtype)
@@ -302,7 +304,7 @@ class ComposedOperator(LinearOperator):
     """A @ B: x -> A(B(x))."""
 
     batched_kernels = True
-    composite = True
+    traceable = True
 
     def __init__(self, outer: LinearOperator, inner: LinearOperator):
         if inner.range_shape != outer.domain_shape or inner.range_dtype != outer.domain_dtype:
@@ -322,7 +324,7 @@ class ScaledOperator(LinearOperator):
     """c * A."""
 
     batched_kernels = True
-    composite = True
+    traceable = True
 
     def __init__(self, op: LinearOperator, scalar):
         if isinstance(scalar, complex) and not op.range_dtype.is_complex:
@@ -342,7 +344,7 @@ class SumOperator(LinearOperator):
     """A + B on the same spaces."""
 
     batched_kernels = True
-    composite = True
+    traceable = True
 
     def __init__(self, a: LinearOperator, b: LinearOperator):
         if (a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype) != \
