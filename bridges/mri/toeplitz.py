@@ -1,0 +1,103 @@
+"""The normal operator A^H W A of a NUFFT or SENSE operator as a Toeplitz embedding: two FFTs on a 2x grid.
+
+For the NUFFT of the module `nufft` (scale s = (prod N)^(-1/2)), and real weights w (1 without density
+weighting),
+
+    (A^H W A x)[r] = Σ_r' h[r - r'] x[r'],   h[m] = s² Σ_j w_j exp(+2πi Σ_d k_jd m_d / N_d),
+
+a convolution whose kernel h lives on offsets -N < m < N. Zero-padded to the 2N grid it is a circular
+convolution: A^H W A x = crop(IFFT(K · FFT(pad(x)))), with the spectrum K = FFT(h) computed once per
+trajectory and weighting (h itself by one adjoint NUFFT of w on the 2N grid). For SENSE,
+A^H W A x = Σ_c conj(S_c) (A_nu^H W A_nu)(S_c x), all coils in one batched FFT.
+
+Example::
+
+    T = Sense(maps, coords).gram()    # the kernel is made here (once per operator) and kept
+    z = T(x)                          # == A.H(A(x)) within 1e-4, at a fraction of the cost
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..operator import LinearOperator
+
+
+def toeplitz_spectrum(nufft, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The spectrum K = FFT(h) of `nufft`'s normal operator on the 2N grid (real: h is Hermitian).
+
+    h is one adjoint NUFFT of the weights: on the 2N grid, coordinates 2k put the phase
+    exp(2πi (2k)(r - N)/(2N)) = exp(2πi k m / N) at m = r - N. The kernel runs at least at the
+    default accuracy (FINUFFT eps 1e-6; SigPy at oversampling 2, width 6), so that the normal
+    operator is the exact NDFT's even where the operator itself runs at a looser setting.
+
+    Shapes: nufft.coords (..., ndim), weights broadcastable to coords.shape[:-1] -> (2 N_1, ..., 2 N_ndim) float32.
+    """
+    from .nufft import NUFFT
+    shape = nufft.domain_shape
+    grid = tuple(2 * n for n in shape)
+    coords = nufft.coords.detach()
+    points = coords.shape[:-1]
+    w = torch.ones(points, device=coords.device) if weights is None else checked_weights(weights, points)
+    psf_operator = NUFFT(grid, 2 * coords, backend=nufft.backend, eps=min(nufft.eps, 1e-6),
+                         n_threads=nufft.n_threads, oversamp=max(nufft.oversamp, 2.0), width=max(nufft.width, 6))
+    with torch.no_grad():
+        # the adjoint's own scale is 1/sqrt(prod 2N); h needs s² = 1/prod N
+        h = psf_operator.adjoint(w.to(device=coords.device, dtype=torch.complex64))
+        h = h * (math.sqrt(math.prod(grid)) / math.prod(shape))
+        # The real part of the spectrum is that of h's Hermitian part (h[m] + conj(h[-m]))/2, which is h wherever
+        # |m_d| < N_d (h[-m] = conj(h[m]) for real weights); it differs only at m_d = -N_d, which never reaches
+        # the cropped output (|r - r'| < N). A real spectrum: half the memory, a cheaper product.
+        return torch.fft.fftn(torch.fft.ifftshift(h)).real.contiguous()
+
+
+def checked_weights(weights, points) -> torch.Tensor:
+    """Density weights as a real float32 tensor of shape `points` (a broadcast view where they broadcast)."""
+    w = torch.as_tensor(weights)
+    if w.is_complex() or not w.is_floating_point():
+        raise TypeError(f"expected real floating-point weights (a density compensation), got {w.dtype}")
+    try:
+        return torch.broadcast_to(w.to(torch.float32), points)
+    except RuntimeError:
+        raise ValueError(f"expected weights broadcastable to the k-space points {tuple(points)}, "
+                         f"got shape {tuple(w.shape)}") from None
+
+
+class ToeplitzNormal(LinearOperator):
+    """A^H W A by its Toeplitz embedding (module docstring); self-adjoint, so ``T.H is T``.
+
+    Made by `NUFFT.gram` and `Sense.gram`. Its kernels are torch FFTs and products, so it runs
+    on the spectrum's device and is traced through by torch.compile (as the algebra's composites are).
+
+    Shapes: spectrum (2 N_1, ..., 2 N_ndim) real; maps (coils, *N) or None;
+        forward = adjoint: (*batch, *N) -> (*batch, *N) complex64.
+    """
+
+    batched_kernels = True
+    composite = True  # plain torch ops: Dynamo traces them, no custom op (nor its registry key) needed
+
+    def __init__(self, spectrum: torch.Tensor, maps: torch.Tensor | None = None):
+        shape = tuple(n // 2 for n in spectrum.shape)
+        super().__init__(shape, shape, torch.complex64)
+        self.register_buffer("spectrum", spectrum)
+        self.register_buffer("maps", maps)
+
+    def _forward(self, x):
+        dims = tuple(range(-len(self.domain_shape), 0))
+        if self.maps is not None:
+            x = x.unsqueeze(1) * self.maps  # (B, coils, *N): one FFT call for all coils and items
+        z = torch.fft.fftn(x, s=self.spectrum.shape, dim=dims)  # s= zero-pads each axis to 2N
+        z = torch.fft.ifftn(z.mul_(self.spectrum), dim=dims)
+        z = z[(..., *(slice(0, n) for n in self.domain_shape))]
+        return z.contiguous() if self.maps is None else (z * self.maps.conj()).sum(1)
+
+    _adjoint = _forward
+
+    @property
+    def H(self) -> "ToeplitzNormal":
+        return self
+
+    def extra_repr(self) -> str:
+        coils = "" if self.maps is None else f"{self.maps.shape[0]} coils, "
+        return f"Toeplitz on the {tuple(self.spectrum.shape)} grid, {coils}" + super().extra_repr()
