@@ -23,6 +23,8 @@ import torch
 
 from ..operator import LinearOperator
 
+_GRID_BYTES = 1 << 21  # the 2N grids transformed at once: one 512² complex64 grid (see ToeplitzNormal._forward)
+
 
 def toeplitz_spectrum(nufft, weights: torch.Tensor | None = None) -> torch.Tensor:
     """The spectrum K = FFT(h) of `nufft`'s normal operator on the 2N grid (real: h is Hermitian).
@@ -84,13 +86,33 @@ class ToeplitzNormal(LinearOperator):
         self.register_buffer("maps", maps)
 
     def _forward(self, x):
-        dims = tuple(range(-len(self.domain_shape), 0))
-        if self.maps is not None:
-            x = x.unsqueeze(1) * self.maps  # (B, coils, *N): one FFT call for all coils and items
-        z = torch.fft.fftn(x, s=self.spectrum.shape, dim=dims)  # s= zero-pads each axis to 2N
-        z = torch.fft.ifftn(z.mul_(self.spectrum), dim=dims)
-        z = z[(..., *(slice(0, n) for n in self.domain_shape))]
-        return z.contiguous() if self.maps is None else (z * self.maps.conj()).sum(1)
+        images = x if self.maps is None else x.unsqueeze(1) * self.maps  # (B, coils, *N) with maps
+        flat = images.reshape(-1, *self.domain_shape)
+        out = torch.empty_like(flat)
+        # One 2N grid or a few at a time: each FFT allocates its output, and large ones (16 MB for 8 coils at
+        # 256²) go back to the OS and are faulted in again at every call, while a small grid stays in cache.
+        # Measured on 8-coil 256² radial SENSE, 2 cores, interleaved with FINUFFT's A^H A (35-46 ms): one grid
+        # at a time 15-16 ms, two 13-17 ms, four 20-26 ms, all eight 24-31 ms.
+        step = max(1, _GRID_BYTES // (self.spectrum.numel() * flat.element_size()))
+        for start in range(0, flat.shape[0], step):
+            out[start:start + step] = self._convolve(flat[start:start + step])
+        out = out.reshape(images.shape)
+        return out if self.maps is None else (out * self.maps.conj()).sum(1)
+
+    def _convolve(self, x):
+        """crop(IFFT(K · FFT(pad(x)))) on (n, *N), as 1D FFTs that skip the padding's zeros and the cropped part.
+
+        The forward transforms the leading (strided) axes first, while the array is still small, and the last
+        (contiguous) one on the whole 2N grid; the inverse goes the other way, cropping after each axis.
+        Measured on one 512² grid, 2 cores: 2.1 ms, against 3.9 ms for fftn/ifftn on the whole padded grid.
+        """
+        dims = range(x.dim() - len(self.domain_shape), x.dim())
+        for d, n in zip(dims, self.spectrum.shape):
+            x = torch.fft.fft(x, n=n, dim=d)  # n= zero-pads the axis to 2N
+        x = x.mul_(self.spectrum)
+        for d, n in reversed(list(zip(dims, self.domain_shape))):
+            x = torch.fft.ifft(x, dim=d).narrow(d, 0, n)
+        return x
 
     _adjoint = _forward
 
