@@ -6,7 +6,7 @@ from bridges.mri import NUFFT, Sense, birdcage_maps, cg_sense, ndft_matrix, radi
 from bridges.mri.toeplitz import ToeplitzNormal
 from bridges.mri.trajectory_gradients import DirectNormal
 from bridges.testing import check_operator
-from learned import DeepCascade
+from learned import DeepCascade, VarNet
 
 from tests.conftest import crandn, rel
 
@@ -109,5 +109,35 @@ def test_cascade_data_consistency_makes_the_kernel_at_construction(maps):
     """DeepCascade's CG data consistency solves with cgls, i.e. with A.gram(); the kernel is made when the model
     is built, outside any compiled forward."""
     A = Sense(maps, radial(6, 16, (12, 10)))
-    DeepCascade(A, n_cascades=1, n_layers=2, width=4, data_consistency="cg")
+    model = DeepCascade(A, n_cascades=1, n_layers=2, width=4, data_consistency="cg", n_cg=2)
     assert A.nufft.spectrum is not None
+    assert "ToeplitzNormal" in operators_in_graph(model(crandn(4, 6, 16)).abs().sum())
+
+
+def test_varnet_image_form_steps_with_the_toeplitz_gram(maps):
+    """VarNet's image-form data term A^H A x - A^H y uses gram(): the same network on Sense with and without the
+    Toeplitz embedding gives the same output (the two normal operators agree to ~1e-6)."""
+    coords, y = radial(6, 16, (12, 10)), crandn(2, 4, 6, 16)
+    fast, direct = Sense(maps, coords), Sense(maps, coords, toeplitz=False)
+    model = VarNet(fast, n_cascades=2, width=4, depth=1)
+    assert fast.nufft.spectrum is not None  # made at construction
+    reference = VarNet(direct, n_cascades=2, width=4, depth=1)
+    with torch.no_grad():
+        torch.nn.init.normal_(model.cascades[0].regulariser.unet.out.weight, generator=torch.Generator().manual_seed(1))
+        reference.load_state_dict(model.state_dict())
+        assert rel(model(y), reference(y)) < 1e-4
+    assert "ToeplitzNormal" in operators_in_graph(model(y).abs().sum())
+
+
+def operators_in_graph(t) -> set:
+    """Type names of the operators whose applications (the core's autograd nodes keep ``op``) made ``t``."""
+    names, todo, seen = set(), [t.grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if hasattr(node, "op"):
+            names.add(type(node.op).__name__)
+        todo += [n for n, _ in node.next_functions]
+    return names
