@@ -76,7 +76,7 @@ class NUFFT(TrajectoryGradients, LinearOperator):
         n_threads: FINUFFT threads; None follows ``torch.get_num_threads()`` at each call.
         oversamp, width: SigPy's gridding settings (SigPy's defaults 1.25, 4).
         toeplitz: whether ``gram()`` is the Toeplitz embedding (default) or ``A.H @ A`` (False: no kernel on
-            the 2N grid kept, 2^ndim times the image's memory).
+            the 2N grid kept: a real array of 2^ndim times the image's size).
 
     Coordinates that require grad (a trajectory being learned) get gradients with respect to them through
     autograd, forward and adjoint; build the operator from them at each step, or pass float32 ones, which

@@ -22,7 +22,8 @@ operator call it directly, so that the coordinates stay in the graph; composites
 Example::
 
     angles = torch.linspace(0, torch.pi, 16).requires_grad_()
-    A = NUFFT((64, 64), spokes(angles))            # rebuilt each step: a FINUFFT plan, cheap
+    spokes = torch.arange(-32.0, 32.0)[None, :, None] * torch.stack([angles.sin(), angles.cos()], -1)[:, None]
+    A = NUFFT((64, 64), spokes)                    # rebuilt each step: a FINUFFT plan, cheap
     loss = (A.H(A(x)) - x).abs().pow(2).sum()
     loss.backward()                                # angles.grad
 """
