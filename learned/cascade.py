@@ -33,6 +33,8 @@ class DataConsistency(nn.Module):
         if mode not in DATA_CONSISTENCY[1:]:
             raise ValueError(f"data consistency must be one of {DATA_CONSISTENCY[1:]}, got {mode!r}")
         self.mode, self.n_cg, self.scale = mode, n_cg, op.norm() ** 2
+        if mode == "cg":
+            op.gram()  # the normal operator's set-up (a Toeplitz kernel) here, not in a compiled forward
         start = noise_level if mode != "gradient" else 1.0 / self.scale
         self.log_weight = nn.Parameter(torch.tensor(math.log(start)))
 

@@ -63,7 +63,7 @@ class VarNet(OperatorModel):
       (``maps`` S, ``mask`` M, F the centred orthonormal FFT `fft2c`) this form works in.
     - ``"image"`` (any operator: CT, PET, non-Cartesian MRI; Hammernik et al.'s form with a U-Net
       regulariser): ``x ↦ x - η A^H(A x - y) - R_θ(x)`` from ``x_0 = A^H y / ||A||²``, ``η`` from
-      ``1 / ||A||²``.
+      ``1 / ||A||²``; ``A^H A`` is the operator's ``gram()`` (a Toeplitz embedding for NUFFT and SENSE).
 
     ``"auto"`` takes the k-space form when the operator qualifies. The maps are not estimated
     (fastMRI's ``SensitivityModel`` is left out): the bridge knows them.
@@ -88,6 +88,8 @@ class VarNet(OperatorModel):
                              f"(with maps), got {type(op).__name__} {op.extra_repr()}")
         self.form = ("kspace" if cartesian else "image") if form == "auto" else form
         step = 1.0 if self.form == "kspace" else 1.0 / op.norm() ** 2
+        if self.form == "image":
+            op.gram()  # the normal operator's set-up (a Toeplitz kernel) here, not in a compiled forward
         c = self.image.channels
         with seeded(seed):
             self.cascades = nn.ModuleList(VarNetBlock(NormUNet(c, width, depth), step) for _ in range(n_cascades))
@@ -109,7 +111,10 @@ class VarNet(OperatorModel):
                           lambda k: to_image(self._reduce(k)))
             x = self._reduce(k)
         else:
-            x = self.scaled_adjoint(y)
+            # ∇½||A x - y||² = A^H A x - A^H y through the normal operator: for NUFFT and SENSE its Toeplitz
+            # embedding, a few times cheaper than A^H(A x - y); A^H y once, it is the start image's too
+            adjoint_y = self.op.adjoint(y)
+            x, normal = adjoint_y / self.op.norm() ** 2, self.op.gram()
             for block in self.cascades:
-                x = block(x, self.gradient(x, y), from_image, to_image)
+                x = block(x, normal(x) - adjoint_y, from_image, to_image)
         return x.reshape(*batch, *self.op.domain_shape)

@@ -12,6 +12,9 @@ Example::
     A = NUFFT((256, 256), radial(128, 512, (256, 256)))
     y = A(x)                          # x: (*batch, 256, 256) complex64 -> (*batch, 128, 512)
     x_adj = A.H(y)
+    z = A.gram()(x)                   # A^H A x by its Toeplitz embedding (module `toeplitz`)
+
+Coordinates that require grad get gradients through autograd (module `trajectory_gradients`).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import torch
 
 from ..operator import LinearOperator
 from . import nufft_backends as backends
+from .trajectory_gradients import TrajectoryGradients, coordinate_vjp
 
 BACKENDS = ("auto", "finufft", "cufinufft", "sigpy")
 
@@ -60,7 +64,7 @@ def ndft_matrix(image_shape, coords) -> torch.Tensor:
     return torch.exp(-2j * math.pi * (k @ r.T)) / math.sqrt(math.prod(image_shape))
 
 
-class NUFFT(LinearOperator):
+class NUFFT(TrajectoryGradients, LinearOperator):
     """Non-uniform FFT y = F x (formula in the module docstring), on any leading batch.
 
     Args:
@@ -71,6 +75,12 @@ class NUFFT(LinearOperator):
         eps: FINUFFT accuracy, in [1.19e-7, 1).
         n_threads: FINUFFT threads; None follows ``torch.get_num_threads()`` at each call.
         oversamp, width: SigPy's gridding settings (SigPy's defaults 1.25, 4).
+        toeplitz: whether ``gram()`` is the Toeplitz embedding (default) or ``A.H @ A`` (False: no kernel on
+            the 2N grid kept: a real array of 2^ndim times the image's size).
+
+    Coordinates that require grad (a trajectory being learned) get gradients with respect to them through
+    autograd, forward and adjoint; build the operator from them at each step, or pass float32 ones, which
+    the operator then shares (an in-place update re-plans on the next call).
 
     Shapes:
         forward: (*batch, *image_shape) -> (*batch, *coords.shape[:-1])
@@ -79,7 +89,7 @@ class NUFFT(LinearOperator):
     batched_kernels = True
 
     def __init__(self, image_shape, coords, backend: str = "auto", eps: float = 1e-6, n_threads: int | None = None,
-                 oversamp: float = 1.25, width: int = 4):
+                 oversamp: float = 1.25, width: int = 4, toeplitz: bool = True):
         image_shape = tuple(int(n) for n in image_shape)
         coords = check_coords(coords, image_shape)
         if backend not in BACKENDS:
@@ -88,16 +98,20 @@ class NUFFT(LinearOperator):
             backends.require(backend)
         super().__init__(image_shape, coords.shape[:-1], torch.complex64)
         self.backend, self.eps, self.n_threads = backend, check_eps(eps), n_threads
-        self.oversamp, self.width = oversamp, width
+        self.oversamp, self.width, self.toeplitz = oversamp, width, bool(toeplitz)
         self.register_buffer("coords", coords)
+        # the Toeplitz kernel's spectrum, made by the first gram() (`trajectory_gradients.cached_spectrum`)
+        self.register_buffer("spectrum", None, persistent=False)
+        self._spectrum_version = None
         self._kernels = {}
 
     def kernel(self, device: torch.device):
-        """The backend computing on `device`, made on first use and kept (with its plans)."""
-        key = str(device)
-        if key not in self._kernels:
-            self._kernels[key] = self._make_kernel(torch.device(device))
-        return self._kernels[key]
+        """The backend computing on `device`, made on first use and kept (with its plans) while the
+        coordinates keep their values (an in-place update, as an optimiser's step, makes a new one)."""
+        key, version = str(device), self.coords._version
+        if key not in self._kernels or self._kernels[key][0] != version:
+            self._kernels[key] = (version, self._make_kernel(torch.device(device)))
+        return self._kernels[key][1]
 
     def _make_kernel(self, device):
         name = self.backend
@@ -108,7 +122,9 @@ class NUFFT(LinearOperator):
             raise ValueError(f"backend 'finufft' runs on CPU tensors, got a {device} tensor: use 'cufinufft' or 'auto'")
         if name == "cufinufft" and device.type != "cuda":
             raise ValueError(f"backend 'cufinufft' runs on CUDA tensors, got a {device} tensor: use 'finufft' or 'auto'")
-        coords = self.coords.to(device)  # no copy once the operator is on `device`; else one, kept with the kernel
+        # no copy once the operator is on `device`; else one, kept with the kernel (values only: the
+        # kernels are constants, coordinate gradients come from `trajectory_gradients`)
+        coords = self.coords.detach().to(device)
         if name == "finufft":
             return backends.FinufftNufft(self.domain_shape, coords, self.eps, self.n_threads)
         if name == "cufinufft":
@@ -123,6 +139,16 @@ class NUFFT(LinearOperator):
     def _adjoint(self, y):
         return self.kernel(y.device).adjoint(y.reshape(y.shape[0], -1))
 
+    # --- what `TrajectoryGradients` asks for
+    @property
+    def _nufft_operator(self):
+        return self
+
+    _normal_maps = None
+
+    def _coordinate_vjp(self, images, points):
+        return coordinate_vjp(self, images, points)
+
     def __getstate__(self):
         # FINUFFT plans are C handles: a pickled copy (DataLoader worker, deepcopy) re-plans on first use
         state = self.__dict__.copy()
@@ -130,4 +156,4 @@ class NUFFT(LinearOperator):
         return state
 
     def extra_repr(self) -> str:
-        return f"backend={self.backend!r}, eps={self.eps:g}, " + super().extra_repr()
+        return f"backend={self.backend!r}, eps={self.eps:g}, toeplitz={self.toeplitz}, " + super().extra_repr()

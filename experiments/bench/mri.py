@@ -1,22 +1,26 @@
 """Benchmark the MRI bridge against raw SigPy, sigpy.to_pytorch_function and torchkbnufft.
 
-    python -m experiments.bench.mri [--quick] [--reps N]
+    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only]
 
 Cases (issues 3 and 8): Cartesian SENSE (8 coils, 320x320, fastMRI 4x mask) and radial
 SENSE (8 coils, 256x256, golden-angle 128 spokes x 512 samples); the NUFFT backends side
-by side at 1 and 8 coils; their error against the exact NDFT on a small problem.
+by side at 1 and 8 coils; their error against the exact NDFT on a small problem. Issue 17:
+the normal operator of the radial SENSE case by its Toeplitz embedding (``A.gram()``)
+against ``A.H @ A``, alone and in 20 iterations of CG-SENSE.
 Every method runs once per round, round-robin, so load from other processes hits all
 alike; the table gives medians over rounds and ratios to raw SigPy from the same run.
 """
 from __future__ import annotations
 
 import argparse
+import time
 
 import sigpy as sp
 import sigpy.mri
 import torch
 
-from bridges.mri import NUFFT, CartesianSense, Sense, from_sigpy, mask_equispaced, ndft_matrix, radial
+from bridges.mri import NUFFT, CartesianSense, Sense, cg_sense, from_sigpy, mask_equispaced, ndft_matrix, radial
+from bridges.mri.toeplitz import toeplitz_spectrum
 from experiments.bench.timing import interleaved_medians
 
 
@@ -108,6 +112,40 @@ def backends_side_by_side(reps):
     return rows
 
 
+def normal_operator(reps, n=256, coils=8, spokes=128, samples=512, n_iter=20):
+    """A^H A x and CG-SENSE (``n_iter`` iterations, λ = 0) on radial SENSE: Toeplitz gram against A.H @ A.
+
+    Returns the table's rows (name, Toeplitz s, A.H @ A s, speed-up) and a note with the one-time kernel cost
+    and the differences between the two (CG's set beside float32 CG's own drift under a 1e-7 change of y).
+    """
+    maps, coords = smooth_maps(coils, n), radial(spokes, samples, (n, n))
+    fast, direct = Sense(maps, coords), Sense(maps, coords, toeplitz=False)
+    start = time.perf_counter()
+    toeplitz = fast.gram()  # the kernel, once per trajectory; kept on `fast`, so CG-SENSE's gram() reuses it
+    kernel_s = time.perf_counter() - start
+    start = time.perf_counter()
+    toeplitz_spectrum(fast.nufft)  # again: FFTW keeps its plan of the 2N grid's NUFFT for the process
+    again_s = time.perf_counter() - start
+    normal = direct.gram()
+    x = crandn(n, n)
+    y = direct(x) + 0.01 * crandn(coils, spokes, samples, seed=1)
+    with torch.no_grad():
+        t = interleaved_medians({"gram Toeplitz": lambda: toeplitz(x), "gram A.H @ A": lambda: normal(x),
+                                 "CG Toeplitz": lambda: cg_sense(fast, y, n_iter),
+                                 "CG A.H @ A": lambda: cg_sense(direct, y, n_iter)}, reps)
+        x_fast, x_direct = cg_sense(fast, y, n_iter), cg_sense(direct, y, n_iter)
+        drift = _rel(cg_sense(direct, y * (1 + 1e-7), n_iter), x_direct)
+        gram_diff = _rel(toeplitz(x), normal(x))
+    rows = [("A^H A x", t["gram Toeplitz"], t["gram A.H @ A"]),
+            (f"CG-SENSE, {n_iter} iterations", t["CG Toeplitz"], t["CG A.H @ A"])]
+    note = (f"Toeplitz kernel (once per trajectory): {kernel_s:.2f} s the first time in the process (with FFTW's "
+            f"planning of the grid), {again_s:.2f} s for another trajectory of that size. "
+            "Relative difference Toeplitz vs A.H @ A: "
+            f"A^H A x {gram_diff:.1e}; CG-SENSE after {n_iter} iterations {_rel(x_fast, x_direct):.1e} "
+            f"(float32 CG with A.H @ A moves by {drift:.1e} when y changes by 1e-7).")
+    return [(name, a, b, b / a) for name, a, b in rows], note
+
+
 def ndft_errors():
     """Relative error of each NUFFT against the exact NDFT, 64x64 image, radial 32 x 128."""
     n = 64
@@ -141,10 +179,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of the default")
     parser.add_argument("--reps", type=int, default=None, help="rounds per method (default 9, --quick 3)")
+    parser.add_argument("--normal-only", action="store_true", help="only the normal-operator table (issue 17)")
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 9)
     print(f"torch {torch.__version__}, sigpy {sp.__version__}, {torch.get_num_threads()} torch threads, "
           f"{reps} rounds, medians")
+    rows, note = normal_operator(reps)
+    print("\n### Normal operator, radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples\n\n"
+          "| normal operator | Toeplitz ms | A.H @ A ms | speed-up |\n|---|---:|---:|---:|")
+    print("\n".join(f"| {name} | {a * 1e3:.1f} | {b * 1e3:.1f} | {ratio:.2f}x |" for name, a, b, ratio in rows))
+    print(f"\n{note}")
+    if args.normal_only:
+        return
     rows, note = cartesian(reps)
     print(table("Cartesian SENSE, 8 coils, 320x320, 4x equispaced", rows) + f"\n\n{note}")
     rows, _ = radial_sense(reps)
