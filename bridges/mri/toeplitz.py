@@ -70,14 +70,14 @@ class ToeplitzNormal(LinearOperator):
     """A^H W A by its Toeplitz embedding (module docstring); self-adjoint, so ``T.H is T``.
 
     Made by `NUFFT.gram` and `Sense.gram`. Its kernels are torch FFTs and products, so it runs
-    on the spectrum's device and is traced through by torch.compile (as the algebra's composites are).
+    on the spectrum's device and is traced through by torch.compile (it is `traceable`, as the algebra is).
 
     Shapes: spectrum (2 N_1, ..., 2 N_ndim) real; maps (coils, *N) or None;
         forward = adjoint: (*batch, *N) -> (*batch, *N) complex64.
     """
 
     batched_kernels = True
-    composite = True  # plain torch ops: Dynamo traces them, no custom op (nor its registry key) needed
+    traceable = True  # plain torch ops: Dynamo traces them, no custom op (nor its registry key) needed
 
     def __init__(self, spectrum: torch.Tensor, maps: torch.Tensor | None = None):
         shape = tuple(n // 2 for n in spectrum.shape)

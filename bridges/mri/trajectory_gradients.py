@@ -139,7 +139,7 @@ class DirectNormal(LinearOperator):
     Shapes: weights broadcastable to the k-space points; forward = adjoint: A.domain_shape -> A.domain_shape.
     """
 
-    composite = True
+    traceable = True
 
     def __init__(self, op: LinearOperator, weights=None):
         super().__init__(op.domain_shape, op.domain_shape, op.domain_dtype)
