@@ -25,7 +25,7 @@ import torch
 import learned
 from bridges import ct
 from experiments import baselines, tasks
-from experiments.data.noise import TRANSMISSION_MODELS
+from experiments.data.noise import CT_NOISE
 from experiments.data.synthetic import CT_PHANTOMS
 
 try:
@@ -154,9 +154,10 @@ def _grid(rule):
 
 
 TASK = {
-    "ct": {"scanner": _one_of(ct.PRESETS), "view_step": _integer(1), "detector_binning": _integer(1),
-           "image_size": _integer(1), "fov": _number(above=0), "photons": _number(above=0),
-           "noise": _one_of(TRANSMISSION_MODELS), "phantom": _one_of(CT_PHANTOMS)},
+    "ct": {"geometry": _one_of(("scanner", "parallel")),  # a preset's, or the LPD paper's parallel beam
+           "scanner": _one_of(ct.PRESETS), "view_step": _integer(1), "detector_binning": _integer(1),
+           "n_views": _integer(1), "image_size": _integer(1), "fov": _number(above=0), "photons": _number(above=0),
+           "noise": _one_of(CT_NOISE), "noise_level": _number(low=0), "phantom": _one_of(CT_PHANTOMS)},
     "mri": {"image_size": _integer(1), "n_coils": _integer(1), "acceleration": _number(low=1),
             "center_fraction": _number(above=0), "mask": _one_of(tasks.MRI_MASKS), "mask_seed": _integer(0),
             "noise_sigma": _number(low=0)},
@@ -165,7 +166,7 @@ TASK = {
             "resolution_fwhm": _number(low=0)},
 }
 DATA = {"source": _one_of(("synthetic", "lodopab")), "root": _text, "seed": _integer(0), "cache": _boolean,
-        "n_train": _integer(1), "n_val": _integer(1), "n_test": _integer(1)}
+        "n_train": _integer(1), "n_val": _integer(1), "n_test": _integer(1), "eval_phantom": _one_of(CT_PHANTOMS)}
 TRAIN = {"steps": _integer(1), "batch_size": _integer(1), "lr": _number(above=0), "betas": _betas,
          "clip_grad": _number(low=0),  # 0: no clipping; a negative norm would flip the gradient
          "checkpoint_every": _integer(1), "num_workers": _integer(0), "schedule": _one_of(("cosine", "constant")),
@@ -173,6 +174,12 @@ TRAIN = {"steps": _integer(1), "batch_size": _integer(1), "lr": _number(above=0)
 GAN = {"loss": _one_of(("dagan", "wgan-gp")), "lr": _number(above=0), "width": _integer(1), "n_layers": _integer(1),
        "conditional": _boolean}
 GAN_LOSSES = {"dagan": learned.DAGANLoss, "wgan-gp": learned.WGANGPLoss}
+def _paper_row(v):
+    """A published result beside ours: ``[PSNR, SSIM]``."""
+    ok = isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    return None if ok else "[PSNR in dB, SSIM] as two numbers"
+
+
 _TYPES = {"int": _integer(), "float": _number(), "bool": _boolean, "str": _text}
 
 
@@ -203,22 +210,30 @@ def _schema(cfg: dict) -> dict:
     def section(node, name):
         return node.get(name) if isinstance(node.get(name), dict) else {}
 
-    modality, name = section(cfg, "task").get("modality"), section(cfg, "model").get("name")
+    modality = section(cfg, "task").get("modality")
     lodopab = section(cfg, "data").get("source") == "lodopab"  # LoDoPaB files fix the task
     task = {"modality": _one_of(TASK) if lodopab else _Required(_one_of(TASK)),
             **TASK.get(modality, {_OTHERS: _anything})}
-    model = {"name": _Required(_one_of(tasks.MODELS)), _OTHERS: _anything}
-    if name in tasks.MODELS:
-        model = {"name": model["name"], **_parameters(getattr(learned, name), skip={"self", "op"})}
+    def model_schema(node: dict) -> dict:
+        name = node.get("name")
+        if name not in tasks.MODELS:
+            return {"name": _Required(_one_of(tasks.MODELS)), _OTHERS: _anything}
+        model = {"name": _Required(_one_of(tasks.MODELS)), **_parameters(getattr(learned, name), skip={"self", "op"})}
         for key in {"initial", "pseudo_inverse"} & set(model):  # a classical reconstruction, named by a table
-            model[key] = _baseline(section(section(cfg, "model"), key), tunable=False)
+            model[key] = _baseline(section(node, key), tunable=False)
+        return model
+
+    model = model_schema(section(cfg, "model"))
+    compare = section(cfg, "compare")  # more learned models, trained alike and in the same table
     loss = GAN_LOSSES.get(section(cfg, "gan").get("loss", "dagan"))
     gan = {**GAN, **(_parameters(loss, skip={"self", "op", "discriminator", "generator"}) if loss else
                      {_OTHERS: _anything})}
     methods = section(section(cfg, "evaluate"), "baselines")
     data = {**DATA, "root": _Required(_text)} if lodopab else DATA
     return {"seed": _integer(0), "task": task, "data": data, "model": model, "train": TRAIN, "gan": gan,
-            "evaluate": {"baselines": {k: _baseline(section(methods, k), tunable=True) for k in methods}}}
+            "compare": {k: model_schema(section(compare, k)) for k in compare},
+            "evaluate": {"baselines": {k: _baseline(section(methods, k), tunable=True) for k in methods},
+                         "paper": {_OTHERS: _paper_row}, "paper_source": _text}}
 
 
 def check_config(cfg: dict) -> dict:

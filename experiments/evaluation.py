@@ -51,22 +51,32 @@ def run_baselines(task: Task, cfg: dict, y: torch.Tensor, log=print) -> dict:
     return out
 
 
-def evaluate(task: Task, model: torch.nn.Module, cfg: dict, out: Path, log=print) -> list[dict]:
-    """Rows of the results table (one per method), written with the figure to ``out``."""
+def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
+    """Rows of the results table (one per method), written with the figure to ``out``. ``model`` is the
+    configuration's model, or a dict of named learned models (``[model]`` and ``[compare.NAME]``)."""
     test = stack(task.test)
     y, x = test["y"], test["x"]
     recons = run_baselines(task, cfg, y, log)
-    model.eval()
-    start = time.perf_counter()
-    with torch.no_grad():
-        recons[cfg["model"]["name"]] = (model(y), (time.perf_counter() - start) / y.shape[0])
+    n_classical = len(recons)
+    models = model if isinstance(model, dict) else {cfg["model"]["name"]: model}
+    for name, learned_model in models.items():
+        learned_model.eval()
+        start = time.perf_counter()
+        with torch.no_grad():
+            recons[name] = (learned_model(y), (time.perf_counter() - start) / y.shape[0])
     kind = "poisson" if task.modality == "pet" else "l2"
     rows = []
     for method, (image, seconds) in recons.items():
         p, s = metrics.psnr(image, x), metrics.ssim(image, x)
         fit = metrics.data_fit(task.op, image, y, kind=kind)
         rows.append({"method": method, "PSNR (dB)": p, "SSIM": s, "data fit": fit, "s / image": seconds})
-    columns = COLUMNS + ([PAIRED] if add_paired_column(rows, n_classical=len(recons) - 1) else [])
+    columns = COLUMNS + ([PAIRED] if add_paired_column(rows, n_classical) else [])
+    paper = cfg.get("evaluate", {}).get("paper")
+    if paper:
+        column = f"paper: PSNR, SSIM ({cfg['evaluate'].get('paper_source', 'published')})"
+        for row in rows:
+            row[column] = "{:.2f}, {:.3f}".format(*paper[row["method"]]) if row["method"] in paper else "–"
+        columns.append(column)
     table = report.markdown_table(rows, columns)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

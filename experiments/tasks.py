@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import math
+
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
@@ -44,13 +47,18 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
     """The operator named by a ``[task]`` section, and a one-line description of it."""
     modality = task_cfg.get("modality")
     size = int(task_cfg.get("image_size", 128))
+    if modality == "ct" and task_cfg.get("geometry", "scanner") == "parallel":
+        geometry = paper_parallel_beam(size, float(task_cfg.get("fov", size)), int(task_cfg.get("n_views", 30)))
+        return ct.Projector(geometry), (f"parallel beam, {geometry.n_views} views x {geometry.n_detectors} channels "
+                                        f"(ODL's parallel_beam_geometry), {size}² pixels of "
+                                        f"{geometry.pixel_size[0]:.2f} mm, {_ct_noise(task_cfg)}")
     if modality == "ct":
         geometry = ct.scanner(task_cfg.get("scanner", "siemens-definition-as"), view_step=int(task_cfg.get("view_step", 1)),
                               detector_binning=int(task_cfg.get("detector_binning", 1)), image_shape=(size, size),
                               fov=task_cfg.get("fov"))
         return ct.Projector(geometry), (f"{task_cfg.get('scanner', 'siemens-definition-as')}: {geometry.n_views} views x "
                                         f"{geometry.n_detectors} channels, {size}² pixels of {geometry.pixel_size[0]:.2f} mm, "
-                                        f"I0 = {task_cfg.get('photons', 1e4):g} photons")
+                                        f"{_ct_noise(task_cfg)}")
     if modality == "mri":
         shape = (size, size)
         maps = mri.birdcage_maps(shape, int(task_cfg.get("n_coils", 8)))
@@ -72,17 +80,38 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
     raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
 
 
+def paper_parallel_beam(size: int, fov: float, n_views: int) -> ct.ParallelBeam2D:
+    """The parallel beam of Adler & Öktem's ellipse experiment, as ODL's ``parallel_beam_geometry`` samples a
+    square field of ``fov`` mm in ``size``² pixels (their code's geometry): ``n_views`` angles at the midpoints
+    of [0, π)'s equal parts, and a detector over the field's diagonal with one channel per pixel width plus
+    one (183 channels for 128² pixels). tests/experiments/test_lpd_paper.py checks it against ODL's."""
+    half_diagonal = fov / 2 * math.sqrt(2)
+    n_detectors = 2 * math.ceil(half_diagonal / (fov / size)) + 1
+    return ct.ParallelBeam2D(angles=math.pi * (np.arange(n_views) + 0.5) / n_views, n_detectors=n_detectors,
+                             detector_spacing=2 * half_diagonal / n_detectors, image_shape=(size, size),
+                             pixel_size=fov / size)
+
+
+def _ct_noise(task_cfg: dict) -> str:
+    if task_cfg.get("noise") == "relative-gaussian":
+        return f"white noise of {task_cfg.get('noise_level', 0.05):g} x mean |data|"
+    return f"I0 = {task_cfg.get('photons', 1e4):g} photons"
+
+
 def _choice(key: str, options: dict, name):
     if name not in options:
         raise ValueError(f"expected {key} one of {sorted(options)}, got {name!r}")
     return options[name]
 
 
-def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool) -> Dataset:
+def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool,
+                  phantom: str | None = None) -> Dataset:
+    """A split's synthetic items; ``phantom`` overrides ``task.phantom`` (CT: ``data.eval_phantom``, the phantom of the
+    validation and test splits, as the LPD paper validated and tested on the Shepp-Logan phantom alone)."""
     if modality == "ct":
         return data.ct_dataset(op, n, seed, photons=float(task_cfg.get("photons", 1e4)),
-                               noise=task_cfg.get("noise", "poisson"), phantom=task_cfg.get("phantom", "lpd"),
-                               cache=cache)
+                               noise=task_cfg.get("noise", "poisson"), phantom=phantom or task_cfg.get("phantom", "lpd"),
+                               cache=cache, noise_level=float(task_cfg.get("noise_level", 0.05)))
     if modality == "mri":
         return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache)
     return data.pet_dataset(op, n, seed, total_counts=float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS)),
@@ -114,7 +143,8 @@ def build_task(cfg: dict) -> Task:
     seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
     cache = bool(data_cfg.get("cache", True))
     sets = {split: build_dataset(task_cfg["modality"], op, task_cfg, int(data_cfg.get(f"n_{split}", 8)),
-                                 seed + offset, cache) for split, offset in SPLITS.items()}
+                                 seed + offset, cache, data_cfg.get("eval_phantom") if split != "train" else None)
+            for split, offset in SPLITS.items()}
     return Task(task_cfg["modality"], op, sets["train"], sets["val"], sets["test"], description)
 
 

@@ -2,9 +2,11 @@
 
 ``ct-lpd`` (the README's first command) trains learned primal-dual on random ellipses through a
 down-sampled clinical fan-beam scanner and compares it with FBP and TV; ``mri-cascade``,
-``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``ct-fbp`` is FBP alone. Each
-trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its ``NAME-full.toml`` is the
-paper's setting, for a GPU), evaluates with `experiments.evaluation` and writes to ``runs/NAME/``.
+``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``ct-fbp`` is FBP alone; ``lpd-paper``
+reproduces Adler & Öktem 2018's ellipse experiment (FBP, TV, FBPConvNet, learned primal-dual) beside the
+paper's values. Each trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its
+``NAME-full``, also a job, is the paper's setting, for a GPU), evaluates with `experiments.evaluation` and
+writes to ``runs/NAME/``.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from experiments.data.phantoms import shepp_logan
 from experiments.tasks import build_task
 from experiments.training import train, unwrap
 
-TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd")
+TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "lpd-paper")
 
 
 def ct_fbp(out: Path, seed: int = 0, overrides=()):
@@ -50,14 +52,17 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
     task = build_task(cfg)
     print(f"{name}: {cfg['model']['name']} on {task.description}; {len(task.train)} training items, "
           f"{cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
-    run = train(cfg, out, task=task)
-    return evaluate(task, unwrap(run.model), cfg, out)
+    models = {cfg["model"]["name"]: unwrap(train(cfg, out, task=task).model)}
+    for name, model_cfg in cfg.get("compare", {}).items():  # trained alike, each in its own folder
+        print(f"{name}: {model_cfg['name']}, {cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
+        models[name] = unwrap(train({**cfg, "model": model_cfg, "compare": {}}, out / name, task=task).model)
+    return evaluate(task, models, cfg, out)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=["ct-fbp", *TRAINED])
+    parser.add_argument("name", choices=["ct-fbp", *TRAINED, *(f"{name}-full" for name in TRAINED)])
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.steps=50")
     parser.add_argument("--out", type=Path, default=Path("runs"))
     parser.add_argument("--seed", type=int, default=0)

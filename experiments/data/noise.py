@@ -1,6 +1,7 @@
 """Noise models of each modality, kept beside the operators (which stay noiseless).
 
 - CT: `transmission_noise`, photon counting before the log: Poisson or its Gaussian approximation;
+  `relative_gaussian_noise`, the learned primal-dual paper's white noise scaled to the data's mean;
 - MRI: `complex_gaussian_noise`, thermal noise on the acquired k-space samples;
 - PET: `poisson_counts`, prompts ~ Poisson(A x + s) from a `bridges.pet.SystemModel`'s expected counts.
 
@@ -18,9 +19,10 @@ import math
 
 import torch
 
-__all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts"]
+__all__ = ["transmission_noise", "relative_gaussian_noise", "complex_gaussian_noise", "poisson_counts"]
 
 TRANSMISSION_MODELS = ("poisson", "gaussian")
+CT_NOISE = (*TRANSMISSION_MODELS, "relative-gaussian")
 
 
 def _check(name, tensor, generator):
@@ -67,6 +69,28 @@ def transmission_noise(sinogram: torch.Tensor, photons, generator: torch.Generat
         return sinogram + noise * mean_counts.rsqrt()
     counts = torch.poisson(mean_counts, generator=generator)
     return -torch.log(counts.clamp_min(1) / photons)
+
+
+def relative_gaussian_noise(data: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+    """``y = p + level · mean|p| · n``, ``n`` white standard Gaussian noise and the mean over each item's data.
+
+    The noise of Adler & Öktem's ellipse experiment (learned primal-dual, IEEE TMI 2018; their code adds
+    ``white_noise(range) * mean(abs(data)) * 0.05``): additive, the same for every ray, ``level`` a
+    fraction of the item's mean absolute measurement, so that it means the same whatever the data's units.
+
+    Shapes: data (*any) real, one item (the mean is over the whole tensor) -> same shape and dtype.
+
+    Example::
+
+        y = relative_gaussian_noise(A(x), 0.05, torch.Generator().manual_seed(0))
+    """
+    _check("data", data, generator)
+    if data.is_complex() or not data.is_floating_point():
+        raise TypeError(f"expected real floating-point data, got {data.dtype}")
+    if not (isinstance(level, (int, float)) and math.isfinite(level) and level >= 0):
+        raise ValueError(f"expected the noise level as a non-negative finite number, got {level!r}")
+    noise = torch.randn(data.shape, generator=generator, dtype=data.dtype, device=data.device)
+    return data + noise * (level * data.abs().mean())
 
 
 def complex_gaussian_noise(kspace: torch.Tensor, sigma: float, generator: torch.Generator,

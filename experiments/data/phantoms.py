@@ -22,7 +22,7 @@ import math
 import torch
 
 __all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table",
-           "lpd_ellipses", "pet_body", "pet_activity", "mri_phantom"]
+           "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "mri_phantom"]
 
 MU_WATER = 0.0192  # 1/mm at about 70 keV
 
@@ -122,6 +122,17 @@ def lpd_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50
     shape = check_image_shape(image_shape)
     table = lpd_ellipse_table(generator, mean_count, interior)
     return (ellipses(shape, table).clamp_min(0) * mu).to(torch.float32)
+
+
+def lpd_signed_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0) -> torch.Tensor:
+    """The paper's phantom itself: the signed sum of `lpd_ellipse_table`'s ellipses, unitless, not clipped.
+
+    Adler & Öktem trained on these (their ``random_phantom``, ODL's ``ellipsoid_phantom`` of the table) and
+    tested on the modified Shepp-Logan phantom of value 1 (``shepp_logan(shape, mu=1.0)``).
+
+    Shapes: image_shape (y, x) -> (y, x) float32.
+    """
+    return ellipses(check_image_shape(image_shape), lpd_ellipse_table(generator, mean_count)).to(torch.float32)
 
 
 CT_BODY = (1.0, 0.85, 0.65, 0.0, 0.0, 0.0)  # water, semi-axes (x, y) of the image's half-width

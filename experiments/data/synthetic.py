@@ -23,8 +23,10 @@ import torch
 from torch.utils.data import Dataset
 
 from bridges import LinearOperator, ct, mri, pet
-from experiments.data.noise import complex_gaussian_noise, poisson_counts, transmission_noise
-from experiments.data.phantoms import body_ellipses, lpd_ellipses, mri_phantom, pet_activity, pet_body
+from experiments.data.noise import (CT_NOISE, complex_gaussian_noise, poisson_counts, relative_gaussian_noise,
+                                    transmission_noise)
+from experiments.data.phantoms import (body_ellipses, lpd_ellipses, lpd_signed_ellipses, mri_phantom, pet_activity,
+                                       pet_body, shepp_logan)
 
 __all__ = ["item_generator", "SimulatedDataset", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_TOTAL_COUNTS"]
@@ -114,25 +116,31 @@ class SimulatedDataset(Dataset):
 
 
 # ------------------------------------------------------------------ CT
-CT_PHANTOMS = {"lpd": lpd_ellipses, "body": body_ellipses}
+CT_PHANTOMS = {"lpd": lpd_ellipses, "body": body_ellipses, "lpd-signed": lpd_signed_ellipses,
+               "shepp-logan": lambda shape, generator: shepp_logan(shape, mu=1.0)}  # the paper's test image, unitless
 
 
 def _ct_phantom(shape, kind, generator):
     return {"x": CT_PHANTOMS[kind](shape, generator)}
 
 
-def _ct_noise(photons, model, clean, generator, item):
+def _ct_noise(photons, model, level, clean, generator, item):
+    if model == "relative-gaussian":
+        return relative_gaussian_noise(clean, level, generator)
     return transmission_noise(clean, photons, generator, model)
 
 
 def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisson", phantom: str = "lpd",
-               cache: bool = False) -> SimulatedDataset:
-    """LPD random ellipses through a 2D CT projector with transmission noise at I0 = ``photons`` per ray.
+               cache: bool = False, noise_level: float = 0.05) -> SimulatedDataset:
+    """Random phantoms through a 2D CT projector with noise.
 
-    Item: ``"x"`` μ (1/mm, `lpd_ellipses`, or with ``phantom="body"`` `body_ellipses`: the same ellipses
-    inside a water body), ``"y"`` noisy post-log sinogram (line integrals, unitless),
-    ``y = -log(max(I, 1) / I0)``, ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``: its Gaussian
-    approximation, see `transmission_noise`).
+    Item: ``"x"`` the phantom (``"lpd"``: `lpd_ellipses`, μ in 1/mm; ``"body"``: `body_ellipses`, the same
+    ellipses inside a water body; ``"lpd-signed"``: `lpd_signed_ellipses`, the learned primal-dual paper's
+    unitless signed phantoms; ``"shepp-logan"``: the modified Shepp-Logan of value 1, the same for every item,
+    its noise differing), ``"y"`` the noisy data: post-log line integrals with transmission noise at
+    I0 = ``photons`` per ray, ``y = -log(max(I, 1) / I0)``, ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``:
+    its Gaussian approximation, see `transmission_noise`), or with ``noise="relative-gaussian"`` the paper's
+    additive white noise of ``noise_level`` times the item's mean |A x| (`relative_gaussian_noise`).
 
     Shapes: x (y, x) float32; y (views, detectors) float32.
     """
@@ -140,11 +148,14 @@ def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisso
         raise TypeError(f"expected a bridges.ct.Projector, got {type(op).__name__}")
     if len(op.domain_shape) != 2:
         raise ValueError(f"expected a 2D projector (image (y, x)), got image shape {op.domain_shape}")
-    transmission_noise(torch.zeros(1), photons, torch.Generator(), noise)  # bad photons/noise fail here, not at item 0
+    if noise not in CT_NOISE:
+        raise ValueError(f"expected noise one of {CT_NOISE}, got {noise!r}")
+    # bad parameters fail here, not at item 0
+    _ct_noise(photons, noise, noise_level, torch.zeros(1), torch.Generator(), {})
     if phantom not in CT_PHANTOMS:
         raise ValueError(f"expected phantom one of {sorted(CT_PHANTOMS)}, got {phantom!r}")
-    return SimulatedDataset(op, partial(_ct_phantom, op.domain_shape, phantom), partial(_ct_noise, photons, noise),
-                            n, seed, cache)
+    return SimulatedDataset(op, partial(_ct_phantom, op.domain_shape, phantom),
+                            partial(_ct_noise, photons, noise, noise_level), n, seed, cache)
 
 
 # ------------------------------------------------------------------ MRI

@@ -16,7 +16,7 @@ def test_bundled_configurations_pass(name):
 
 @pytest.mark.parametrize("override, message", [
     ("train.stpes=3", r"train.stpes: unknown key; did you mean train.steps\?"),
-    ("foo.bar=1", r"foo: unknown key; expected one of \['data', 'evaluate', 'gan', 'model', 'seed', 'task', 'train'\]"),
+    ("foo.bar=1", r"foo: unknown key; expected one of \['compare', 'data', 'evaluate', 'gan', 'model', 'seed', 'task', 'train'\]"),
     ("model.widht=3", r"model.widht: unknown key; did you mean model.width\?"),
     ("task.fov_mm=0", r"task.fov_mm: unknown key; did you mean task.fov\?"),
     ("task.fov=0", "task.fov: expected a number > 0, got 0"),  # silently meant the preset's 500 mm

@@ -13,6 +13,8 @@ TINY_JOBS = {
     "mri-dagan": ["task.image_size=32", "task.n_coils=4", "model.width=8", "gan.width=8",
                   "evaluate.baselines.L1-wavelet.n_iter=10"],
     "pet-lpd": ["task.downsample=12", "model.n_iter=2", "evaluate.baselines.MLEM.tune={n_iter=[2, 4]}"],
+    "lpd-paper": ["task.image_size=32", "task.fov=32.0", "model.n_iter=2", "model.width=8",
+                  "evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}"],
 }
 
 
@@ -28,9 +30,18 @@ def test_trained_job_compares_with_its_baselines(job, tmp_path):
     methods = [row["method"] for row in rows]
     mri = ["zero-filled", "CG-SENSE", "L1-wavelet"]
     expected = {"ct-lpd": ["FBP", "TV", "LearnedPrimalDual"], "mri-cascade": [*mri, "DeepCascade"],
-                "mri-dagan": [*mri, "FBPConvNet"], "pet-lpd": ["MLEM", "OSEM", "LearnedPrimalDual"]}[job]
+                "mri-dagan": [*mri, "FBPConvNet"], "pet-lpd": ["MLEM", "OSEM", "LearnedPrimalDual"],
+                "lpd-paper": ["FBP", "TV", "LearnedPrimalDual", "FBPConvNet"]}[job]
     assert methods == expected
     assert all(torch.isfinite(torch.as_tensor(row["PSNR (dB)"])).all() for row in rows)
     table = (tmp_path / "results.md").read_text()
     assert all(f"| {m} " in table for m in methods)
     assert (tmp_path / "results.png").stat().st_size > 10_000 and (tmp_path / "checkpoint.pt").exists()
+
+
+def test_lpd_paper_sets_the_papers_values_beside_ours(tmp_path):
+    trained_job("lpd-paper", tmp_path, overrides=TINY + TINY_JOBS["lpd-paper"])
+    table = (tmp_path / "results.md").read_text()
+    assert "paper: PSNR, SSIM (Adler & Öktem 2018, table I, recalled)" in table
+    assert "| 38.28, 0.989 |" in table.split("| LearnedPrimalDual ")[1].splitlines()[0]
+    assert (tmp_path / "FBPConvNet" / "checkpoint.pt").exists()  # the compared model trained in its own folder
