@@ -85,3 +85,11 @@ def test_bench_gpu_arc_vectors_put_each_channel_where_the_geometry_does():
     np.testing.assert_allclose(axis_point[:, :2], source[:, :2], atol=1e-9)
     np.testing.assert_allclose(pixels[..., :2].reshape(-1, 2), channels, atol=1e-9)
     np.testing.assert_allclose(pixels[..., 2], 0, atol=1e-12)
+
+
+def test_bench_threads_runs_each_setting_in_its_own_process_under_load():
+    from experiments.bench import threads
+    single = threads.run_setting("sense", threads.SETTINGS["1 thread"], busy=1, calls=2)
+    assert single["threads"] == 1 and single["median"] > 0  # the setting reached the child's runtime
+    default = threads.run_setting("sense", threads.SETTINGS["default"], busy=0, calls=2)
+    assert default["threads"] == torch.get_num_threads()
