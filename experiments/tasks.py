@@ -17,6 +17,7 @@ Example::
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from bridges.operator import LinearOperator
 from experiments import baselines, data
 
 MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPConvNet", "AUTOMAP")
+PER_ITEM_MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet")  # model(y, op=...)
 SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
 MRI_MASKS = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
 PET_SCANNERS = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
@@ -192,6 +194,17 @@ def build_task(cfg: dict) -> Task:
     if item_operator is not None:
         description += ", a μ-map per item"
     return Task(task_cfg["modality"], op, sets["train"], sets["val"], sets["test"], description, item_operator)
+
+
+def reconstruct(model: torch.nn.Module, y: torch.Tensor, op: LinearOperator | None) -> torch.Tensor:
+    """``model(y, op=op)`` with a batch's per-item operator, ``model(y)`` without one (``op`` None)."""
+    if op is None:
+        return model(y)
+    forward = getattr(model, "module", model).forward  # inside DistributedDataParallel, the model's own
+    if "op" not in inspect.signature(forward).parameters:
+        raise ValueError(f"{type(getattr(model, 'module', model)).__name__} takes no per-call operator, and this "
+                         f"task's items each have their own: use one of {PER_ITEM_MODELS}")
+    return model(y, op=op)
 
 
 def build_model(task: Task, model_cfg: dict) -> torch.nn.Module:

@@ -2,13 +2,15 @@
 
 ``ct-lpd`` (the README's first command) trains learned primal-dual on random ellipses through a
 down-sampled clinical fan-beam scanner and compares it with FBP and TV; ``mri-cascade``,
-``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``ct-fbp`` is FBP alone. Each
+``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``mri-varnet-fastmri`` trains VarNet on the
+fastMRI files of ``--data PATH``, each slice with its own coil maps and mask; ``ct-fbp`` is FBP alone. Each
 trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its ``NAME-full.toml`` is the
 paper's setting, for a GPU), evaluates with `experiments.evaluation` and writes to ``runs/NAME/``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from experiments.data.phantoms import shepp_logan
 from experiments.tasks import build_task
 from experiments.training import train, unwrap
 
-TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd")
+TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "mri-varnet-fastmri")
 
 
 def ct_fbp(out: Path, seed: int = 0, overrides=()):
@@ -61,7 +63,11 @@ def main(argv=None):
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.steps=50")
     parser.add_argument("--out", type=Path, default=Path("runs"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the data folder, data.root (mri-varnet-fastmri: fastMRI multi-coil .h5 files)")
     args = parser.parse_intermixed_args(argv)
+    if args.data is not None:
+        args.overrides.append(f"data.root={json.dumps(str(args.data))}")  # a TOML string, escapes and all
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     job = ct_fbp if args.name == "ct-fbp" else lambda *a, **k: trained_job(args.name, *a, **k)
