@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from experiments.commands.run import ct_fbp, main as run_main, trained_job
-from experiments.evaluation import evaluate, load_run
+from experiments.config import load_config
+from experiments.evaluation import evaluate, load_run, stack
+from experiments.tasks import build_task
 from tests.experiments.data.fastmri_files import write_volumes
 
 TINY = ["data.n_train=8", "data.n_val=2", "data.n_test=2", "train.steps=2", "train.batch_size=4"]
@@ -55,3 +57,21 @@ def test_fastmri_job_trains_and_evaluates_on_files_in_fastmris_layout(tmp_path, 
     rows = evaluate(task, model, cfg, tmp_path / "again", log=lambda *a: None)
     psnr = {row["method"]: float(row["PSNR (dB)"].mean()) for row in rows}
     assert psnr["CG-SENSE"] > psnr["zero-filled"] and all(torch.isfinite(torch.tensor(list(psnr.values()))))
+
+
+def test_pet_job_with_a_mu_map_per_item(tmp_path):
+    """task.per_item_mu: the batch's SystemModel is the items' own models stacked, and the job trains and evaluates
+    with it (the learned primal-dual's OSEM start included)."""
+    overrides = TINY + TINY_JOBS["pet-lpd"] + ["task.per_item_mu=true"]
+    task = build_task(load_config("pet-lpd", overrides))
+    batch = stack(task.test)
+    op = task.batch_operator(batch)
+    assert op.item_axes == 1 and op.domain_shape == (2, *task.op.domain_shape)
+    with torch.no_grad():
+        for i in range(2):
+            own = task.op.with_attenuation(batch["mu"][i])
+            torch.testing.assert_close(op.expected(batch["x"])[i], own.expected(batch["x"][i]))
+            torch.testing.assert_close(op.adjoint(batch["y"])[i], own.adjoint(batch["y"][i]))
+    rows = trained_job("pet-lpd", tmp_path, overrides=overrides)
+    assert [row["method"] for row in rows] == ["MLEM", "OSEM", "LearnedPrimalDual"]
+    assert all(torch.isfinite(torch.as_tensor(row["PSNR (dB)"])).all() for row in rows)
