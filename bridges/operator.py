@@ -8,7 +8,7 @@ and torch.compile too: `bridges.autograd`), and the algebra ``A.T``, ``A.H``, ``
 ``c * A``, ``A + B``, ``A.norm()``, ``A.gram()``.
 
 What a learned model or a solver may rely on is declared here and nowhere else:
-``forward``/``adjoint``, the shapes and dtypes, ``norm``, ``gram``, ``device``, and the
+``forward``/``adjoint``, the shapes and dtypes, ``item_axes``, ``norm``, ``gram``, ``device``, and the
 measurement model ``expected(x) = A x + background`` (``background`` is None unless a
 modality has one, as PET's randoms and scatter). Tomographic operators (CT, PET) also
 give ``subset(views)`` for ordered-subsets solvers, whose data keep views on axis -2.
@@ -50,9 +50,18 @@ class LinearOperator(nn.Module):
     Subclasses set ``batched_kernels = True`` if ``_forward``/``_adjoint`` take a
     leading batch dimension ``(B, *shape)``; otherwise they receive one item of
     exact shape and the batch is looped here.
+
+    A per-item operator (``item_axes = 1``: `bridges.mri.CartesianSense` with maps ``(B, C, y, x)`` or masks
+    ``(B, y, x)``, `bridges.pet.SystemModel` with μ-maps ``(B, y, x)``) holds a batch of B operators, one per
+    item, as one: the item axis is the first of its domain and range, ``(B, *item shape)``, and it runs as one
+    batched kernel call. Solvers and metrics reduce over the item's own axes, so each item keeps its own step
+    sizes and scores.
     """
 
     batched_kernels = False
+    # 1 for a per-item operator: the first axis of domain and range indexes items, each with its own parameters
+    # (coil maps, masks, μ-maps), and the operator is block-diagonal over it; solvers and metrics then work per item.
+    item_axes = 0
     # True where the kernels are plain torch code that torch.compile traces (the algebra's A.H, A @ B, c A, A + B,
     # FFT-only operators); the others' kernels (ASTRA, SigPy, FINUFFT) are one opaque custom op to it.
     traceable = False
@@ -284,7 +293,7 @@ class AdjointOperator(LinearOperator):
 
     def __init__(self, op: LinearOperator):
         super().__init__(op.range_shape, op.domain_shape, op.range_dtype, op.domain_dtype)
-        self.op = op
+        self.op, self.item_axes = op, op.item_axes
 
     def _forward(self, y):
         return self.op.adjoint(y)
@@ -312,6 +321,7 @@ class ComposedOperator(LinearOperator):
                              f"outer domain {outer.domain_shape} {outer.domain_dtype}")
         super().__init__(inner.domain_shape, outer.range_shape, inner.domain_dtype, outer.range_dtype)
         self.outer, self.inner = outer, inner
+        self.item_axes = min(outer.item_axes, inner.item_axes)  # block-diagonal over items only if both are
 
     def _forward(self, x):
         return self.outer.forward(self.inner.forward(x))
@@ -330,7 +340,7 @@ class ScaledOperator(LinearOperator):
         if isinstance(scalar, complex) and not op.range_dtype.is_complex:
             raise TypeError(f"a complex scalar {scalar} cannot scale the real operator {type(op).__name__}")
         super().__init__(op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
-        self.op, self.scalar = op, scalar
+        self.op, self.scalar, self.item_axes = op, scalar, op.item_axes
 
     def _forward(self, x):
         return self.scalar * self.op.forward(x)
@@ -351,7 +361,7 @@ class SumOperator(LinearOperator):
                 (b.domain_shape, b.range_shape, b.domain_dtype, b.range_dtype):
             raise ValueError(f"cannot add operators on different spaces: {a.extra_repr()} and {b.extra_repr()}")
         super().__init__(a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype)
-        self.a, self.b = a, b
+        self.a, self.b, self.item_axes = a, b, min(a.item_axes, b.item_axes)
 
     def _forward(self, x):
         return self.a.forward(x) + self.b.forward(x)

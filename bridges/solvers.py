@@ -95,7 +95,7 @@ def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
         x = cgls(A, y, n_iter=20, lam=1e-3)
     """
     _check_n_iter(n_iter)
-    nd = len(A.domain_shape)
+    nd = len(A.domain_shape) - A.item_axes  # an item's own axes: each item of a per-item operator has its own steps
     gram = A.gram()
     b = A.adjoint(y)
     x = _start(b, x0)

@@ -163,10 +163,17 @@ TASK = {
             "noise_sigma": _number(low=0)},
     "pet": {"scanner": _one_of(tasks.PET_SCANNERS), "downsample": _integer(1), "total_counts": _number(above=0),
             "scatter_fraction": _number(low=0), "randoms_fraction": _number(low=0),
-            "resolution_fwhm": _number(low=0)},
+            "resolution_fwhm": _number(low=0), "per_item_mu": _boolean},
 }
-DATA = {"source": _one_of(("synthetic", "lodopab")), "root": _text, "seed": _integer(0), "cache": _boolean,
-        "n_train": _integer(1), "n_val": _integer(1), "n_test": _integer(1), "eval_phantom": _one_of(CT_PHANTOMS)}
+# fastMRI files: the MRI task's image size, (virtual) coils and mask, and ESPIRiT's calibration width
+FASTMRI_TASK = {"modality": _Required(_one_of(("mri",))), "image_size": _integer(1), "n_coils": _integer(1),
+                "acceleration": _number(low=1), "center_fraction": _number(above=0),
+                "mask": _one_of(tasks.MRI_MASKS), "mask_seed": _integer(0), "calib_width": _integer(1)}
+DATA = {"source": _one_of(("synthetic", "lodopab", "fastmri")), "root": _text, "seed": _integer(0),
+        "cache": _boolean, "n_train": _integer(1), "n_val": _integer(1), "n_test": _integer(1),
+        "eval_phantom": _one_of(CT_PHANTOMS)}
+FASTMRI_DATA = {"source": DATA["source"], "root": _Required(_text), "seed": _integer(0), "n_train": _integer(1),
+                "n_val": _integer(1), "n_test": _integer(1), "val_volumes": _integer(1), "test_volumes": _integer(1)}
 TRAIN = {"steps": _integer(1), "batch_size": _integer(1), "lr": _number(above=0), "betas": _betas,
          "clip_grad": _number(low=0),  # 0: no clipping; a negative norm would flip the gradient
          "checkpoint_every": _integer(1), "num_workers": _integer(0), "schedule": _one_of(("cosine", "constant")),
@@ -211,9 +218,13 @@ def _schema(cfg: dict) -> dict:
         return node.get(name) if isinstance(node.get(name), dict) else {}
 
     modality = section(cfg, "task").get("modality")
-    lodopab = section(cfg, "data").get("source") == "lodopab"  # LoDoPaB files fix the task
+    source = section(cfg, "data").get("source")
+    lodopab = source == "lodopab"  # LoDoPaB files fix the task
     task = {"modality": _one_of(TASK) if lodopab else _Required(_one_of(TASK)),
             **TASK.get(modality, {_OTHERS: _anything})}
+    if source == "fastmri":
+        task = FASTMRI_TASK
+
     def model_schema(node: dict) -> dict:
         name = node.get("name")
         if name not in tasks.MODELS:
@@ -229,7 +240,7 @@ def _schema(cfg: dict) -> dict:
     gan = {**GAN, **(_parameters(loss, skip={"self", "op", "discriminator", "generator"}) if loss else
                      {_OTHERS: _anything})}
     methods = section(section(cfg, "evaluate"), "baselines")
-    data = {**DATA, "root": _Required(_text)} if lodopab else DATA
+    data = {**DATA, "root": _Required(_text)} if lodopab else FASTMRI_DATA if source == "fastmri" else DATA
     return {"seed": _integer(0), "task": task, "data": data, "model": model, "train": TRAIN, "gan": gan,
             "compare": {k: model_schema(section(compare, k)) for k in compare},
             "evaluate": {"baselines": {k: _baseline(section(methods, k), tunable=True) for k in methods},

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from experiments import baselines, metrics, report
 from experiments.checkpoint import load_checkpoint
 from experiments.config import apply_overrides, check_config
-from experiments.tasks import Task, build_model, build_task
+from experiments.tasks import Task, build_model, build_task, reconstruct
 
 COLUMNS = ["method", "PSNR (dB)", "SSIM", "data fit", "s / image"]
 PAIRED = "ΔPSNR vs best classical (95 % CI), wins"
@@ -33,21 +33,24 @@ def stack(dataset) -> dict:
     return next(iter(DataLoader(dataset, batch_size=len(dataset))))
 
 
-def run_baselines(task: Task, cfg: dict, y: torch.Tensor, log=print) -> dict:
-    """Each configured baseline on ``y``, its free parameters tuned first on the validation set."""
+def run_baselines(task: Task, cfg: dict, test: dict, log=print) -> dict:
+    """Each configured baseline on the collated ``test`` items, with their operator (`Task.operator`: per item
+    where items carry their own), its free parameters tuned first on the validation set."""
     out = {}
     val = None
+    op, y = task.operator(test), test["y"]
     for name, spec in cfg.get("evaluate", {}).get("baselines", {}).items():
         spec = dict(spec)
         method, grid = spec.pop("method"), spec.pop("tune", None)  # names checked by config.check_config
         if grid:
             val = val or stack(task.val)
-            best, _ = baselines.tune(baselines.BASELINES[method], task.op, val["y"], val["x"], grid, **spec)
+            best, _ = baselines.tune(baselines.BASELINES[method], task.operator(val), val["y"], val["x"], grid,
+                                     **spec)
             spec.update(best)
             log(f"{name}: tuned {best} on {len(task.val)} validation items")
         method = baselines.baseline(method, **spec)
         start = time.perf_counter()
-        out[name] = (method(task.op, y), (time.perf_counter() - start) / y.shape[0])
+        out[name] = (method(op, y), (time.perf_counter() - start) / y.shape[0])
     return out
 
 
@@ -56,19 +59,21 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     configuration's model, or a dict of named learned models (``[model]`` and ``[compare.NAME]``)."""
     test = stack(task.test)
     y, x = test["y"], test["x"]
-    recons = run_baselines(task, cfg, y, log)
+    recons = run_baselines(task, cfg, test, log)
     n_classical = len(recons)
     models = model if isinstance(model, dict) else {cfg["model"]["name"]: model}
     for name, learned_model in models.items():
         learned_model.eval()
         start = time.perf_counter()
         with torch.no_grad():
-            recons[name] = (learned_model(y), (time.perf_counter() - start) / y.shape[0])
+            recons[name] = (reconstruct(learned_model, y, task.batch_operator(test)),
+                            (time.perf_counter() - start) / y.shape[0])
     kind = "poisson" if task.modality == "pet" else "l2"
+    op = task.operator(test)
     rows = []
     for method, (image, seconds) in recons.items():
         p, s = metrics.psnr(image, x), metrics.ssim(image, x)
-        fit = metrics.data_fit(task.op, image, y, kind=kind)
+        fit = metrics.data_fit(op, image, y, kind=kind)
         rows.append({"method": method, "PSNR (dB)": p, "SSIM": s, "data fit": fit, "s / image": seconds})
     columns = COLUMNS + ([PAIRED] if add_paired_column(rows, n_classical) else [])
     paper = cfg.get("evaluate", {}).get("paper")

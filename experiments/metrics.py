@@ -100,7 +100,8 @@ def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Te
       ``ȳ = op.expected(x) = A x + s`` (``s`` a PET `SystemModel`'s background), by
       `bridges.pet.poisson_nll`; ``ȳ`` is floored at 0, so negative pixels are scored, not refused.
 
-    Shapes: x (*batch, *op.domain_shape), y (*batch, *op.range_shape) -> (prod(batch),) float64.
+    Shapes: x (*batch, *op.domain_shape), y (*batch, *op.range_shape) -> (prod(batch),) float64; with a per-item
+    operator (``op.item_axes = 1``) one figure per item of each batch, (prod(batch) * B,).
 
     Example::
 
@@ -117,9 +118,10 @@ def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Te
     if tuple(y.shape[: y.dim() - len(op.range_shape)]) != batch:
         raise ValueError(f"expected x and y with the same batch shape, got {batch} and "
                          f"{tuple(y.shape[: y.dim() - len(op.range_shape)])}")
+    item_shape = op.range_shape[op.item_axes:]  # a per-item operator's first axis counts items
     with torch.no_grad():
-        expected = op.expected(x).reshape(-1, *op.range_shape)
-        y = y.reshape(-1, *op.range_shape).to(expected.dtype)
+        expected = op.expected(x).reshape(-1, *item_shape)
+        y = y.reshape(-1, *item_shape).to(expected.dtype)
         if kind == "l2":
             residual = torch.linalg.vector_norm((expected - y).reshape(len(y), -1), dim=1)
             return (residual / torch.linalg.vector_norm(y.reshape(len(y), -1), dim=1)).double()

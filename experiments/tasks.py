@@ -1,9 +1,14 @@
 """A task: the operator of one modality, its train/validation/test data and the model to train, from a config.
 
 ``[task]`` names the physics (``modality`` "ct", "mri" or "pet" and its scanner or protocol),
-``[data]`` the synthetic sets, ``[model]`` a class of `learned` and its arguments. Items are
-generated on the fly from ``seed`` and their index (experiments.data), so every process and every
-resumed run sees the same data.
+``[data]`` the synthetic sets (or files: LoDoPaB-CT, fastMRI), ``[model]`` a class of `learned` and its
+arguments. Items are generated on the fly from ``seed`` and their index (experiments.data), so every
+process and every resumed run sees the same data.
+
+Where items carry their own operator parameters (fastMRI slices their coil maps and mask; PET with
+``task.per_item_mu`` each item's μ-map), `Task.batch_operator` makes a collated batch's per-item operator,
+which training, validation, evaluation and the baselines apply; ``Task.op`` is then one item's, whose
+shapes and norm the model is built with.
 
 Example::
 
@@ -12,8 +17,11 @@ Example::
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
+from typing import Callable
 
 import math
 
@@ -27,6 +35,7 @@ from bridges.operator import LinearOperator
 from experiments import baselines, data
 
 MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPConvNet", "AUTOMAP")
+PER_ITEM_MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet")  # model(y, op=...)
 SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
 MRI_MASKS = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
 PET_SCANNERS = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
@@ -34,13 +43,36 @@ PET_SCANNERS = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pe
 
 @dataclass
 class Task:
-    """What a training run and an evaluation share: the physics and the data."""
+    """What a training run and an evaluation share: the physics and the data.
+
+    ``item_operator(batch, device)``, where items carry operator parameters, builds a collated batch's per-item
+    operator from them on ``device``; None where ``op`` serves every item.
+    """
     modality: str
     op: LinearOperator
     train: Dataset
     val: Dataset
     test: Dataset
     description: str
+    item_operator: Callable[[dict, torch.device], LinearOperator] | None = None
+
+    def batch_operator(self, batch: dict, device=None) -> LinearOperator | None:
+        """The per-item operator of a collated batch (its ``item_axes`` over the batch's items), on ``device``
+        (default ``op``'s); None when the task has one operator for all items.
+
+        Example::
+
+            op = task.batch_operator(batch, device)
+            x = model(batch["y"].to(device), op=op)
+        """
+        if self.item_operator is None:
+            return None
+        return self.item_operator(batch, torch.device(device) if device is not None else self.op.device)
+
+    def operator(self, batch: dict, device=None) -> LinearOperator:
+        """The operator that measured ``batch``: its per-item operator, or the shared ``op``."""
+        op = self.batch_operator(batch, device)
+        return self.op if op is None else op
 
 
 def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
@@ -104,6 +136,14 @@ def _choice(key: str, options: dict, name):
     return options[name]
 
 
+def _cartesian_sense_of(batch: dict, device) -> LinearOperator:
+    return mri.CartesianSense(batch["maps"].to(device), batch["mask"].to(device))
+
+
+def _system_model_of(template: pet.SystemModel, batch: dict, device) -> LinearOperator:
+    return template.with_attenuation(batch["mu"].to(device))
+
+
 def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool,
                   phantom: str | None = None) -> Dataset:
     """A split's synthetic items; ``phantom`` overrides ``task.phantom`` (CT: ``data.eval_phantom``, the phantom of the
@@ -115,7 +155,7 @@ def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, see
     if modality == "mri":
         return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache)
     return data.pet_dataset(op, n, seed, total_counts=float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS)),
-                            cache=cache)
+                            per_item_mu=bool(task_cfg.get("per_item_mu", False)), cache=cache)
 
 
 def lodopab_task(data_cfg: dict) -> Task:
@@ -131,28 +171,78 @@ def lodopab_task(data_cfg: dict) -> Task:
     return Task("ct", op, sets["train"], sets["val"], sets["test"], f"LoDoPaB-CT files in {data_cfg['root']}")
 
 
+def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
+    """fastMRI multi-coil files (``[data] source = "fastmri"``, ``root`` their folder) as `FastMRISense` items,
+    each slice with its own ESPIRiT maps and mask: a per-item `CartesianSense` per batch.
+
+    The volumes (files, sorted by name) are split, never their slices: the last ``data.test_volumes`` test, the
+    ``data.val_volumes`` before them validation, the rest training; ``n_train`` etc. take the first slices of each.
+    ``Task.op`` is the first training slice's operator: the model's shapes and norm (``‖A‖ ≤ 1`` for every slice).
+    """
+    files = sorted(Path(data_cfg["root"]).glob("*.h5"))
+    n_val, n_test = int(data_cfg.get("val_volumes", 1)), int(data_cfg.get("test_volumes", 1))
+    if len(files) < n_val + n_test + 1:
+        raise ValueError(f"expected at least {n_val + n_test + 1} fastMRI .h5 files in {data_cfg['root']} (training, "
+                         f"{n_val} validation and {n_test} test volumes), found {len(files)}")
+    size = int(task_cfg.get("image_size", 320))
+    acceleration, kind = float(task_cfg.get("acceleration", 4)), task_cfg.get("mask", "equispaced")
+    mask = partial(_choice("task.mask", MRI_MASKS, kind), acceleration=acceleration,
+                   center_fraction=float(task_cfg.get("center_fraction", 0.08)))
+    options = dict(image_size=size, n_coils=int(task_cfg.get("n_coils", 8)), mask=mask,
+                   calib_width=int(task_cfg.get("calib_width", 24)), seed=int(task_cfg.get("mask_seed", 0)) + seed)
+    n_train = len(files) - n_val - n_test
+    volumes = {"train": files[:n_train], "val": files[n_train:n_train + n_val], "test": files[n_train + n_val:]}
+    sets = {}
+    for split, names in volumes.items():
+        full = data.FastMRISense(names, **options)
+        n = data_cfg.get(f"n_{split}")
+        sets[split] = full if n is None else Subset(full, range(min(int(n), len(full))))
+    first = sets["train"][0]
+    op = mri.CartesianSense(first["maps"], first["mask"])
+    description = (f"fastMRI files in {data_cfg['root']} ({len(volumes['train'])}/{n_val}/{n_test} volumes): "
+                   f"{options['n_coils']} virtual coils, {size}², {acceleration:g}x {kind} columns, ESPIRiT maps")
+    return Task("mri", op, sets["train"], sets["val"], sets["test"], description, _cartesian_sense_of)
+
+
 def build_task(cfg: dict) -> Task:
     """The operator and the train/validation/test sets of a configuration."""
     task_cfg, data_cfg = cfg.get("task", {}), cfg.get("data", {})
     source = data_cfg.get("source", "synthetic")
+    seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
     if source == "lodopab":
         return lodopab_task(data_cfg)
+    if source == "fastmri":
+        return fastmri_task(task_cfg, data_cfg, seed)
     if source != "synthetic":
-        raise ValueError(f"expected data.source 'synthetic' or 'lodopab', got {source!r}")
+        raise ValueError(f"expected data.source 'synthetic', 'lodopab' or 'fastmri', got {source!r}")
     op, description = build_operator(task_cfg)
-    seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
     cache = bool(data_cfg.get("cache", True))
     sets = {split: build_dataset(task_cfg["modality"], op, task_cfg, int(data_cfg.get(f"n_{split}", 8)),
                                  seed + offset, cache, data_cfg.get("eval_phantom") if split != "train" else None)
             for split, offset in SPLITS.items()}
-    return Task(task_cfg["modality"], op, sets["train"], sets["val"], sets["test"], description)
+    item_operator = partial(_system_model_of, op) if task_cfg.get("per_item_mu", False) else None
+    if item_operator is not None:
+        description += ", a μ-map per item"
+    return Task(task_cfg["modality"], op, sets["train"], sets["val"], sets["test"], description, item_operator)
+
+
+def reconstruct(model: torch.nn.Module, y: torch.Tensor, op: LinearOperator | None) -> torch.Tensor:
+    """``model(y, op=op)`` with a batch's per-item operator, ``model(y)`` without one (``op`` None)."""
+    if op is None:
+        return model(y)
+    forward = getattr(model, "module", model).forward  # inside DistributedDataParallel, the model's own
+    if "op" not in inspect.signature(forward).parameters:
+        raise ValueError(f"{type(getattr(model, 'module', model)).__name__} takes no per-call operator, and this "
+                         f"task's items each have their own: use one of {PER_ITEM_MODELS}")
+    return model(y, op=op)
 
 
 def build_model(task: Task, model_cfg: dict) -> torch.nn.Module:
     """``learned.<model.name>(task.op, **other model keys)``.
 
-    ``initial = {method = "fbp", ...}`` (learned primal-dual's start) and ``pseudo_inverse = {...}``
-    (FBPConvNet's input) name a classical reconstruction of `experiments.baselines` and its parameters.
+    ``initial = {method = "fbp", ...}`` (learned primal-dual's start, run with each call's operator) and
+    ``pseudo_inverse = {...}`` (FBPConvNet's input, with ``task.op``) name a classical reconstruction of
+    `experiments.baselines` and its parameters.
     """
     model_cfg = dict(model_cfg)
     name = model_cfg.pop("name", None)
@@ -161,5 +251,6 @@ def build_model(task: Task, model_cfg: dict) -> torch.nn.Module:
     for key in ("initial", "pseudo_inverse"):
         if isinstance(model_cfg.get(key), dict):
             spec = dict(model_cfg[key])
-            model_cfg[key] = partial(baselines.baseline(spec.pop("method", None), **spec), task.op)
+            method = baselines.baseline(spec.pop("method", None), **spec)
+            model_cfg[key] = method if key == "initial" else partial(method, task.op)
     return getattr(learned, name)(task.op, **model_cfg)

@@ -23,12 +23,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import learned
+from bridges.operator import LinearOperator
 from experiments import metrics
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.config import check_config, dumps
 from experiments.distributed import Process, StepBatches, start_process
 from experiments.logs import Logs
-from experiments.tasks import Task, build_model, build_task
+from experiments.tasks import Task, build_model, build_task, reconstruct
 
 
 @dataclass
@@ -79,6 +80,9 @@ def build_run(cfg: dict, proc: Process, task: Task | None = None) -> Run:
     if train_cfg.get("init"):  # start from trained weights (fine-tuning), with a fresh optimiser
         model.load_state_dict(load_checkpoint(train_cfg["init"])["model"])
     model = model.to(proc.device)
+    if train_cfg.get("compile", False) and task.item_operator is not None:
+        # a compiled forward guards on the operator it was traced with: a new one each batch would recompile
+        raise ValueError(f"train.compile needs one operator for all items, but {task.description} has one per item")
     if train_cfg.get("compile", False):
         model.compile()  # in place: the forward (and with it the backward) compiled, state_dict keys unchanged
     if proc.world > 1:
@@ -126,10 +130,14 @@ def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
     return loss, torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
 
 
-def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None) -> tuple[float, float]:
-    """One optimiser step on a batch; returns the generator (or image) loss and the discriminator loss."""
+def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None,
+                  op: LinearOperator | None = None) -> tuple[float, float]:
+    """One optimiser step on a batch, reconstructed with ``op`` (the batch's per-item operator, see
+    `Task.batch_operator`) or the model's own; returns the generator (or image) loss and the discriminator loss."""
     run.model.train()
     d_loss = math.nan
+    if run.gan is not None and op is not None:
+        raise ValueError("[gan] losses use the task's one operator: they do not take per-item operators")
     if run.gan is not None:
         with torch.no_grad():
             fake = run.model(y)
@@ -148,7 +156,7 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
         if dist.is_initialized():
             dist.all_reduce(energy)
             world = dist.get_world_size()
-        loss = world * (run.model(y) - x).abs().pow(2).sum() / energy.clamp_min(1e-30)
+        loss = world * (reconstruct(run.model, y, op) - x).abs().pow(2).sum() / energy.clamp_min(1e-30)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip:
@@ -164,13 +172,15 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
 
 
 @torch.no_grad()
-def validation_scores(model: nn.Module, dataset, device, batch_size: int = 8) -> dict:
-    """Mean PSNR and SSIM of the model's reconstructions over a dataset."""
+def validation_scores(model: nn.Module, dataset, device, batch_size: int = 8, task: Task | None = None) -> dict:
+    """Mean PSNR and SSIM of the model's reconstructions over a dataset, each batch with its per-item operator
+    where ``task`` has them."""
     model.eval()
     psnrs, ssims = [], []
     for batch in DataLoader(dataset, batch_size=batch_size):
         x = batch["x"].to(device)
-        out = model(batch["y"].to(device))
+        op = None if task is None else task.batch_operator(batch, device)
+        out = reconstruct(model, batch["y"].to(device), op)
         psnrs += list(metrics.psnr(out.cpu(), x.cpu()))
         ssims += list(metrics.ssim(out.cpu(), x.cpu()))
     return {"val_psnr": float(sum(psnrs) / len(psnrs)), "val_ssim": float(sum(ssims) / len(ssims))}
@@ -210,7 +220,8 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
     start, seen = time.perf_counter(), 0
     try:
         for batch_items in loader:
-            loss, d_loss = training_step(run, batch_items["y"].to(proc.device), batch_items["x"].to(proc.device), clip)
+            loss, d_loss = training_step(run, batch_items["y"].to(proc.device), batch_items["x"].to(proc.device), clip,
+                                         run.task.batch_operator(batch_items, proc.device))
             run.step += 1
             seen += batch
             row = {"step": run.step, "epoch": run.step / sampler.per_epoch, "loss": loss, "d_loss": d_loss,
@@ -218,7 +229,7 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
                    "seconds": time.perf_counter() - start}
             if run.step % sampler.per_epoch == 0 or run.step == steps:
                 if proc.main:
-                    row.update(validation_scores(unwrap(run.model), run.task.val, proc.device))
+                    row.update(validation_scores(unwrap(run.model), run.task.val, proc.device, task=run.task))
                 proc.barrier()
             logs.write(row)
             if bar is not None:

@@ -31,6 +31,12 @@ def seeded(seed: int | None):
 class OperatorModel(nn.Module):
     """Base of the models in `learned`: holds ``op`` and the channel layouts of its two spaces.
 
+    A model is called ``model(y)`` with its own operator, or ``model(y, op=batch_op)`` with the operator of this
+    call: one shared by the batch (on ``op.domain_shape``, as the model's), or a per-item operator of the batch's
+    N items (``item_axes = 1``, domain ``(N, *op.domain_shape)``), e.g. each fastMRI slice's coil maps and mask.
+    The step sizes and scales a model takes from ``‖A‖`` at construction stay: a call's operator is assumed
+    to have a comparable norm (normalised coil maps and a 0/1 mask give ``‖A‖ ≤ 1`` for every item).
+
     Shapes: measurements (*batch, *op.range_shape) -> images (*batch, *op.domain_shape).
     """
 
@@ -61,19 +67,38 @@ class OperatorModel(nn.Module):
         batch = t.shape[: t.dim() - n]
         return t.reshape(-1, *layout.shape).to(layout.dtype), batch
 
+    def call_operator(self, op: LinearOperator | None, n: int) -> LinearOperator:
+        """The operator of a call on ``n`` items: ``self.op`` if ``op`` is None, else ``op`` once checked to be on
+        this model's spaces, shared (``op.domain_shape``) or per item (``(n, *op.domain_shape)``)."""
+        if op is None:
+            return self.op
+        if not isinstance(op, LinearOperator):
+            raise TypeError(f"{type(self).__name__}: expected op as a bridges.LinearOperator or None, "
+                            f"got {type(op).__name__}")
+        spaces = (op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
+        shared = (self.op.domain_shape, self.op.range_shape, self.op.domain_dtype, self.op.range_dtype)
+        per_item = ((n, *self.op.domain_shape), (n, *self.op.range_shape), *shared[2:])
+        if spaces != shared and not (spaces == per_item and op.item_axes == 1):
+            raise ValueError(f"{type(self).__name__}: expected op on this model's spaces, {self.op.extra_repr()}, "
+                             f"or per item on the batch's {n} items, {per_item[0]} -> {per_item[1]}; "
+                             f"got {type(op).__name__} {op.extra_repr()}")
+        return op
+
     def flat_measurements(self, y: torch.Tensor):
         return self._flat(y, self.data, "measurements")
 
     def flat_images(self, x: torch.Tensor):
         return self._flat(x, self.image, "images")
 
-    def scaled_adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        """A^H y / ||A||²: a start image on the scale of the data (zero filling for MRI, where ||A|| = 1)."""
-        return self.op.adjoint(y) / self.op.norm() ** 2
+    def scaled_adjoint(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
+        """A^H y / ||A||²: a start image on the scale of the data (zero filling for MRI, where ||A|| = 1); A is
+        ``op`` (a call's, see `call_operator`) or ``self.op``, ||A|| always the model's own."""
+        return (self.op if op is None else op).adjoint(y) / self.op.norm() ** 2
 
-    def gradient(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """∇ ½||A x - y||² = A^H (A x - y)."""
-        return self.op.adjoint(self.op(x) - y)
+    def gradient(self, x: torch.Tensor, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
+        """∇ ½||A x - y||² = A^H (A x - y), A ``op`` or ``self.op``."""
+        op = self.op if op is None else op
+        return op.adjoint(op(x) - y)
 
 
 def _drop_operator(module, state_dict, prefix, local_metadata):

@@ -73,6 +73,9 @@ class DeepCascade(OperatorModel):
     A^H A is a projection), ``"cg"`` or ``"gradient"`` for any other (CT, PET, multi-coil or
     non-Cartesian MRI); ``"auto"`` picks exact when `is_partial_isometry(op)` and CG otherwise.
 
+    ``model(y, op=batch_op)`` runs the data consistency with the call's operator (`OperatorModel`), e.g. per
+    item; the exact or CG choice and the CG weight's scale are the constructing operator's.
+
     Shapes: y (*batch, *op.range_shape) -> x (*batch, *op.domain_shape).
 
     Example::
@@ -97,10 +100,11 @@ class DeepCascade(OperatorModel):
                                       for _ in range(n_cascades))
         self.dcs = nn.ModuleList(DataConsistency(op, data_consistency, noise_level, n_cg) for _ in range(n_cascades))
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
-        x = self.scaled_adjoint(y)
+        op = self.call_operator(op, y.shape[0])
+        x = self.scaled_adjoint(y, op)
         for cnn, dc in zip(self.cnns, self.dcs):
             x = x + self.image.from_channels(cnn(self.image.to_channels(x)))
-            x = dc(self.op, x, y)
+            x = dc(op, x, y)
         return x.reshape(*batch, *self.op.domain_shape)

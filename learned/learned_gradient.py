@@ -59,6 +59,9 @@ class LearnedGradient(OperatorModel):
     from ``x_0 = 0``; ``α_k`` starts at ``1 / ||A||²`` (``op.norm()``) and is learned (kept positive).
     Complex images run as two real channels.
 
+    ``model(y, op=batch_op)`` takes the gradient with the call's operator (`OperatorModel`); the step sizes
+    start from the constructing operator's ``1 / ||A||²``.
+
     Shapes: y (*batch, *op.range_shape) -> x (*batch, *op.domain_shape).
 
     Example::
@@ -76,10 +79,11 @@ class LearnedGradient(OperatorModel):
             self.prox = nn.ModuleList(FieldsOfExperts(self.image.channels, n_filters, kernel_size, n_rbf, scale)
                                       for _ in range(n_iter))
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
+        op = self.call_operator(op, y.shape[0])
         x = y.new_zeros(y.shape[0], *self.op.domain_shape, dtype=self.op.domain_dtype)
         for step, prox in zip(self.log_step.exp(), self.prox):
-            z = x - step * self.gradient(x, y)
+            z = x - step * self.gradient(x, y, op)
             x = self.image.from_channels(prox(self.image.to_channels(z)))
         return x.reshape(*batch, *self.op.domain_shape)

@@ -29,12 +29,16 @@ class LearnedPrimalDual(OperatorModel):
     networks' natural scale (a CT projector in mm has ``||A||`` in the hundreds, and images in 1/mm
     are about 0.02), and training stalls.
 
-    ``initial`` (a function measurements -> images, e.g. FBP) starts every primal memory channel at
-    a classical reconstruction instead of zero, as dival's LoDoPaB learned primal-dual does
+    ``initial`` (a classical reconstruction ``initial(A, g)`` in the solvers' form, run with the call's operator:
+    ``bridges.ct.fbp``, ``partial(bridges.solvers.osem, n_iter=2, n_subsets=7)``) starts every primal memory
+    channel at a classical reconstruction instead of zero, as dival's LoDoPaB learned primal-dual does
     (``init_fbp``): the networks then learn a correction, which short trainings reach much sooner.
     ``zero_init=True`` zeroes the last convolution of every update (the "zero-γ" start of residual
     networks, Goyal et al. 2017), so that the untrained model returns its ``initial`` image exactly
     instead of a random perturbation of it.
+
+    ``model(g, op=batch_op)`` applies the call's operator (`OperatorModel`), e.g. a PET `SystemModel` with each
+    item's μ-map; ``K`` stays normalised by the constructing operator's ``||A||``.
 
     Shapes: g (*batch, *op.range_shape) -> f (*batch, *op.domain_shape).
 
@@ -65,14 +69,15 @@ class LearnedPrimalDual(OperatorModel):
                 nn.init.zeros_(net[-1].weight)
                 nn.init.zeros_(net[-1].bias)
 
-    def forward(self, g: torch.Tensor) -> torch.Tensor:
+    def forward(self, g: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
         g, batch = self.flat_measurements(g)
+        op = self.call_operator(op, g.shape[0])
         n, ci, cd = g.shape[0], self.image.channels, self.data.channels
         if self.initial is None:
             f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=_real(g))
         else:
             with torch.no_grad():
-                start = self.image.to_channels(self.initial(g).reshape(n, *self.op.domain_shape)) / self.image_scale
+                start = self.image.to_channels(self.initial(op, g).reshape(n, *self.op.domain_shape)) / self.image_scale
             f = start.repeat(1, self.n_primal, *([1] * len(self.image.spatial)))
         h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=_real(g))
         norm = self.op.norm()
@@ -83,13 +88,13 @@ class LearnedPrimalDual(OperatorModel):
             if self.poisson:
                 # Expected counts of the non-negative part: intermediate iterates may dip below zero,
                 # and A f + s near zero would blow the ratio g / (A f + s) up.
-                expected = self.op.expected(torch.relu(primal))
+                expected = op.expected(torch.relu(primal))
                 ratio = 1 - g / expected.clamp_min(1e-6)
                 inputs = [h, self.data.to_channels(expected * scale), g_channels, self.data.to_channels(ratio)]
             else:
-                inputs = [h, self.data.to_channels(self.op(primal) * scale), g_channels]
+                inputs = [h, self.data.to_channels(op(primal) * scale), g_channels]
             h = h + dual_net(torch.cat(inputs, dim=1))
-            back = self.image.to_channels(self.op.adjoint(self.data.from_channels(h[:, :cd])) / norm)
+            back = self.image.to_channels(op.adjoint(self.data.from_channels(h[:, :cd])) / norm)
             f = f + primal_net(torch.cat([f, back], dim=1))
         out = self.image.from_channels(f[:, :ci]) * self.image_scale
         if self.poisson:

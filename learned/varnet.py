@@ -68,6 +68,10 @@ class VarNet(OperatorModel):
     ``"auto"`` takes the k-space form when the operator qualifies. The maps are not estimated
     (fastMRI's ``SensitivityModel`` is left out): the bridge knows them.
 
+    ``model(y, op=batch_op)`` reconstructs with the call's operator (`OperatorModel`): per item, each slice its
+    own maps and mask (in the k-space form a multi-coil `CartesianSense` too). The image form's step ``η`` starts
+    from the constructing operator's ``1 / ||A||²``.
+
     Shapes: y (*batch, *op.range_shape) -> x (*batch, *op.domain_shape).
 
     Example::
@@ -94,27 +98,34 @@ class VarNet(OperatorModel):
         with seeded(seed):
             self.cascades = nn.ModuleList(VarNetBlock(NormUNet(c, width, depth), step) for _ in range(n_cascades))
 
-    def _expand(self, x):
-        return fft2c(self.op.maps * x.unsqueeze(1))
+    @staticmethod
+    def _expand(op, x):
+        return fft2c(op.maps * x.unsqueeze(1))
 
-    def _reduce(self, k):
-        return (self.op.maps.conj() * ifft2c(k)).sum(1)
+    @staticmethod
+    def _reduce(op, k):
+        return (op.maps.conj() * ifft2c(k)).sum(1)
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
+        op = self.call_operator(op, y.shape[0])
         to_image, from_image = self.image.to_channels, self.image.from_channels
         if self.form == "kspace":
+            if not isinstance(op, CartesianSense):  # a call's operator; the model's own was checked when built
+                raise ValueError(f"{type(self).__name__}: the k-space form needs a multi-coil "
+                                 f"bridges.mri.CartesianSense, got {type(op).__name__} {op.extra_repr()}")
+            # per item, maps (N, C, y, x) and mask (N, 1, y, x) line up with the flat batch (N, C, y, x) as they are
             k = y
             for block in self.cascades:
-                residual = k - y if self.op.mask is None else self.op.mask * (k - y)
-                k = block(k, residual, lambda h: self._expand(from_image(h)),
-                          lambda k: to_image(self._reduce(k)))
-            x = self._reduce(k)
+                residual = k - y if op.mask is None else op.mask * (k - y)
+                k = block(k, residual, lambda h: self._expand(op, from_image(h)),
+                          lambda k: to_image(self._reduce(op, k)))
+            x = self._reduce(op, k)
         else:
             # ∇½||A x - y||² = A^H A x - A^H y through the normal operator: for NUFFT and SENSE its Toeplitz
             # embedding, a few times cheaper than A^H(A x - y); A^H y once, it is the start image's too
-            adjoint_y = self.op.adjoint(y)
-            x, normal = adjoint_y / self.op.norm() ** 2, self.op.gram()
+            adjoint_y = op.adjoint(y)
+            x, normal = adjoint_y / self.op.norm() ** 2, op.gram()
             for block in self.cascades:
                 x = block(x, normal(x) - adjoint_y, from_image, to_image)
         return x.reshape(*batch, *self.op.domain_shape)

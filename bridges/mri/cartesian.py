@@ -54,32 +54,52 @@ class CartesianSense(LinearOperator):
     (1 sampled, 0 not; weights allowed), broadcast over coils; the adjoint is
     x = Σ_c conj(S_c) ⊙ F^H(M ⊙ y_c).
 
+    Per item: maps ``(B, C, y, x)`` and/or a mask ``(B, y, x)``, ``(B, 1, x)`` or ``(B, y, 1)`` give each of B
+    items its own coil maps and sampling (fastMRI slices). The item axis then leads the domain and the range
+    (``item_axes = 1``, as `bridges.pet.SystemModel`'s slices) and the B items run as one batched FFT. ``mask``
+    is kept broadcastable against the range: a per-item mask of a multi-coil operator as ``(B, 1, y, x)``.
+
     Shapes:
-        maps: (coils, y, x) complex, or None; mask: (y, x), (1, x) or (y, 1)
-        forward: (*batch, y, x) -> (*batch, coils, y, x), or (*batch, y, x) without maps
+        maps: (coils, y, x) complex, (B, coils, y, x) per item, or None
+        mask: (y, x), (1, x) or (y, 1); per item (B, y, x), (B, 1, x) or (B, y, 1)
+        forward: (*batch, y, x) -> (*batch, coils, y, x), or (*batch, y, x) without maps;
+        per item (*batch, B, y, x) -> (*batch, B, coils, y, x)
+
+    Example::
+
+        A = CartesianSense(maps, mask)                       # maps (8, 16, 64, 64), mask (8, 1, 64): 8 items
+        k = A(x)                                             # x (8, 64, 64) -> (8, 16, 64, 64)
     """
 
     batched_kernels = True
 
     def __init__(self, maps=None, mask=None, image_shape=None):
         if maps is not None:
-            maps = complex_tensor(maps, "maps", ndim=3)
-            image_shape = tuple(maps.shape[1:])
+            maps = complex_tensor(maps, "maps")
+            if maps.dim() not in (3, 4):
+                raise ValueError(f"expected maps of shape (coils, y, x), or (items, coils, y, x) per item, "
+                                 f"got {tuple(maps.shape)}")
+            image_shape = tuple(maps.shape[-2:])
         elif image_shape is None:
             if mask is None:
                 raise ValueError("expected maps, a mask or image_shape to fix the image size, got none")
-            image_shape = tuple(torch.as_tensor(mask).shape)
+            image_shape = tuple(torch.as_tensor(mask).shape[-2:])
         image_shape = tuple(image_shape)
-        range_shape = image_shape if maps is None else (maps.shape[0], *image_shape)
-        super().__init__(image_shape, range_shape, torch.complex64)
         mask = None if mask is None else _checked_mask(mask, image_shape)
+        items = _items(maps, mask)
+        leading = () if items is None else (items,)
+        coils = () if maps is None else (maps.shape[-3],)
+        super().__init__((*leading, *image_shape), (*leading, *coils, *image_shape), torch.complex64)
+        self.item_axes = len(leading)
+        if mask is not None and mask.dim() == 3 and maps is not None:
+            mask = mask.unsqueeze(1)  # (B, 1, y, x): broadcast over each item's coils
         device = gpu_or_cpu(maps, mask)
         self.register_buffer("maps", None if maps is None else maps.to(device))
         self.register_buffer("mask", None if mask is None else mask.to(device))
 
     def _forward(self, x):
         if self.maps is not None:
-            x = x.unsqueeze(1) * self.maps
+            x = x.unsqueeze(-3) * self.maps
         k = fft2c(x)
         return k if self.mask is None else k * self.mask
 
@@ -87,17 +107,35 @@ class CartesianSense(LinearOperator):
         if self.mask is not None:
             y = y * self.mask
         x = ifft2c(y)
-        return x if self.maps is None else (x * self.maps.conj()).sum(1)
+        return x if self.maps is None else (x * self.maps.conj()).sum(-3)
+
+    def item(self, i: int) -> "CartesianSense":
+        """The operator of item ``i`` of a per-item operator, its own maps and mask (for solvers that take one
+        problem at a time, as SigPy's)."""
+        if not self.item_axes:
+            raise TypeError(f"CartesianSense {self.extra_repr()} is not per item: it has no items to take")
+        maps = self.maps if self.maps is None or self.maps.dim() == 3 else self.maps[i]
+        mask = self.mask if self.mask is None or self.mask.dim() == 2 else self.mask[i].reshape(self.mask.shape[-2:])
+        return CartesianSense(maps, mask, image_shape=self.domain_shape[-2:])
 
 
 def _checked_mask(mask, image_shape) -> torch.Tensor:
     mask = torch.as_tensor(mask)
     if mask.is_complex():
         raise TypeError(f"expected a real sampling mask, got {mask.dtype}")
-    ok = mask.dim() == 2 and all(m in (1, n) for m, n in zip(mask.shape, image_shape))
+    ok = mask.dim() in (2, 3) and all(m in (1, n) for m, n in zip(mask.shape[-2:], image_shape))
     if not ok:
         raise ValueError(f"expected mask of shape {image_shape} or broadcastable to it ((1, x) or (y, 1)), "
-                         f"got {tuple(mask.shape)}")
+                         f"optionally with a leading item axis, got {tuple(mask.shape)}")
     if not torch.isfinite(mask).all():
         raise ValueError("mask must be finite, got NaN or Inf")
     return mask.to(torch.float32).contiguous()
+
+
+def _items(maps, mask) -> int | None:
+    """The item count B of per-item maps (B, C, y, x) and masks (B, y, x); None if neither is per item."""
+    counts = {name: t.shape[0] for name, t, ndim in (("maps", maps, 4), ("mask", mask, 3))
+              if t is not None and t.dim() == ndim}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"expected per-item maps and mask with the same number of items, got {counts}")
+    return next(iter(counts.values()), None)

@@ -58,35 +58,42 @@ def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: flo
                wave_name: str = "db4") -> torch.Tensor:
     """L1-wavelet compressed sensing ``min_x ½‖A x − y‖² + λ‖W x‖₁`` by SigPy (``sigpy.mri.app.L1WaveletRecon``).
 
-    ``A`` is a `CartesianSense` (its maps and mask; single-coil without maps) or a `Sense` (its maps and
-    trajectory): SigPy rebuilds the same operator, and solves one item at a time (``n_iter`` iterations).
-    On CUDA tensors it runs on their GPU, except SigPy's wavelet transform, which is PyWavelets on the host:
-    each iteration takes the image there and back.
+    ``A`` is a `CartesianSense` (its maps and mask; single-coil without maps; per item, each item's) or a
+    `Sense` (its maps and trajectory): SigPy rebuilds the same operator, and solves one item at a time
+    (``n_iter`` iterations). On CUDA tensors it runs on their GPU, except SigPy's wavelet transform, which is
+    PyWavelets on the host: each iteration takes the image there and back.
 
     Shapes: kspace (*batch, *A.range_shape) -> image (*batch, *A.domain_shape) complex64.
     """
     import sigpy.mri
     from .cartesian import CartesianSense
     from .sense import Sense
-    if isinstance(A, Sense):
-        maps, options = A.maps, dict(coord=to_array(A.nufft.coords))
-    elif isinstance(A, CartesianSense):
-        # SigPy takes unsampled points to be the zero ones unless given the mask as weights
-        maps = A.maps if A.maps is not None else torch.ones(1, *A.domain_shape, dtype=torch.complex64,
-                                                            device=kspace.device)
-        options = {} if A.mask is None else dict(weights=to_array(A.mask.expand(A.domain_shape).contiguous()))
-    else:
+    if not isinstance(A, (CartesianSense, Sense)):
         raise TypeError(f"l1_wavelet expects a bridges.mri.CartesianSense or Sense, got {type(A).__name__}")
     n = len(A.range_shape)
     if kspace.dim() < n or tuple(kspace.shape[kspace.dim() - n:]) != A.range_shape:
         raise ValueError(f"expected k-space of shape (..., {', '.join(map(str, A.range_shape))}), "
                          f"got {tuple(kspace.shape)}")
     batch = kspace.shape[: kspace.dim() - n]
-    items = kspace.reshape(-1, *A.range_shape)
+    # SigPy solves one problem at a time: each item of a per-item operator with its own maps and mask
+    parts = [A.item(i) for i in range(A.domain_shape[0])] if A.item_axes else [A]
+    problems = [_sigpy_problem(part, kspace.device) for part in parts]
+    items = kspace.reshape(-1, len(parts), *parts[0].range_shape)
     if A.maps is None:  # single coil: one coil of unit sensitivity
-        items = items.unsqueeze(1)
+        items = items.unsqueeze(2)
     images = [to_tensor(sigpy.mri.app.L1WaveletRecon(to_array(y), to_array(maps), lam, wave_name=wave_name,
                                                       device=sigpy_device(y), max_iter=n_iter, show_pbar=False,
                                                       **options).run(),
-                        torch.complex64) for y in items]
+                        torch.complex64)
+              for row in items for y, (maps, options) in zip(row, problems)]
     return torch.stack(images).reshape(*batch, *A.domain_shape)
+
+
+def _sigpy_problem(A: LinearOperator, device) -> tuple:
+    """The coil maps and options SigPy's apps rebuild the operator ``A`` (one item) from."""
+    from .sense import Sense
+    if isinstance(A, Sense):
+        return A.maps, dict(coord=to_array(A.nufft.coords))
+    # SigPy takes unsampled points to be the zero ones unless given the mask as weights
+    maps = A.maps if A.maps is not None else torch.ones(1, *A.domain_shape, dtype=torch.complex64, device=device)
+    return maps, ({} if A.mask is None else dict(weights=to_array(A.mask.expand(A.domain_shape).contiguous())))

@@ -36,6 +36,8 @@ class SystemModel(LinearOperator):
         factors and background given per slice, ``(S, views, bins)`` (a μ-map ``(S, y, x)``), make the
         slices part of the spaces: domain (S, y, x), range (S, views, bins); the S slices then run as
         one batch through the projector. Without per-slice inputs, slices are batch dimensions.
+        Per-slice inputs make a per-item operator (``item_axes = 1``): the slices may as well be the B items
+        of a training batch, each with its own μ-map (`with_attenuation`).
 
     Example::
 
@@ -66,6 +68,7 @@ class SystemModel(LinearOperator):
         n_slices = _slices(inputs, image)
         slices = () if n_slices is None else (n_slices,)
         super().__init__((*slices, *image), (*slices, *sino), torch.float32)
+        self.item_axes = len(slices)
         self.scanner, self.mode, self.views, self.projector = scanner, mode, views, projector
         self._blur_shape = (-1, *image)
 
@@ -131,6 +134,17 @@ class SystemModel(LinearOperator):
         return SystemModel(self.scanner, None, cut(self.factors),
                            cut(self.background), self.resolution_fwhm, mode=self.mode, views=self.views[index],
                            n_threads=self.projector.n_threads)
+
+    def with_attenuation(self, attenuation) -> "SystemModel":
+        """This model (scanner, views, normalisation, background, resolution, mode) with another attenuation: a
+        μ-map (y, x) in 1/mm, or one per item (B, y, x), which makes a per-item model of B items.
+
+        Example::
+
+            batch_model = model.with_attenuation(mu_maps)   # mu_maps (8, 33, 33): domain (8, 33, 33)
+        """
+        return SystemModel(self.scanner, attenuation, self.normalization, self.background, self.resolution_fwhm,
+                           mode=self.mode, views=self.views, n_threads=self.projector.n_threads)
 
     def _apply(self, fn, recurse=True):
         # .to(), .cuda() and .double() reach buffers and submodules through here; the OSEM subsets kept by

@@ -52,7 +52,7 @@ def main(argv=None):
         task, cfg = problem(modality, args.size, args.items, pet_downsample=args.pet_downsample)
         test = stack(task.test)
         shape = "x".join(map(str, task.op.domain_shape[-2:]))
-        for name, (image, seconds) in run_baselines(task, cfg, test["y"]).items():
+        for name, (image, seconds) in run_baselines(task, cfg, test).items():
             rows.append({"modality": modality, "image": shape, "baseline": name, "s per image": seconds,
                          "PSNR (dB)": psnr(image, test["x"])})
     print(markdown_table(rows))

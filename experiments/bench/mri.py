@@ -1,12 +1,13 @@
 """Benchmark the MRI bridge against raw SigPy, sigpy.to_pytorch_function and torchkbnufft.
 
-    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only]
+    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only] [--per-item]
 
 Cases (issues 3 and 8): Cartesian SENSE (8 coils, 320x320, fastMRI 4x mask) and radial
 SENSE (8 coils, 256x256, golden-angle 128 spokes x 512 samples); the NUFFT backends side
 by side at 1 and 8 coils; their error against the exact NDFT on a small problem. Issue 17:
 the normal operator of the radial SENSE case by its Toeplitz embedding (``A.gram()``)
-against ``A.H @ A``, alone and in 20 iterations of CG-SENSE.
+against ``A.H @ A``, alone and in 20 iterations of CG-SENSE; a batch of 8 fastMRI-sized slices, each with its
+own maps and mask, as one per-item CartesianSense against a Python loop over the 8 items' operators.
 Every method runs once per round, round-robin, so load from other processes hits all
 alike; the table gives medians over rounds and ratios to raw SigPy from the same run.
 """
@@ -146,6 +147,26 @@ def normal_operator(reps, n=256, coils=8, spokes=128, samples=512, n_iter=20):
     return [(name, a, b, b / a) for name, a, b in rows], note
 
 
+def per_item(reps, n_items=8, n=320, coils=8):
+    """Forward and adjoint of ``n_items`` slices, each its own maps and mask: one per-item `CartesianSense`
+    against a Python loop over the items' own operators. Returns rows (name, forward s, adjoint s) and a note
+    with the largest relative difference between the two."""
+    maps = torch.stack([smooth_maps(coils, n).roll(k, dims=-1) for k in range(n_items)])
+    masks = torch.stack([mask_equispaced((n, n), 4, 0.08, seed=k) for k in range(n_items)])
+    batched = CartesianSense(maps, masks)
+    singles = [CartesianSense(maps[k], masks[k]) for k in range(n_items)]
+    x, y = crandn(n_items, n, n), crandn(n_items, coils, n, n, seed=1) * masks[:, None]
+    fwd = {"one per-item operator": lambda: batched(x),
+           "loop over the items' operators": lambda: torch.stack([A(x[k]) for k, A in enumerate(singles)])}
+    adj = {"one per-item operator": lambda: batched.H(y),
+           "loop over the items' operators": lambda: torch.stack([A.H(y[k]) for k, A in enumerate(singles)])}
+    with torch.no_grad():
+        tf, ta = interleaved_medians(fwd, reps), interleaved_medians(adj, reps)
+        diff = max(_rel(fwd["one per-item operator"](), fwd["loop over the items' operators"]()),
+                   _rel(adj["one per-item operator"](), adj["loop over the items' operators"]()))
+    return [(name, tf[name], ta[name]) for name in fwd], f"per-item vs loop: max relative difference {diff:.1e}"
+
+
 def ndft_errors():
     """Relative error of each NUFFT against the exact NDFT, 64x64 image, radial 32 x 128."""
     n = 64
@@ -180,10 +201,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of the default")
     parser.add_argument("--reps", type=int, default=None, help="rounds per method (default 9, --quick 3)")
     parser.add_argument("--normal-only", action="store_true", help="only the normal-operator table (issue 17)")
+    parser.add_argument("--per-item", action="store_true", help="only the per-item operator table (issue 17)")
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 9)
     print(f"torch {torch.__version__}, sigpy {sp.__version__}, {torch.get_num_threads()} torch threads, "
           f"{reps} rounds, medians")
+    if args.per_item:
+        print(per_item_table(reps))
+        return
     rows, note = normal_operator(reps)
     print("\n### Normal operator, radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples\n\n"
           "| normal operator | Toeplitz ms | A.H @ A ms | speed-up |\n|---|---:|---:|---:|")
@@ -200,6 +225,14 @@ def main(argv=None):
     print("\n### Error against the exact NDFT (64x64, radial 32 x 128)\n\n| NUFFT | relative error |\n|---|---:|")
     for name, err in ndft_errors().items():
         print(f"| {name} | {err:.1e} |")
+    print(per_item_table(reps))
+
+
+def per_item_table(reps) -> str:
+    rows, note = per_item(reps)
+    return ("\n### Per-item operators: 8 slices, 8 coils, 320x320, each its own maps and 4x mask\n\n"
+            "| method | forward ms | adjoint ms |\n|---|---:|---:|\n"
+            + "\n".join(f"| {name} | {f * 1e3:.1f} | {a * 1e3:.1f} |" for name, f, a in rows) + f"\n\n{note}")
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 
 ``ct-lpd`` (the README's first command) trains learned primal-dual on random ellipses through a
 down-sampled clinical fan-beam scanner and compares it with FBP and TV; ``mri-cascade``,
-``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``ct-fbp`` is FBP alone; ``lpd-paper``
-reproduces Adler & Öktem 2018's ellipse experiment (FBP, TV, FBPConvNet, learned primal-dual) beside the
-paper's values. Each trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its
+``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``mri-varnet-fastmri`` trains VarNet on the
+fastMRI files of ``--data PATH``, each slice with its own coil maps and mask; ``ct-fbp`` is FBP alone;
+``lpd-paper`` reproduces Adler & Öktem 2018's ellipse experiment (FBP, TV, FBPConvNet, learned primal-dual)
+beside the paper's values. Each trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its
 ``NAME-full``, also a job, is the paper's setting, for a GPU), evaluates with `experiments.evaluation` and
 writes to ``runs/NAME/``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -18,14 +20,14 @@ import torch
 
 from bridges import ct
 from experiments import metrics, report
-from experiments.config import load_config
+from experiments.config import available, load_config
 from experiments.data.noise import transmission_noise
 from experiments.evaluation import evaluate
 from experiments.data.phantoms import shepp_logan
 from experiments.tasks import build_task
 from experiments.training import train, unwrap
 
-TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "lpd-paper")
+TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "lpd-paper", "mri-varnet-fastmri")
 
 
 def ct_fbp(out: Path, seed: int = 0, overrides=()):
@@ -62,11 +64,16 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=["ct-fbp", *TRAINED, *(f"{name}-full" for name in TRAINED)])
+    full = [f"{name}-full" for name in TRAINED if f"{name}-full" in available()]
+    parser.add_argument("name", choices=["ct-fbp", *TRAINED, *full])
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.steps=50")
     parser.add_argument("--out", type=Path, default=Path("runs"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the data folder, data.root (mri-varnet-fastmri: fastMRI multi-coil .h5 files)")
     args = parser.parse_intermixed_args(argv)
+    if args.data is not None:
+        args.overrides.append(f"data.root={json.dumps(str(args.data))}")  # a TOML string, escapes and all
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     job = ct_fbp if args.name == "ct-fbp" else lambda *a, **k: trained_job(args.name, *a, **k)

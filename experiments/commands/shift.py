@@ -23,7 +23,7 @@ from experiments import metrics, report
 from experiments.checkpoint import load_checkpoint
 from experiments.config import apply_overrides, check_config, load_config
 from experiments.evaluation import run_baselines, stack
-from experiments.tasks import build_model, build_task
+from experiments.tasks import build_model, build_task, reconstruct
 from experiments.training import train, unwrap
 
 COLUMNS = ["model", "tested on", "PSNR (dB)", "SSIM"]
@@ -33,11 +33,11 @@ def _scores(image, truth) -> dict:
     return {"PSNR (dB)": metrics.psnr(image, truth), "SSIM": metrics.ssim(image, truth)}
 
 
-def _model_scores(model, dataset) -> dict:
-    batch = stack(dataset)
+def _model_scores(model, task) -> dict:
+    batch = stack(task.test)
     model.eval()
     with torch.no_grad():
-        return _scores(model(batch["y"]), batch["x"])
+        return _scores(reconstruct(model, batch["y"], task.batch_operator(batch)), batch["x"])
 
 
 def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, out: Path,
@@ -60,14 +60,14 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     src_model.load_state_dict(weights)
     on_target.load_state_dict(weights)
     name = cfg["model"]["name"]
-    rows = [{"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task.test)},
-            {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task.test)}]
+    rows = [{"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task)},
+            {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task)}]
     tuned_cfg = apply_overrides(tgt_cfg, [*tuning, f"train.init={str(source_checkpoint)!r}"])
     tuned = unwrap(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
     rows.append({"model": f"{name}, fine-tuned {finetune_steps} steps on target", "tested on": "target",
-                 **_model_scores(tuned, tgt_task.test)})
+                 **_model_scores(tuned, tgt_task)})
     test = stack(tgt_task.test)
-    for method, (image, _) in run_baselines(tgt_task, tgt_cfg, test["y"], log).items():
+    for method, (image, _) in run_baselines(tgt_task, tgt_cfg, test, log).items():
         rows.append({"model": method, "tested on": "target", **_scores(image, test["x"])})
     table = report.markdown_table(rows, COLUMNS)
     text = f"source: {src_task.description}\ntarget: {tgt_task.description}\n\n{table}\n"

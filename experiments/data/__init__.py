@@ -6,6 +6,7 @@ Dataset in this library's conventions (DESIGN.md).
 """
 from .dicom import DicomSlices, hu_to_mu, read_dicom_series
 from .fastmri import FastMRISlices, center_crop, parse_ismrmrd_header, rss
+from .fastmri_sense import FastMRISense, compress_coils, crop_or_pad
 from .lodopab import LoDoPaB, lodopab_geometry
 from .nifti import NiftiSlices, read_nifti
 from .noise import complex_gaussian_noise, poisson_counts, transmission_noise
@@ -20,4 +21,5 @@ __all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
            "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "mri_phantom",
            "SimulatedDataset", "item_generator", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss",
+           "FastMRISense", "crop_or_pad", "compress_coils",
            "parse_ismrmrd_header", "read_dicom_series", "DicomSlices", "hu_to_mu", "read_nifti", "NiftiSlices"]

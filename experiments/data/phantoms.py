@@ -22,7 +22,7 @@ import math
 import torch
 
 __all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table",
-           "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "mri_phantom"]
+           "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "pet_mu_map", "mri_phantom"]
 
 MU_WATER = 0.0192  # 1/mm at about 70 keV
 
@@ -60,6 +60,7 @@ def shepp_logan(image_shape, mu=MU_WATER) -> torch.Tensor:
 
 # Linear attenuation of water at 511 keV (NIST XCOM: μ/ρ = 0.0960 cm²/g, ρ = 1 g/cm³), in 1/mm.
 MU_WATER_511KEV = 0.0096
+MU_LUNG_511KEV = 0.0029  # inflated lung, about 0.3 g/cm³: 0.3 of water's
 
 # The PET body: an elliptic torso section, wider (x) than deep (y), semi-axes relative to the half-width.
 BODY_SEMI_AXES = (0.8, 0.55)  # (x, y)
@@ -216,6 +217,15 @@ def pet_activity(body: torch.Tensor, generator: torch.Generator, mean_organs: fl
             rows.append((level, axes[2 * k], axes[2 * k + 1], cx, cy, angles[k]))
     activity = _paint(torch.ones(shape, dtype=torch.float64), shape, rows)
     return (activity * (body > 0)).to(torch.float32)
+
+
+def pet_mu_map(body: torch.Tensor, activity: torch.Tensor, lung_below: float = 0.6) -> torch.Tensor:
+    """An item's own μ-map, from its activity: the body's water, with lung (`MU_LUNG_511KEV`) where the activity
+    is below ``lung_below`` of the background's (FDG's lungs are cold), so that each item attenuates differently.
+
+    Shapes: body (y, x) μ-map in 1/mm, activity (y, x) of `pet_activity` -> μ-map (y, x) float32, 1/mm.
+    """
+    return torch.where((body > 0) & (activity < lung_below), torch.tensor(MU_LUNG_511KEV), body).to(torch.float32)
 
 
 def mri_phantom(image_shape, generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2

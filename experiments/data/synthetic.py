@@ -26,7 +26,7 @@ from bridges import LinearOperator, ct, mri, pet
 from experiments.data.noise import (CT_NOISE, complex_gaussian_noise, poisson_counts, relative_gaussian_noise,
                                     transmission_noise)
 from experiments.data.phantoms import (body_ellipses, lpd_ellipses, lpd_signed_ellipses, mri_phantom, pet_activity,
-                                       pet_body, shepp_logan)
+                                       pet_body, pet_mu_map, shepp_logan)
 
 __all__ = ["item_generator", "SimulatedDataset", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_TOTAL_COUNTS"]
@@ -54,7 +54,8 @@ class SimulatedDataset(Dataset):
     turns the noiseless ``op(x)`` into measurements. Both run on the CPU with the item's generator (the
     operator runs where its buffers live), so an item does not depend on the device either. With
     ``cache=True`` generated items are kept in memory (per process, so per DataLoader worker); cached and
-    regenerated items are identical.
+    regenerated items are identical. ``item_operator(item)``, where items carry operator parameters (a μ-map),
+    gives the operator that measures each item; default ``op`` for all.
 
     Shapes: item["x"] op.domain_shape (op.domain_dtype); item["y"] op.range_shape (op.range_dtype).
 
@@ -64,7 +65,7 @@ class SimulatedDataset(Dataset):
                                 noise=lambda clean, g, item: clean, n=10, seed=0)
     """
 
-    def __init__(self, op, phantom, noise, n: int, seed: int, cache: bool = False):
+    def __init__(self, op, phantom, noise, n: int, seed: int, cache: bool = False, item_operator=None):
         if not isinstance(op, LinearOperator):
             raise TypeError(f"expected a bridges.LinearOperator, got {type(op).__name__}")
         if not (callable(phantom) and callable(noise)):
@@ -73,6 +74,7 @@ class SimulatedDataset(Dataset):
         _check_int("n", n, 1)
         _check_int("seed", seed, 0)
         self.op, self.phantom, self.noise, self.n, self.seed = op, phantom, noise, n, seed
+        self.item_operator = item_operator
         self.cache = {} if cache else None
 
     def __len__(self) -> int:
@@ -99,8 +101,9 @@ class SimulatedDataset(Dataset):
         item = dict(self.phantom(g))
         x = item.get("x")
         self._check("x", x, self.op.domain_shape, self.op.domain_dtype, "phantom")
+        op = self.op if self.item_operator is None else self.item_operator(item)
         with torch.no_grad():
-            clean = self.op(x.to(self.op.device)).cpu()
+            clean = op(x.to(op.device)).cpu()
         y = self.noise(clean, g, item)
         self._check("y", y, self.op.range_shape, self.op.range_dtype, "noise")
         item["y"] = y
@@ -216,11 +219,17 @@ def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fr
     return pet.SystemModel(scanner, mu, normalization, data.background, resolution_fwhm, mode=mode)
 
 
-def _pet_phantom(model, mu_map, total_counts, generator):
+def _pet_phantom(model, mu_map, total_counts, per_item_mu, generator):
     activity = pet_activity(mu_map, generator)
+    mu = pet_mu_map(mu_map, activity) if per_item_mu else mu_map
+    item_model = _pet_item_model(model, {"mu": mu}) if per_item_mu else model
     with torch.no_grad():
-        trues = model(activity.to(model.device)).sum().cpu()
-    return {"x": activity * (total_counts / trues), "mu": mu_map}
+        trues = item_model(activity.to(model.device)).sum().cpu()
+    return {"x": activity * (total_counts / trues), "mu": mu}
+
+
+def _pet_item_model(model, item):
+    return model.with_attenuation(item["mu"].to(model.device))
 
 
 def _pet_noise(background, clean, generator, item):
@@ -228,16 +237,17 @@ def _pet_noise(background, clean, generator, item):
 
 
 def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS, mu_map: torch.Tensor | None = None,
-                cache: bool = False) -> SimulatedDataset:
+                per_item_mu: bool = False, cache: bool = False) -> SimulatedDataset:
     """Random activity inside a fixed body through a PET `SystemModel`, with Poisson noise and background.
 
     Item: ``"x"`` activity (`pet_activity`, zero outside the body) scaled so that its trues hold
     ``total_counts``, ``Σ A x = total_counts``, so that reconstructions of ``y`` and targets share units; ``"y"``
     prompts ``~ Poisson(A x + s)``, ``s = model.background``; ``"mu"`` the μ-map (1/mm).
 
-    The μ-map is the same for every item (``mu_map``, default `pet_body` as `pet_system_model` uses): the
-    attenuation factors live in the operator, and a per-item μ-map would make the operator per-item.
-    It is checked against ``model.attenuation_factors``.
+    The μ-map is the same for every item (``mu_map``, default `pet_body` as `pet_system_model` uses), and
+    checked against ``model.attenuation_factors``; with ``per_item_mu`` each item has its own (`pet_mu_map`:
+    lungs where its activity is cold), and is measured by ``model.with_attenuation(item["mu"])``, the model's
+    normalisation, resolution and background (the dataset's fixed ``s``) with the item's attenuation.
 
     Shapes: x (y, x) float32; y (views, bins) float32 counts; mu (y, x) float32.
     """
@@ -257,5 +267,6 @@ def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS
     if not torch.allclose(factors, model.attenuation_factors, rtol=1e-4, atol=1e-6):
         raise ValueError("mu_map does not give the model's attenuation factors exp(-P μ): build the model with "
                          "pet_system_model or pass the μ-map it was built with")
-    return SimulatedDataset(model, partial(_pet_phantom, model, mu_map, total_counts),
-                            partial(_pet_noise, model.background.cpu()), n, seed, cache)
+    return SimulatedDataset(model, partial(_pet_phantom, model, mu_map, total_counts, per_item_mu),
+                            partial(_pet_noise, model.background.cpu()), n, seed, cache,
+                            partial(_pet_item_model, model) if per_item_mu else None)

@@ -78,3 +78,15 @@ def test_checked_before_any_work_starts(tmp_path):
     with pytest.raises(ValueError, match="train.steps: expected an integer >= 1, got 0"):
         shift.shift(load_config("smoke-ct"), [], [], 0, tmp_path / "shift", log=lambda *a: None)
     assert not (tmp_path / "run").exists() and not (tmp_path / "shift").exists()  # nothing trained or written
+
+
+@pytest.mark.parametrize("name, override, message", [
+    ("mri-varnet-fastmri", "task.calib_widht=8", r"task.calib_widht: unknown key; did you mean task.calib_width\?"),
+    ("mri-varnet-fastmri", "data.cache=true", r"data.cache: unknown key"),  # FastMRISense always keeps its items
+    ("mri-varnet-fastmri", "task.modality=pet", r"task.modality: expected one of \['mri'\], got 'pet'"),
+    ("mri-cascade", "task.calib_width=8", r"task.calib_width: unknown key"),  # synthetic maps need no calibration
+    ("pet-lpd", "task.per_item_mu=1", r"task.per_item_mu: expected true or false, got 1"),
+])
+def test_per_item_keys_belong_to_their_sources(name, override, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(name, [override])

@@ -69,9 +69,9 @@ def test_varnet_kspace_form_is_the_cartesian_operators_own():
     model = learned.VarNet(op, n_cascades=1, width=4, depth=1)
     assert model.form == "kspace"
     x = phantoms(op, 2)
-    torch.testing.assert_close(op.mask * model._expand(x), op(x))
-    torch.testing.assert_close(model._reduce(op.mask * model._expand(x)), op.adjoint(op(x)))
-    torch.testing.assert_close(model._reduce(model._expand(x)), x, rtol=1e-5, atol=1e-5)  # Σ|S|² = 1
+    torch.testing.assert_close(op.mask * model._expand(op, x), op(x))
+    torch.testing.assert_close(model._reduce(op, op.mask * model._expand(op, x)), op.adjoint(op(x)))
+    torch.testing.assert_close(model._reduce(op, model._expand(op, x)), x, rtol=1e-5, atol=1e-5)  # Σ|S|² = 1
 
 
 def test_fbpconvnet_starts_from_the_pseudo_inverse_it_is_given():

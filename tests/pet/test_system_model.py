@@ -108,6 +108,21 @@ def test_per_slice_mu_map_makes_slices_part_of_the_spaces(preset):
     assert adjoint_error(model) < 1e-6
 
 
+def test_with_attenuation_per_item_equals_each_items_own_model(preset):
+    """A batch's μ-maps (B, y, x) make one per-item model, equal to the B models built one by one."""
+    image, mu = ellipse_phantom(preset)
+    norm = normalization(preset)
+    base = pet.SystemModel(preset, normalization=norm, background=2.0, resolution_fwhm=10.0)
+    mus = torch.stack([mu, 0.5 * mu.flip(0)])
+    batch = base.with_attenuation(mus)
+    assert (base.item_axes, batch.item_axes) == (0, 1) and batch.domain_shape == (2, *preset.image_shape)
+    images, counts = torch.stack([image, image.flip(1)]), batch.expected(torch.stack([image, image.flip(1)]))
+    for k in range(2):
+        own = pet.SystemModel(preset, mus[k], norm, 2.0, resolution_fwhm=10.0)
+        torch.testing.assert_close(counts[k], own.expected(images[k]))
+        torch.testing.assert_close(batch.adjoint(counts)[k], own.adjoint(counts[k]))
+
+
 @pytest.mark.parametrize("mode", ["arc", "exact"])
 def test_subset_is_the_model_on_those_views(preset, mode):
     image, mu = ellipse_phantom(preset)

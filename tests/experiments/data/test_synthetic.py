@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from bridges import pet
+from experiments.data.phantoms import MU_LUNG_511KEV
 from experiments.data import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_body,
                               pet_dataset, pet_system_model)
 
@@ -115,6 +116,26 @@ def test_pet_items_are_poisson_counts_around_the_expected(make, pet_model):
     z = torch.cat(z).double()
     assert abs(float(z.mean())) < 5 / math.sqrt(z.numel())
     assert abs(float(z.var()) - 1) < 0.05
+
+
+def test_pet_items_with_their_own_mu_map_are_counts_of_their_own_model(make, pet_model):
+    """per_item_mu: lungs where the item's activity is cold, and the counts those of the model with that μ-map."""
+    data, _ = make("pet", n=6, per_item_mu=True)
+    body = pet_body(pet_model.domain_shape)
+    z, mus = [], []
+    for i in range(len(data)):
+        item = data[i]
+        own = pet_model.with_attenuation(item["mu"])
+        background = item["x"][body > 0].mode().values  # activity 1 in pet_activity's units, times the count scale
+        lungs = (body > 0) & (item["x"] < 0.6 * background)
+        assert torch.equal(item["mu"], torch.where(lungs, MU_LUNG_511KEV, body))
+        assert float(own(item["x"]).sum()) == pytest.approx(1e5, rel=1e-4)  # trues of the item's own model
+        ybar = own.expected(item["x"])
+        z.append(((item["y"] - ybar) / ybar.sqrt()).flatten())
+        mus.append(item["mu"])
+    assert len({tuple(mu.flatten().tolist()) for mu in mus}) == len(mus)  # each item attenuates differently
+    z = torch.cat(z).double()
+    assert abs(float(z.mean())) < 5 / math.sqrt(z.numel()) and abs(float(z.var()) - 1) < 0.05
 
 
 def test_pet_system_model_background_has_the_stated_fractions():
