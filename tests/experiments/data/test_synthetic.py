@@ -171,7 +171,7 @@ def test_bad_arguments_are_named(ct_op, mri_op, pet_model):
         (lambda: ct_dataset(ct_op, 0, 0), ValueError, "n as an integer"),
         (lambda: ct_dataset(ct_op, 2, -1), ValueError, "seed"),
         (lambda: ct_dataset(ct_op, 2, 0, photons=-5), ValueError, "photons"),
-        (lambda: ct_dataset(ct_op, 2, 0, noise="rician"), ValueError, "model"),
+        (lambda: ct_dataset(ct_op, 2, 0, noise="rician"), ValueError, "expected noise one of"),
         (lambda: mri_dataset(ct_op, 2, 0), TypeError, "CartesianSense"),
         (lambda: mri_dataset(mri_op, 2, 0, sigma=float("nan")), ValueError, "sigma"),
         (lambda: pet_dataset(ct_op, 2, 0), TypeError, "SystemModel"),
