@@ -19,14 +19,30 @@ from ..operator import LinearOperator
 _DIMS = (-2, -1)
 
 
+# On the CPU a large batch is transformed a few images at a time: the two shifts are copies, and once the batch
+# leaves the cache they cost more than the FFT. 8 slices x 8 coils at 320² (52 MB): 149 ms at once, 59 ms in
+# 2 MB chunks, 74 ms in 8 MB ones (2-core CPU, 2026-11-30). GPUs take the batch at once.
+_CPU_CHUNK_BYTES = 2 * 2**20
+
+
+def _centred(transform, x: torch.Tensor) -> torch.Tensor:
+    def centred(t):
+        return torch.fft.fftshift(transform(torch.fft.ifftshift(t, dim=_DIMS), norm="ortho"), dim=_DIMS)
+    image_bytes = x.shape[-2] * x.shape[-1] * x.element_size()
+    if x.device.type != "cpu" or x.dim() < 3 or x.numel() * x.element_size() <= 2 * _CPU_CHUNK_BYTES:
+        return centred(x)
+    images = x.reshape(-1, *x.shape[-2:])
+    return torch.cat([centred(c) for c in images.split(max(1, _CPU_CHUNK_BYTES // image_bytes))]).reshape(x.shape)
+
+
 def fft2c(x: torch.Tensor) -> torch.Tensor:
     """Centred orthonormal 2D FFT over the last two axes, equal to ``sigpy.fft(x, axes=(-2, -1))``."""
-    return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(x, dim=_DIMS), norm="ortho"), dim=_DIMS)
+    return _centred(torch.fft.fft2, x)
 
 
 def ifft2c(k: torch.Tensor) -> torch.Tensor:
     """Centred orthonormal 2D inverse FFT, equal to ``sigpy.ifft(k, axes=(-2, -1))``."""
-    return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=_DIMS), norm="ortho"), dim=_DIMS)
+    return _centred(torch.fft.ifft2, k)
 
 
 def complex_tensor(value, name: str, ndim: int | None = None) -> torch.Tensor:
