@@ -84,7 +84,10 @@ def test_a_batch_gives_the_items_one_by_one(problems, modality, name):
     batch = fn(op, y)
     items = torch.stack([fn(op, y[i]) for i in range(len(y))])
     assert batch.shape == (len(y), *op.domain_shape)
-    torch.testing.assert_close(batch, items, rtol=1e-4, atol=1e-4 * float(batch.abs().max()))
+    # L1-wavelet's soft thresholds flip a few coefficients on float32 rounding that differs with the batch's
+    # shape and thread count (1.7e-4 of the peak seen in a full run); items coupled through the batch differ far more
+    tol = 1e-3 if name == "L1-wavelet" else 1e-4
+    torch.testing.assert_close(batch, items, rtol=tol, atol=tol * float(batch.abs().max()))
 
 
 def test_tune_picks_the_best_of_the_grid_by_mean_psnr(problems):
