@@ -385,9 +385,17 @@ class FanBeam2D(_Geometry):
 
 
 # ---------------------------------------------------------------- 3D
+@dataclass(frozen=True, eq=False, kw_only=True)
 class _Vec3D(_Geometry):
     """What the 3D vector geometries share: per view a first vector (``_first``: the ray direction
-    or the source), the detector centre, column and row vectors; ASTRA's ``astra_kind`` of them."""
+    or the source, a field of each subclass), the detector centre, column and row vectors; ASTRA's
+    ``astra_kind`` of them."""
+    detector_centers: np.ndarray
+    column_axes: np.ndarray
+    row_axes: np.ndarray
+    detector_shape: tuple
+    image_shape: tuple
+    pixel_size: tuple = (1.0, 1.0, 1.0)
     _first = "sources"
     astra_kind = "cone_vec"
 
@@ -423,12 +431,6 @@ class ParallelVec3D(_Vec3D):
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
     """
     ray_directions: np.ndarray
-    detector_centers: np.ndarray
-    column_axes: np.ndarray
-    row_axes: np.ndarray
-    detector_shape: tuple
-    image_shape: tuple
-    pixel_size: tuple = (1.0, 1.0, 1.0)
     _first = "ray_directions"
     astra_kind = "parallel3d_vec"
 
@@ -456,12 +458,6 @@ class ConeVec3D(_Vec3D):
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
     """
     sources: np.ndarray
-    detector_centers: np.ndarray
-    column_axes: np.ndarray
-    row_axes: np.ndarray
-    detector_shape: tuple
-    image_shape: tuple
-    pixel_size: tuple = (1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -476,13 +472,7 @@ class CylConeVec3D(_Vec3D):
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
     """
     sources: np.ndarray
-    detector_centers: np.ndarray
-    column_axes: np.ndarray
-    row_axes: np.ndarray
     detector_radius: float
-    detector_shape: tuple
-    image_shape: tuple
-    pixel_size: tuple = (1.0, 1.0, 1.0)
 
     def __post_init__(self):
         super().__post_init__()
