@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -69,6 +70,58 @@ class CPUProjector2D:
             return
         for job in [_POOL.submit(work, k) for k in range(workers)]:
             job.result()
+
+
+class CPUMatrix2D:
+    """ASTRA's 2D CPU projector held as its sparse matrix (``astra.projector.matrix``: the same weights as
+    `CPUProjector2D`'s kernel) and that matrix's transpose, both torch CSR tensors.
+
+    A small problem then costs one sparse product per batch, where the kernel pays ASTRA's set-up per item
+    and call: 72 views x 92 channels on 64² take 0.3 ms per batch of 4 here, against 6 ms. Memory: about
+    8 bytes per non-zero, twice (`matrix_bytes_bound`).
+    """
+
+    def __init__(self, geometry):
+        vol, proj, _ = geometry.to_astra()
+        pid = astra.create_projector(_CPU_KERNEL[proj["type"]], proj, vol)
+        try:
+            mid = astra.projector.matrix(pid)
+            try:
+                matrix = astra.matrix.get(mid)  # scipy CSR: rows the rays (views, detectors), columns the pixels
+            finally:
+                astra.matrix.delete(mid)
+        finally:
+            astra.projector.delete(pid)
+        self.matrix, self.transpose = _torch_csr(matrix), _torch_csr(matrix.T.tocsr())
+
+    def forward(self, images: torch.Tensor, out: torch.Tensor):
+        """images (N, y, x) -> out (N, *sinogram), both contiguous float32 on CPU."""
+        _apply(self.matrix, images, out)
+
+    def adjoint(self, sinograms: torch.Tensor, out: torch.Tensor):
+        _apply(self.transpose, sinograms, out)
+
+
+def matrix_bytes_bound(geometry) -> int:
+    """An upper bound on `CPUMatrix2D`'s memory for a 2D geometry: a ray of Joseph's ``linear`` or the
+    ``line_fanflat`` kernel meets at most 2 pixels per column (or row) it crosses, and each non-zero is
+    stored twice (matrix and transpose) as a float32 value and an int32 index."""
+    ny, nx = geometry.image_shape[-2:]
+    rays = geometry.sinogram_shape[-2] * geometry.sinogram_shape[-1]
+    return rays * 2 * max(ny, nx) * 8 * 2
+
+
+def _torch_csr(matrix) -> torch.Tensor:
+    with warnings.catch_warnings():  # torch calls its CSR support "beta" at every construction
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype("int32")),
+                                       torch.from_numpy(matrix.indices.astype("int32")),
+                                       torch.from_numpy(matrix.data.astype("float32")), matrix.shape)
+
+
+def _apply(matrix: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor):
+    n = len(inputs)
+    out.view(n, -1).copy_((matrix @ inputs.reshape(n, -1).T).T)
 
 
 class CUDAProjector:

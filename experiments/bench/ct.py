@@ -1,4 +1,5 @@
-"""CT projector overhead: this project's Projector against raw ASTRA and ODL's OperatorModule.
+"""CT projector overhead: this project's Projector against raw ASTRA and ODL's OperatorModule, and the
+projector held as ASTRA's sparse matrix (``matrix=True``, `MATRIX_BENCH_BYTES` and below).
 
     python -m experiments.bench.ct [--sizes 128 256 512] [--repeats 9]
 
@@ -17,7 +18,10 @@ from odl.applications import tomo
 from odl.contrib.torch import OperatorModule
 
 from bridges import ct
+from bridges.ct.astra_backend import matrix_bytes_bound
 from experiments.bench.timing import interleaved_medians
+
+MATRIX_BENCH_BYTES = 2**30  # larger matrices take long to build and are not what matrix="auto" would choose
 
 
 def geometries(n, views=180):
@@ -46,7 +50,7 @@ def odl_ray_transform(g, n):
 def bench(n, repeats):
     rows = []
     for kind, g in geometries(n):
-        A = ct.Projector(g, n_threads=1)
+        A = ct.Projector(g, n_threads=1, matrix=False)
         backend = A._backend(torch.device("cpu"))
         pid = backend.ids[0]
         x = torch.rand(n, n)
@@ -64,10 +68,14 @@ def bench(n, repeats):
             out = torch.empty(n, n)
             astra_direct.direct_BP2D(pid, out, y)
 
-        t = interleaved_medians({"fwd": lambda: A(x), "raw_fwd": raw_fp, "odl_fwd": lambda: odl_fwd(xt),
-                                 "adj": lambda: A.T(y), "raw_adj": raw_bp, "odl_adj": lambda: odl_adj(yb)}, repeats)
+        calls = {"fwd": lambda: A(x), "raw_fwd": raw_fp, "odl_fwd": lambda: odl_fwd(xt),
+                 "adj": lambda: A.T(y), "raw_adj": raw_bp, "odl_adj": lambda: odl_adj(yb)}
+        if matrix_bytes_bound(g) <= MATRIX_BENCH_BYTES:
+            M = ct.Projector(g, matrix=True)
+            calls.update(matrix_fwd=lambda: M(x), matrix_adj=lambda: M.T(y))
+        t = interleaved_medians(calls, repeats)
         batch = torch.rand(8, n, n)
-        serial, threaded = ct.Projector(g, n_threads=1), ct.Projector(g, n_threads=2)
+        serial, threaded = ct.Projector(g, n_threads=1, matrix=False), ct.Projector(g, n_threads=2, matrix=False)
         tb = interleaved_medians({"serial": lambda: serial(batch), "threaded": lambda: threaded(batch)},
                                  max(3, repeats // 3))
         rows.append((kind, n, t, tb))
@@ -81,15 +89,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 180 views; medians in ms\n")
     print("| geometry | N | fwd ours | fwd ASTRA | ratio | fwd ODL | adj ours | adj ASTRA | ratio | adj ODL "
-          "| batch 8 serial | batch 8 threaded | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| batch 8 serial | batch 8 threaded | speed-up | fwd matrix | adj matrix |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         for kind, n, t, tb in bench(n, args.repeats):
             ms = {k: 1e3 * v for k, v in {**t, **tb}.items()}
             print(f"| {kind} | {n} | {ms['fwd']:.2f} | {ms['raw_fwd']:.2f} | {t['fwd'] / t['raw_fwd']:.3f} "
                   f"| {ms['odl_fwd']:.2f} | {ms['adj']:.2f} | {ms['raw_adj']:.2f} | {t['adj'] / t['raw_adj']:.3f} "
                   f"| {ms['odl_adj']:.2f} | {ms['serial']:.1f} | {ms['threaded']:.1f} "
-                  f"| {tb['serial'] / tb['threaded']:.2f}x |", flush=True)
+                  f"| {tb['serial'] / tb['threaded']:.2f}x | {_ms(ms, 'matrix_fwd')} | {_ms(ms, 'matrix_adj')} |",
+                  flush=True)
+
+
+def _ms(ms, key):
+    return f"{ms[key]:.2f}" if key in ms else "–"
 
 
 if __name__ == "__main__":
