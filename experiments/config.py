@@ -177,7 +177,7 @@ FASTMRI_DATA = {"source": DATA["source"], "root": _Required(_text), "seed": _int
 TRAIN = {"steps": _integer(1), "batch_size": _integer(1), "lr": _number(above=0), "betas": _betas,
          "clip_grad": _number(low=0),  # 0: no clipping; a negative norm would flip the gradient
          "checkpoint_every": _integer(1), "num_workers": _integer(0), "schedule": _one_of(("cosine", "constant")),
-         "device": _device, "init": _existing_file, "compile": _boolean}
+         "threads": _integer(1), "device": _device, "init": _existing_file, "compile": _boolean}
 GAN = {"loss": _one_of(("dagan", "wgan-gp")), "lr": _number(above=0), "width": _integer(1), "n_layers": _integer(1),
        "conditional": _boolean}
 GAN_LOSSES = {"dagan": learned.DAGANLoss, "wgan-gp": learned.WGANGPLoss}

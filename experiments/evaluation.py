@@ -1,7 +1,8 @@
 """Evaluation of a trained model against the classical baselines of its modality, on held-out test items.
 
-PSNR and SSIM (scikit-image) and the data fit, as a markdown table (``results.md``) and a figure grid
-(``results.png``: ground truth, baselines, learned, error maps). Baselines and their tuning grids come
+PSNR and SSIM (scikit-image), PSNR over the small features where items mark them (``"detail"``) and the
+data fit, as a markdown table (``results.md``) and a figure grid (``results.png``: ground truth,
+baselines, learned, error maps). Baselines and their tuning grids come
 from the configuration's ``[evaluate.baselines.NAME]`` tables (``method`` a name of
 `experiments.baselines.BASELINES`, fixed parameters, and ``tune = {param = [values]}`` searched on the
 validation set, as the learned primal-dual paper tuned FBP and TV).
@@ -26,6 +27,7 @@ from experiments.tasks import Task, build_model, build_task, reconstruct
 
 COLUMNS = ["method", "PSNR (dB)", "SSIM", "data fit", "s / image"]
 PAIRED = "ΔPSNR vs best classical (95 % CI), wins"
+SMALL = "PSNR small features (dB)"  # over items' "detail" masks (`experiments.data.small_features`), where given
 
 
 def stack(dataset) -> dict:
@@ -71,11 +73,15 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     kind = "poisson" if task.modality == "pet" else "l2"
     op = task.operator(test)
     rows = []
+    detail = test["detail"].any(dim=(-2, -1)) if "detail" in test else None  # the items with small features
     for method, (image, seconds) in recons.items():
         p, s = metrics.psnr(image, x), metrics.ssim(image, x)
         fit = metrics.data_fit(op, image, y, kind=kind)
         rows.append({"method": method, "PSNR (dB)": p, "SSIM": s, "data fit": fit, "s / image": seconds})
-    columns = COLUMNS + ([PAIRED] if add_paired_column(rows, n_classical) else [])
+        if detail is not None and detail.any():
+            rows[-1][SMALL] = metrics.region_psnr(image[detail], x[detail], test["detail"][detail])
+    columns = COLUMNS + ([SMALL] if SMALL in rows[0] else [])
+    columns += [PAIRED] if add_paired_column(rows, n_classical) else []
     paper = cfg.get("evaluate", {}).get("paper")
     if paper:
         column = f"paper: PSNR, SSIM ({cfg['evaluate'].get('paper_source', 'published')})"

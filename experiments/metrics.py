@@ -22,7 +22,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from bridges.pet import poisson_nll
 
-__all__ = ["psnr", "ssim", "data_fit", "image_pairs", "paired_difference"]
+__all__ = ["psnr", "region_psnr", "ssim", "data_fit", "image_pairs", "paired_difference"]
 
 
 def image_pairs(x, truth, data_range=None):
@@ -71,6 +71,31 @@ def psnr(x, truth, data_range=None) -> torch.Tensor:
     x, truth, peaks = image_pairs(x, truth, data_range)
     return torch.tensor([peak_signal_noise_ratio(t, r, data_range=p) for r, t, p in zip(x, truth, peaks)],
                         dtype=torch.float64)
+
+
+def region_psnr(x, truth, region, data_range=None) -> torch.Tensor:
+    """PSNR over a region of each image, ``10 log10(R² / mean over the region of (x − truth)²)``.
+
+    ``R`` is `psnr`'s, from the whole truth item, so that the two compare: a region that a method blurs
+    scores below its image's PSNR. ``region`` is a boolean mask per item, none empty.
+
+    Shapes: x, truth, region (*batch, y, x) -> (prod(batch),) float64.
+
+    Example::
+
+        region_psnr(lpd, x, items["detail"])   # over the small ellipses of `small_features`
+    """
+    x, truth, peaks = image_pairs(x, truth, data_range)
+    region = np.asarray(region.cpu() if isinstance(region, torch.Tensor) else region)
+    if region.dtype != bool or region.size != x.size:
+        raise ValueError(f"expected region as a boolean mask of {x.size} pixels (the images' shape), got "
+                         f"{region.dtype} of shape {region.shape}")
+    region = region.reshape(x.shape)
+    empty = np.flatnonzero(~region.any(axis=(1, 2)))
+    if empty.size:
+        raise ValueError(f"region of item {empty[0]} is empty: leave that item out")
+    mse = np.array([((r - t)[m] ** 2).mean() for r, t, m in zip(x, truth, region)])
+    return torch.from_numpy(10 * np.log10(peaks ** 2 / mse))
 
 
 def ssim(x, truth, data_range=None, **options) -> torch.Tensor:

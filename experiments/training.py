@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,8 +192,25 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
     """Train the configured model, writing ``checkpoint.pt``, ``metrics.csv``, ``tensorboard/`` and
     ``config.toml`` to ``out``. ``stop_after`` ends the run early without a final checkpoint (a kill,
     for tests); ``task`` reuses data already built (the same configuration's)."""
-    out = Path(out)
     train_cfg = check_config(cfg).get("train", {})
+    with _torch_threads(train_cfg.get("threads")):
+        return _train(cfg, train_cfg, Path(out), resume, stop_after, task, progress)
+
+
+@contextmanager
+def _torch_threads(n: int | None):
+    """torch's intra-op threads set to ``n`` (train.threads) for the training, restored after. A batch of
+    one small image is faster on one thread than split over two: 46 against 66 ms per ct-lpd step here."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
     proc = start_process(train_cfg.get("device", "auto"))
     ckpt_path = out / "checkpoint.pt"
     state = None

@@ -10,15 +10,15 @@ from .fastmri_sense import FastMRISense, compress_coils, crop_or_pad
 from .lodopab import LoDoPaB, lodopab_geometry
 from .nifti import NiftiSlices, read_nifti
 from .noise import complex_gaussian_noise, poisson_counts, transmission_noise
-from .phantoms import (MU_WATER, MU_WATER_511KEV, body_ellipses, ellipses, lpd_ellipse_table, lpd_ellipses,
-                       lpd_signed_ellipses, mri_phantom,
-                       pet_activity, pet_body, shepp_logan)
+from .phantoms import (MU_WATER, MU_WATER_511KEV, body_ellipse_table, body_ellipses, ellipses, lpd_ellipse_table,
+                       lpd_ellipses, lpd_signed_ellipses, mri_phantom, pet_activity, pet_body, shepp_logan,
+                       small_features)
 from .synthetic import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_dataset,
                         pet_system_model)
 
 __all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
-           "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table",
-           "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "mri_phantom",
+           "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "body_ellipse_table",
+           "small_features", "lpd_ellipse_table", "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "mri_phantom",
            "SimulatedDataset", "item_generator", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss",
            "FastMRISense", "crop_or_pad", "compress_coils",

@@ -21,7 +21,8 @@ import math
 
 import torch
 
-__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "lpd_ellipse_table",
+__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "body_ellipse_table",
+           "body_image", "small_features", "lpd_ellipse_table",
            "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "pet_mu_map", "mri_phantom"]
 
 MU_WATER = 0.0192  # 1/mm at about 70 keV
@@ -144,17 +145,41 @@ def body_ellipses(image_shape, generator: torch.Generator, mean_count: float = 5
     """The LPD paper's ellipses as soft-tissue structure inside an elliptic water body, in 1/mm.
 
     ``μ = mu · max(1_body + contrast · Σ ellipses, 0)``, the ellipses of `lpd_ellipse_table` (interior)
-    at half their size and centred within the body. Through a clinical fan-beam geometry this gives
-    clinical transmission (line integrals up to about 6 through a 300 mm field, a few photons per ray
-    at low dose), where the paper's phantoms, mostly air once made non-negative, attenuate little and
-    leave the data nearly noiseless.
+    at half their size and centred within the body (`body_ellipse_table`). Through a clinical fan-beam
+    geometry this gives clinical transmission (line integrals up to about 6 through a 300 mm field, a few
+    photons per ray at low dose), where the paper's phantoms, mostly air once made non-negative, attenuate
+    little and leave the data nearly noiseless.
 
     Shapes: image_shape (y, x) -> (y, x) float32, 1/mm.
     """
+    return body_image(check_image_shape(image_shape), body_ellipse_table(generator, mean_count, contrast), mu)
+
+
+def body_ellipse_table(generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5) -> list:
+    """`body_ellipses`'s rows for `ellipses`: the water body (value 1), then the structure inside it."""
+    return [CT_BODY, *[(v * contrast, a * 0.5, b * 0.5, cx * 0.6, cy * 0.45, t)
+                       for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)]]
+
+
+def body_image(image_shape, table, mu: float = MU_WATER) -> torch.Tensor:
+    """The image of a `body_ellipse_table`: ``mu · max(Σ ellipses, 0)``, float32 in 1/mm."""
+    return (ellipses(image_shape, table).clamp_min(0) * mu).to(torch.float32)
+
+
+def small_features(image_shape, table, max_area: float = 0.01, min_contrast: float = 0.1) -> torch.Tensor:
+    """Where a table's small high-contrast ellipses lie: their pixels and a one-pixel rim, where blur shows.
+
+    Small: an area under ``max_area`` of the image's; high-contrast: ``|value| ≥ min_contrast`` (for
+    `body_ellipse_table`, a fraction of water's attenuation: 0.1 is 100 HU). These are what a reconstruction
+    that smooths loses first; `experiments.evaluation` scores PSNR over them.
+
+    Shapes: image_shape (y, x) -> (y, x) bool.
+    """
     shape = check_image_shape(image_shape)
-    inner = [(v * contrast, a * 0.5, b * 0.5, cx * 0.6, cy * 0.45, t)
-             for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)]
-    return (ellipses(shape, [CT_BODY, *inner]).clamp_min(0) * mu).to(torch.float32)
+    small = [(1.0, a, b, cx, cy, t) for v, a, b, cx, cy, t in table
+             if math.pi * a * b / 4 < max_area and abs(v) >= min_contrast]
+    inside = ellipses(shape, small) > 0
+    return torch.nn.functional.max_pool2d(inside[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
 
 
 def pet_body(image_shape) -> torch.Tensor:

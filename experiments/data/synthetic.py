@@ -25,8 +25,8 @@ from torch.utils.data import Dataset
 from bridges import LinearOperator, ct, mri, pet
 from experiments.data.noise import (CT_NOISE, complex_gaussian_noise, poisson_counts, relative_gaussian_noise,
                                     transmission_noise)
-from experiments.data.phantoms import (body_ellipses, lpd_ellipses, lpd_signed_ellipses, mri_phantom, pet_activity,
-                                       pet_body, pet_mu_map, shepp_logan)
+from experiments.data.phantoms import (body_ellipse_table, body_ellipses, body_image, lpd_ellipses, lpd_signed_ellipses,
+                                       mri_phantom, pet_activity, pet_body, pet_mu_map, shepp_logan, small_features)
 
 __all__ = ["item_generator", "SimulatedDataset", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_TOTAL_COUNTS"]
@@ -124,6 +124,9 @@ CT_PHANTOMS = {"lpd": lpd_ellipses, "body": body_ellipses, "lpd-signed": lpd_sig
 
 
 def _ct_phantom(shape, kind, generator):
+    if kind == "body":  # one table gives the image and where its small features lie
+        table = body_ellipse_table(generator)
+        return {"x": body_image(shape, table), "detail": small_features(shape, table)}
     return {"x": CT_PHANTOMS[kind](shape, generator)}
 
 
@@ -138,14 +141,14 @@ def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisso
     """Random phantoms through a 2D CT projector with noise.
 
     Item: ``"x"`` the phantom (``"lpd"``: `lpd_ellipses`, μ in 1/mm; ``"body"``: `body_ellipses`, the same
-    ellipses inside a water body; ``"lpd-signed"``: `lpd_signed_ellipses`, the learned primal-dual paper's
+    ellipses inside a water body, its items with ``"detail"``, the `small_features` mask; ``"lpd-signed"``: `lpd_signed_ellipses`, the learned primal-dual paper's
     unitless signed phantoms; ``"shepp-logan"``: the modified Shepp-Logan of value 1, the same for every item,
     its noise differing), ``"y"`` the noisy data: post-log line integrals with transmission noise at
     I0 = ``photons`` per ray, ``y = -log(max(I, 1) / I0)``, ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``:
     its Gaussian approximation, see `transmission_noise`), or with ``noise="relative-gaussian"`` the paper's
     additive white noise of ``noise_level`` times the item's mean |A x| (`relative_gaussian_noise`).
 
-    Shapes: x (y, x) float32; y (views, detectors) float32.
+    Shapes: x (y, x) float32; y (views, detectors) float32; detail (y, x) bool.
     """
     if not isinstance(op, ct.Projector):
         raise TypeError(f"expected a bridges.ct.Projector, got {type(op).__name__}")

@@ -127,8 +127,8 @@ def test_fbp_ring_at_the_body_edge_is_resolution_not_bias(problems):
     """ct-lpd's FBP error map shows a bright ring at the body edge. Its signed error is antisymmetric across
     the edge (too low just inside, too high just outside: a blurred step), the same on noiseless data, and
     it shrinks as the filter's cut-off rises: resolution, not a bias of the reconstruction.
-    Measured on ct-lpd's test set (2026-11-30): Ram-Lak −13 % / +9 % of water inside / outside; Hann at 0.6,
-    ct-lpd's start, −37 % / +31 %."""
+    Measured on ct-lpd's test set (2026-11-30): Ram-Lak −13 % / +9 % of water inside / outside; Hann at 0.6
+    −37 % / +31 %."""
     import torch.nn.functional as F
     from bridges import ct
     A, _, x, _ = problems["ct"]

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from experiments import evaluation
+from experiments import baselines, evaluation, metrics
 from experiments.commands import evaluate, shift
 from experiments.config import load_config
 from experiments.training import train
@@ -21,6 +21,7 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
     assert "| FBP " in table and "| LearnedPrimalDual " in table and (tmp_path / "results.png").exists()
     # paired statistics against the best classical row: its mark, and the model's difference, interval, wins
     assert evaluation.PAIRED in table and "| reference |" in table
+    assert evaluation.SMALL not in table  # the "lpd" phantom does not mark small features
     model_row = next(line for line in table.splitlines() if line.startswith("| LearnedPrimalDual "))
     assert re.search(r"[+-]\d+\.\d\d dB \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] vs \w+, \d+/4 \|$", model_row)
     # the reloaded model is the trained one: same reconstructions of the test set
@@ -29,6 +30,22 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(y), trained.model.eval()(y))
     assert "PSNR" in capsys.readouterr().out
+
+
+def test_small_feature_column_where_the_items_mark_their_small_features(tmp_path):
+    """Body phantoms mark their small ellipses ("detail"): the table scores every method over them too."""
+    cfg = load_config("smoke-ct", ["train.steps=2", "task.phantom=\"body\"", "task.image_size=48",
+                                   "evaluate.baselines.FBP.method=\"fbp\""])
+    trained = train(cfg, tmp_path, progress=False)
+    rows = evaluation.evaluate(trained.task, trained.model, cfg, tmp_path, log=lambda *_: None)
+    test = evaluation.stack(trained.task.test)
+    marked = test["detail"].any(dim=(-2, -1))
+    assert marked.any() and evaluation.SMALL in (tmp_path / "results.md").read_text()
+    for row in rows:
+        assert row[evaluation.SMALL].shape == (int(marked.sum()),)
+    fbp = baselines.baseline("fbp")(trained.task.op, test["y"])
+    torch.testing.assert_close(rows[0][evaluation.SMALL],
+                               metrics.region_psnr(fbp[marked], test["x"][marked], test["detail"][marked]))
 
 
 def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):

@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 from bridges import MatrixOperator
 from experiments.bench.baselines import problem
 from experiments.evaluation import stack
-from experiments.metrics import data_fit, psnr, ssim
+from experiments.metrics import data_fit, psnr, region_psnr, ssim
 
 
 def _truth(shape, seed=0):
@@ -28,6 +28,22 @@ def test_psnr_of_a_known_mse_per_item_with_the_truth_range_as_peak():
     np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-10)
     np.testing.assert_allclose(psnr(truth + offsets, truth, data_range=2.0).numpy(),
                                [10 * math.log10(4 / c ** 2) for c in offsets.flatten().tolist()], rtol=1e-10)
+
+
+def test_region_psnr_scores_only_the_region_with_the_whole_items_peak():
+    truth = _truth((2, 16, 16))
+    region = torch.zeros(2, 16, 16, dtype=torch.bool)
+    region[0, 2:6, 3:9], region[1, 10:, :4] = True, True
+    error = torch.full_like(truth, 0.5).masked_fill(region, 0.05)  # small inside the region, large outside it
+    ranges = (truth.amax((-2, -1)) - truth.amin((-2, -1))).tolist()
+    np.testing.assert_allclose(region_psnr(truth + error, truth, region).numpy(),
+                               [10 * math.log10(r ** 2 / 0.05 ** 2) for r in ranges], rtol=1e-10)
+    everywhere = torch.ones_like(region)
+    np.testing.assert_allclose(region_psnr(truth + error, truth, everywhere).numpy(), psnr(truth + error, truth).numpy())
+    with pytest.raises(ValueError, match="region of item 1 is empty"):
+        region_psnr(truth, truth + 0.1, region & torch.tensor([True, False]).reshape(2, 1, 1))
+    with pytest.raises(ValueError, match="expected region as a boolean mask of 512 pixels"):
+        region_psnr(truth, truth + 0.1, region.float())
 
 
 def test_a_single_image_gives_one_value_and_float32_is_scored_in_float64():

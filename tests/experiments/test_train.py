@@ -136,6 +136,20 @@ def test_training_lowers_the_loss(tmp_path):
     assert len(psnrs) == 4 and psnrs[-1] > psnrs[0] + 1  # validated each epoch (16 items, batches of 4)
 
 
+def test_train_threads_hold_for_the_run_and_are_restored(tmp_path):
+    from experiments.training import _torch_threads
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with _torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    train(load_config("smoke-ct", ["train.steps=2", "train.threads=1"]), tmp_path, progress=False)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="train.threads"):
+        load_config("smoke-ct", ["train.threads=0"])
+
+
 DAGAN_TINY = ["task.image_size=32", "task.n_coils=2", "model.width=8", "gan.width=8", "data.n_train=8", "data.n_val=2"]
 
 

@@ -6,8 +6,8 @@ import odl
 import pytest
 import torch
 
-from experiments.data import (MU_WATER_511KEV, body_ellipses, lpd_ellipse_table, lpd_ellipses, mri_phantom,
-                              pet_activity, pet_body)
+from experiments.data import (MU_WATER_511KEV, body_ellipse_table, body_ellipses, lpd_ellipse_table, lpd_ellipses,
+                              mri_phantom, pet_activity, pet_body, small_features)
 from experiments.data.phantoms import MU_WATER, ellipses, shepp_logan
 
 
@@ -63,6 +63,22 @@ def test_body_ellipses_keep_their_structure_inside_a_water_body():
     assert torch.all(mu[~body] == 0) and float(mu[body].median()) == pytest.approx(MU_WATER)
     assert not torch.equal(mu, body_ellipses((64, 64), gen(4)))
     assert torch.equal(mu, body_ellipses((64, 64), gen(3)))
+
+
+def test_small_features_are_the_small_high_contrast_ellipses_and_a_rim():
+    small, faint, large = (0.3, 0.1, 0.05, 0.2, 0.1, 30.0), (0.05, 0.1, 0.05, -0.4, 0.0, 0.0), (0.3, 0.5, 0.4, 0, 0, 0)
+    mask = small_features((64, 64), [large, small, faint])  # areas: 0.4 %, 0.4 % and 16 % of the image
+    inside = ellipses((64, 64), [small]) > 0
+    assert mask.dtype == torch.bool and torch.all(mask[inside])
+    rim = mask & ~inside  # every rim pixel touches the ellipse (8-neighbourhood), and the rim closes it
+    touching = torch.nn.functional.max_pool2d(inside[None, None].float(), 3, 1, 1)[0, 0] > 0
+    assert torch.equal(rim, touching & ~inside) and rim.sum() > 0
+    assert not small_features((64, 64), [large, faint]).any()
+    # the table the body phantom is drawn from: its image is body_ellipses', the water body never "small"
+    table = body_ellipse_table(gen(5))
+    assert table[0][0] == 1.0 and torch.equal(body_ellipses((64, 64), gen(5)),
+                                              (ellipses((64, 64), table).clamp_min(0) * MU_WATER).float())
+    assert small_features((64, 64), table).sum() < 0.5 * 64 * 64
 
 
 def test_pet_activity_is_nonnegative_and_zero_outside_the_body():
