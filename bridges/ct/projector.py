@@ -27,11 +27,12 @@ class Projector(LinearOperator):
 
     CPU tensors run on ASTRA's 2D CPU projectors in place through DLPack (3D parallel
     beams whose rays lie in axial planes, slice by slice); a batch is spread over
-    ``n_threads`` threads. With ``matrix`` True (or "auto", the default, when the matrix is bound to fit in
-    `MATRIX_AUTO_BYTES`) the CPU applies ASTRA's own sparse matrix of that projector instead, one sparse
-    product per batch: the same weights, an order of magnitude faster on small images. CUDA tensors run on ASTRA's 3D CUDA projectors on their own GPU,
-    in place: a batch of 2D images as one call (`astra_layout`), 3D volumes one per call.
-    Other 3D geometries (cone beams, helical) need CUDA.
+    ``n_threads`` threads. With ``matrix`` True (or "auto", the default, when the matrix is bound to
+    fit in `MATRIX_AUTO_BYTES`) the CPU applies ASTRA's own sparse matrix of that projector instead,
+    one sparse product per batch: the same weights, 5-7x faster on 128² images (`bench.ct`).
+    CUDA tensors run on ASTRA's 3D CUDA projectors on their own GPU, in place: a batch of
+    2D images as one call (`astra_layout`), 3D volumes one per call. Other 3D geometries
+    (cone beams, helical) need CUDA.
 
     Example::
 

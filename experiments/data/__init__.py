@@ -18,7 +18,8 @@ from .synthetic import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_gen
 
 __all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
            "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "body_ellipse_table",
-           "small_features", "lpd_ellipse_table", "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "mri_phantom",
+           "small_features", "lpd_ellipse_table", "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity",
+           "mri_phantom",
            "SimulatedDataset", "item_generator", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
            "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss",
            "FastMRISense", "crop_or_pad", "compress_coils",

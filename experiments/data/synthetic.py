@@ -141,12 +141,13 @@ def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisso
     """Random phantoms through a 2D CT projector with noise.
 
     Item: ``"x"`` the phantom (``"lpd"``: `lpd_ellipses`, μ in 1/mm; ``"body"``: `body_ellipses`, the same
-    ellipses inside a water body, its items with ``"detail"``, the `small_features` mask; ``"lpd-signed"``: `lpd_signed_ellipses`, the learned primal-dual paper's
-    unitless signed phantoms; ``"shepp-logan"``: the modified Shepp-Logan of value 1, the same for every item,
-    its noise differing), ``"y"`` the noisy data: post-log line integrals with transmission noise at
-    I0 = ``photons`` per ray, ``y = -log(max(I, 1) / I0)``, ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``:
-    its Gaussian approximation, see `transmission_noise`), or with ``noise="relative-gaussian"`` the paper's
-    additive white noise of ``noise_level`` times the item's mean |A x| (`relative_gaussian_noise`).
+    ellipses inside a water body, with ``"detail"``, their `small_features` mask; ``"lpd-signed"``:
+    `lpd_signed_ellipses`, the learned primal-dual paper's unitless signed phantoms; ``"shepp-logan"``: the
+    modified Shepp-Logan of value 1, the same for every item, its noise differing), ``"y"`` the noisy data:
+    post-log line integrals with transmission noise at I0 = ``photons`` per ray, ``y = -log(max(I, 1) / I0)``,
+    ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``: its Gaussian approximation, see `transmission_noise`),
+    or with ``noise="relative-gaussian"`` the paper's additive white noise of ``noise_level`` times the item's
+    mean |A x| (`relative_gaussian_noise`).
 
     Shapes: x (y, x) float32; y (views, detectors) float32; detail (y, x) bool.
     """

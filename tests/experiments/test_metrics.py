@@ -39,7 +39,8 @@ def test_region_psnr_scores_only_the_region_with_the_whole_items_peak():
     np.testing.assert_allclose(region_psnr(truth + error, truth, region).numpy(),
                                [10 * math.log10(r ** 2 / 0.05 ** 2) for r in ranges], rtol=1e-10)
     everywhere = torch.ones_like(region)
-    np.testing.assert_allclose(region_psnr(truth + error, truth, everywhere).numpy(), psnr(truth + error, truth).numpy())
+    np.testing.assert_allclose(region_psnr(truth + error, truth, everywhere).numpy(),
+                               psnr(truth + error, truth).numpy())
     with pytest.raises(ValueError, match="region of item 1 is empty"):
         region_psnr(truth, truth + 0.1, region & torch.tensor([True, False]).reshape(2, 1, 1))
     with pytest.raises(ValueError, match="expected region as a boolean mask of 512 pixels"):
