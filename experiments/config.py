@@ -181,6 +181,8 @@ TRAIN = {"steps": _integer(1), "batch_size": _integer(1), "lr": _number(above=0)
 GAN = {"loss": _one_of(("dagan", "wgan-gp")), "lr": _number(above=0), "width": _integer(1), "n_layers": _integer(1),
        "conditional": _boolean}
 GAN_LOSSES = {"dagan": learned.DAGANLoss, "wgan-gp": learned.WGANGPLoss}
+
+
 def _paper_row(v):
     """A published result beside ours: ``[PSNR, SSIM]``."""
     ok = isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)

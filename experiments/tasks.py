@@ -18,12 +18,11 @@ Example::
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable
-
-import math
 
 import numpy as np
 import torch

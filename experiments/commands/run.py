@@ -55,9 +55,9 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
     print(f"{name}: {cfg['model']['name']} on {task.description}; {len(task.train)} training items, "
           f"{cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
     models = {cfg["model"]["name"]: unwrap(train(cfg, out, task=task).model)}
-    for name, model_cfg in cfg.get("compare", {}).items():  # trained alike, each in its own folder
-        print(f"{name}: {model_cfg['name']}, {cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
-        models[name] = unwrap(train({**cfg, "model": model_cfg, "compare": {}}, out / name, task=task).model)
+    for label, model_cfg in cfg.get("compare", {}).items():  # trained alike, each in its own folder
+        print(f"{label}: {model_cfg['name']}, {cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
+        models[label] = unwrap(train({**cfg, "model": model_cfg, "compare": {}}, out / label, task=task).model)
     return evaluate(task, models, cfg, out)
 
 
