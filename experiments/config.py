@@ -26,7 +26,7 @@ import learned
 from bridges import ct
 from experiments import baselines, tasks
 from experiments.data.noise import CT_NOISE
-from experiments.data.synthetic import CT_PHANTOMS
+from experiments.data.synthetic import CT_PHANTOMS, DATA_MODELS
 
 try:
     import tomllib
@@ -163,7 +163,7 @@ TASK = {
             "noise_sigma": _number(low=0)},
     "pet": {"scanner": _one_of(tasks.PET_SCANNERS), "downsample": _integer(1), "total_counts": _number(above=0),
             "scatter_fraction": _number(low=0), "randoms_fraction": _number(low=0),
-            "resolution_fwhm": _number(low=0), "per_item_mu": _boolean},
+            "resolution_fwhm": _number(low=0), "lungs": _boolean},
 }
 # fastMRI files: the MRI task's image size, (virtual) coils and mask, and ESPIRiT's calibration width
 FASTMRI_TASK = {"modality": _Required(_one_of(("mri",))), "image_size": _integer(1), "n_coils": _integer(1),
@@ -171,7 +171,8 @@ FASTMRI_TASK = {"modality": _Required(_one_of(("mri",))), "image_size": _integer
                 "mask": _one_of(tasks.MRI_MASKS), "mask_seed": _integer(0), "calib_width": _integer(1)}
 DATA = {"source": _one_of(("synthetic", "lodopab", "fastmri")), "root": _text, "seed": _integer(0),
         "cache": _boolean, "n_train": _integer(1), "n_val": _integer(1), "n_test": _integer(1),
-        "eval_phantom": _one_of(CT_PHANTOMS)}
+        "eval_phantom": _one_of(CT_PHANTOMS), "model": _one_of(DATA_MODELS), "sub_rays": _integer(1),
+        "fine": _integer(1), "real_anatomy": _boolean}
 FASTMRI_DATA = {"source": DATA["source"], "root": _Required(_text), "seed": _integer(0), "n_train": _integer(1),
                 "n_val": _integer(1), "n_test": _integer(1), "val_volumes": _integer(1), "test_volumes": _integer(1)}
 TRAIN = {"steps": _integer(1), "batch_size": _integer(1), "lr": _number(above=0), "betas": _betas,
@@ -246,7 +247,7 @@ def _schema(cfg: dict) -> dict:
     return {"seed": _integer(0), "task": task, "data": data, "model": model, "train": TRAIN, "gan": gan,
             "compare": {k: model_schema(section(compare, k)) for k in compare},
             "evaluate": {"baselines": {k: _baseline(section(methods, k), tunable=True) for k in methods},
-                         "paper": {_OTHERS: _paper_row}, "paper_source": _text}}
+                         "paper": {_OTHERS: _paper_row}, "paper_source": _text, "crime_free": _boolean}}
 
 
 def check_config(cfg: dict) -> dict:

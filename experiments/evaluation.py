@@ -1,8 +1,9 @@
 """Evaluation of a trained model against the classical baselines of its modality, on held-out test items.
 
-PSNR and SSIM (scikit-image), PSNR over the small features where items mark them (``"detail"``) and the
-data fit, as a markdown table (``results.md``) and a figure grid (``results.png``: ground truth,
-baselines, learned, error maps). Baselines and their tuning grids come
+PSNR and SSIM (scikit-image), PSNR over the regions the items mark (small features, the body's rim and
+interior), PSNR on the task's real-anatomy items where it has them (out of distribution) and the data fit, as a
+markdown table (``results.md``) and figure grids (``results.png``: ground truth, baselines, learned, error maps;
+``results-real.png`` for the real anatomy). Baselines and their tuning grids come
 from the configuration's ``[evaluate.baselines.NAME]`` tables (``method`` a name of
 `experiments.baselines.BASELINES`, fixed parameters, and ``tune = {param = [values]}`` searched on the
 validation set, as the learned primal-dual paper tuned FBP and TV).
@@ -27,7 +28,11 @@ from experiments.tasks import Task, build_model, build_task, reconstruct
 
 COLUMNS = ["method", "PSNR (dB)", "SSIM", "data fit", "s / image"]
 PAIRED = "ΔPSNR vs best classical (95 % CI), wins"
-SMALL = "PSNR small features (dB)"  # over items' "detail" masks (`experiments.data.small_features`), where given
+# PSNR over parts of each image (`metrics.region_psnr`), where the items mark them: the small features
+# (`experiments.data.small_features`), the body's rim and its interior (`experiments.data.body_regions`)
+REGIONS = {"detail": "PSNR small features (dB)", "rim": "PSNR rim (dB)", "interior": "PSNR interior (dB)"}
+REAL = "PSNR real anatomy (dB)"  # the task's real-anatomy items (`Task.real`): out of distribution
+PAIRED_INTERIOR = "ΔPSNR interior vs best classical (95 % CI), wins"
 
 
 def stack(dataset) -> dict:
@@ -35,12 +40,10 @@ def stack(dataset) -> dict:
     return next(iter(DataLoader(dataset, batch_size=len(dataset))))
 
 
-def run_baselines(task: Task, cfg: dict, test: dict, log=print) -> dict:
-    """Each configured baseline on the collated ``test`` items, with their operator (`Task.operator`: per item
-    where items carry their own), its free parameters tuned first on the validation set."""
-    out = {}
-    val = None
-    op, y = task.operator(test), test["y"]
+def tuned_baselines(task: Task, cfg: dict, log=print) -> dict:
+    """Each configured baseline as ``method(op, y)``, its free parameters tuned first on the validation set (with
+    its items' operators, `Task.operator`)."""
+    methods, val = {}, None
     for name, spec in cfg.get("evaluate", {}).get("baselines", {}).items():
         spec = dict(spec)
         method, grid = spec.pop("method"), spec.pop("tune", None)  # names checked by config.check_config
@@ -50,38 +53,55 @@ def run_baselines(task: Task, cfg: dict, test: dict, log=print) -> dict:
                                      **spec)
             spec.update(best)
             log(f"{name}: tuned {best} on {len(task.val)} validation items")
-        method = baselines.baseline(method, **spec)
+        methods[name] = baselines.baseline(method, **spec)
+    return methods
+
+
+def reconstructions(task: Task, items: dict, baselines_: dict, models: dict) -> dict:
+    """``{name: (images, seconds per image)}`` of each baseline and learned model on the collated ``items``."""
+    op, y = task.operator(items), items["y"]
+    out = {}
+    for name, method in baselines_.items():
         start = time.perf_counter()
         out[name] = (method(op, y), (time.perf_counter() - start) / y.shape[0])
+    for name, model in models.items():
+        model.eval()
+        start = time.perf_counter()
+        with torch.no_grad():
+            out[name] = (reconstruct(model, y, task.batch_operator(items)), (time.perf_counter() - start) / y.shape[0])
     return out
+
+
+def run_baselines(task: Task, cfg: dict, test: dict, log=print) -> dict:
+    """Each configured baseline on the collated ``test`` items (`tuned_baselines`, `reconstructions`)."""
+    return reconstructions(task, test, tuned_baselines(task, cfg, log), {})
 
 
 def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     """Rows of the results table (one per method), written with the figure to ``out``. ``model`` is the
     configuration's model, or a dict of named learned models (``[model]`` and ``[compare.NAME]``)."""
     test = stack(task.test)
-    y, x = test["y"], test["x"]
-    recons = run_baselines(task, cfg, test, log)
-    n_classical = len(recons)
+    x = test["x"]
+    methods = tuned_baselines(task, cfg, log)
     models = model if isinstance(model, dict) else {cfg["model"]["name"]: model}
-    for name, learned_model in models.items():
-        learned_model.eval()
-        start = time.perf_counter()
-        with torch.no_grad():
-            recons[name] = (reconstruct(learned_model, y, task.batch_operator(test)),
-                            (time.perf_counter() - start) / y.shape[0])
+    recons = reconstructions(task, test, methods, models)
+    real = stack(task.real) if task.real is not None else None
+    real_recons = reconstructions(task, real, methods, models) if real is not None else {}
     kind = "poisson" if task.modality == "pet" else "l2"
     op = task.operator(test)
     rows = []
-    detail = test["detail"].any(dim=(-2, -1)) if "detail" in test else None  # the items with small features
     for method, (image, seconds) in recons.items():
-        p, s = metrics.psnr(image, x), metrics.ssim(image, x)
-        fit = metrics.data_fit(op, image, y, kind=kind)
-        rows.append({"method": method, "PSNR (dB)": p, "SSIM": s, "data fit": fit, "s / image": seconds})
-        if detail is not None and detail.any():
-            rows[-1][SMALL] = metrics.region_psnr(image[detail], x[detail], test["detail"][detail])
-    columns = COLUMNS + ([SMALL] if SMALL in rows[0] else [])
-    columns += [PAIRED] if add_paired_column(rows, n_classical) else []
+        row = {"method": method, "PSNR (dB)": metrics.psnr(image, x), "SSIM": metrics.ssim(image, x),
+               "data fit": metrics.data_fit(op, image, test["y"], kind=kind), "s / image": seconds}
+        row.update(region_scores(image, x, test))
+        if method in real_recons:
+            row[REAL] = metrics.psnr(real_recons[method][0], real["x"])
+        rows.append(row)
+    columns = COLUMNS + [c for c in (*REGIONS.values(), REAL) if c in rows[0]]
+    columns += [PAIRED] if add_paired_column(rows, len(methods)) else []
+    if PAIRED in columns and REGIONS["interior"] in rows[0]:  # an edge cannot carry the comparison
+        add_paired_column(rows, len(methods), REGIONS["interior"], PAIRED_INTERIOR)
+        columns.append(PAIRED_INTERIOR)
     paper = cfg.get("evaluate", {}).get("paper")
     if paper:
         column = f"paper: PSNR, SSIM ({cfg['evaluate'].get('paper_source', 'published')})"
@@ -91,25 +111,43 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     table = report.markdown_table(rows, columns)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    header = f"{task.description}; {len(task.test)} test items (mean ± std)\n\n"
+    header = f"{task.description}; {len(task.test)} test items (mean ± std)"
+    if real is not None:
+        header += f"; {REAL.split(' (')[0]}: {len(task.real)} items"
+    header += "\n\n"
     (out / "results.md").write_text(header + table + "\n")
-    report.figure_grid(out / "results.png", x, {m: r for m, (r, _) in recons.items()})
+    origin = "upper" if task.modality == "mri" else "lower"   # CT and PET images grow in y with the row
+    report.figure_grid(out / "results.png", x, {m: r for m, (r, _) in recons.items()}, origin=origin)
+    if real is not None:
+        report.figure_grid(out / "results-real.png", real["x"], {m: r for m, (r, _) in real_recons.items()},
+                           origin=origin)
     log(header + table)
     log(f"\ntable: {out / 'results.md'}\nfigure: {out / 'results.png'}")
     return rows
 
 
-def add_paired_column(rows: list[dict], n_classical: int) -> bool:
-    """Fill `PAIRED` for the rows after the first ``n_classical`` (the learned models), image by image against
-    the classical row of highest mean PSNR: the mean difference, its bootstrap 95 % interval, and the
+def region_scores(image, truth, items: dict) -> dict:
+    """`REGIONS`' PSNR over each region that the items mark, over the items where it is not empty."""
+    scores = {}
+    for key, column in REGIONS.items():
+        if key in items:
+            has = items[key].any(dim=(-2, -1))
+            if has.any():
+                scores[column] = metrics.region_psnr(image[has], truth[has], items[key][has])
+    return scores
+
+
+def add_paired_column(rows: list[dict], n_classical: int, score: str = "PSNR (dB)", column: str = PAIRED) -> bool:
+    """Fill ``column`` for the rows after the first ``n_classical`` (the learned models), image by image against
+    the classical row of highest mean PSNR: the mean difference of ``score``, its bootstrap 95 % interval, and the
     images won (``metrics.paired_difference``). False when there is no classical row to compare with."""
     if n_classical < 1:
         return False
     best = max(rows[:n_classical], key=lambda r: float(r["PSNR (dB)"].mean()))
-    best[PAIRED] = "reference"
+    best[column] = "reference"
     for row in rows[n_classical:]:
-        d = metrics.paired_difference(row["PSNR (dB)"], best["PSNR (dB)"])
-        row[PAIRED] = (f"{d['mean']:+.2f} dB [{d['low']:+.2f}, {d['high']:+.2f}] vs {best['method']}, "
+        d = metrics.paired_difference(row[score], best[score])
+        row[column] = (f"{d['mean']:+.2f} dB [{d['low']:+.2f}, {d['high']:+.2f}] vs {best['method']}, "
                        f"{d['wins']}/{d['n']}")
     return True
 

@@ -3,10 +3,12 @@
 ``[task]`` names the physics (``modality`` "ct", "mri" or "pet" and its scanner or protocol),
 ``[data]`` the synthetic sets (or files: LoDoPaB-CT, fastMRI), ``[model]`` a class of `learned` and its
 arguments. Items are generated on the fly from ``seed`` and their index (experiments.data), so every
-process and every resumed run sees the same data.
+process and every resumed run sees the same data. Their measurements come from a data model the reconstruction
+does not share (``data.model = "continuous"``: exact line integrals, finer grids) and their truths are pixel
+averages; ``data.model = "discrete"`` keeps the inverse crime, for ablations.
 
-Where items carry their own operator parameters (fastMRI slices their coil maps and mask; PET with
-``task.per_item_mu`` each item's μ-map), `Task.batch_operator` makes a collated batch's per-item operator,
+Where items carry their own operator parameters (fastMRI slices their coil maps and mask; PET items their
+μ-maps), `Task.batch_operator` makes a collated batch's per-item operator,
 which training, validation, evaluation and the baselines apply; ``Task.op`` is then one item's, whose
 shapes and norm the model is built with.
 
@@ -38,6 +40,7 @@ PER_ITEM_MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNe
 SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
 MRI_MASKS = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
 PET_SCANNERS = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
+FINE = {"ct": 4, "mri": 4, "pet": 2}  # the continuous data models' grids, this many times the reconstruction's
 
 
 @dataclass
@@ -45,7 +48,8 @@ class Task:
     """What a training run and an evaluation share: the physics and the data.
 
     ``item_operator(batch, device)``, where items carry operator parameters, builds a collated batch's per-item
-    operator from them on ``device``; None where ``op`` serves every item.
+    operator from them on ``device``; None where ``op`` serves every item. ``real``, where the task has them, are
+    test items of real anatomy (`experiments.data.real_anatomy`) through the same data model: out of distribution.
     """
     modality: str
     op: LinearOperator
@@ -54,6 +58,7 @@ class Task:
     test: Dataset
     description: str
     item_operator: Callable[[dict, torch.device], LinearOperator] | None = None
+    real: Dataset | None = None
 
     def batch_operator(self, batch: dict, device=None) -> LinearOperator | None:
         """The per-item operator of a collated batch (its ``item_axes`` over the batch's items), on ``device``
@@ -143,18 +148,35 @@ def _system_model_of(template: pet.SystemModel, batch: dict, device) -> LinearOp
     return template.with_attenuation(batch["mu"].to(device))
 
 
-def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, n: int, seed: int, cache: bool,
+def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, data_cfg: dict, n: int, seed: int,
                   phantom: str | None = None) -> Dataset:
     """A split's synthetic items; ``phantom`` overrides ``task.phantom`` (CT: ``data.eval_phantom``, the phantom of the
-    validation and test splits, as the LPD paper validated and tested on the Shepp-Logan phantom alone)."""
+    validation and test splits, as the LPD paper validated and tested on the Shepp-Logan phantom alone).
+    ``data.model`` names the data model: "continuous" (the default; data the reconstruction did not simulate) or
+    "discrete" (the inverse crime, for ablations)."""
+    cache, model = bool(data_cfg.get("cache", True)), data_cfg.get("model", "continuous")
+    fine = int(data_cfg.get("fine", FINE[modality]))
     if modality == "ct":
         return data.ct_dataset(op, n, seed, photons=float(task_cfg.get("photons", 1e4)),
                                noise=task_cfg.get("noise", "poisson"), phantom=phantom or task_cfg.get("phantom", "lpd"),
-                               cache=cache, noise_level=float(task_cfg.get("noise_level", 0.05)))
+                               cache=cache, noise_level=float(task_cfg.get("noise_level", 0.05)), model=model,
+                               sub_rays=int(data_cfg.get("sub_rays", 4)), fine=fine)
     if modality == "mri":
-        return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache)
+        return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache, model=model,
+                                fine=fine)
     return data.pet_dataset(op, n, seed, total_counts=float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS)),
-                            per_item_mu=bool(task_cfg.get("per_item_mu", False)), cache=cache)
+                            lungs=bool(task_cfg.get("lungs", True)), cache=cache, data_model=model, fine=fine)
+
+
+def real_anatomy(modality: str, test: Dataset, data_cfg: dict) -> Dataset | None:
+    """The real-anatomy test items of a modality through the test split's data model (None for PET: its objects
+    need an activity and a μ-map, which one CT or MR slice does not give)."""
+    objects = {"ct": data.real_ct_objects, "mri": data.real_mr_objects}.get(modality)
+    if objects is None or not data_cfg.get("real_anatomy", True):
+        return None
+    fine = int(data_cfg.get("fine", FINE[modality]))
+    shape = test.op.domain_shape[-2:]
+    return data.real_anatomy_dataset(test, objects((shape[0] * fine, shape[1] * fine)), fine)
 
 
 def lodopab_task(data_cfg: dict) -> Task:
@@ -215,14 +237,23 @@ def build_task(cfg: dict) -> Task:
     if source != "synthetic":
         raise ValueError(f"expected data.source 'synthetic', 'lodopab' or 'fastmri', got {source!r}")
     op, description = build_operator(task_cfg)
-    cache = bool(data_cfg.get("cache", True))
-    sets = {split: build_dataset(task_cfg["modality"], op, task_cfg, int(data_cfg.get(f"n_{split}", 8)),
-                                 seed + offset, cache, data_cfg.get("eval_phantom") if split != "train" else None)
+    modality = task_cfg["modality"]
+    sets = {split: build_dataset(modality, op, task_cfg, data_cfg, int(data_cfg.get(f"n_{split}", 8)), seed + offset,
+                                 data_cfg.get("eval_phantom") if split != "train" else None)
             for split, offset in SPLITS.items()}
-    item_operator = partial(_system_model_of, op) if task_cfg.get("per_item_mu", False) else None
-    if item_operator is not None:
-        description += ", a μ-map per item"
-    return Task(task_cfg["modality"], op, sets["train"], sets["val"], sets["test"], description, item_operator)
+    item_operator = partial(_system_model_of, op) if modality == "pet" else None  # each PET item its own μ-map
+    description += f"; data: {_data_description(modality, data_cfg)}"
+    return Task(modality, op, sets["train"], sets["val"], sets["test"], description, item_operator,
+                real_anatomy(modality, sets["test"], data_cfg))
+
+
+def _data_description(modality: str, data_cfg: dict) -> str:
+    if data_cfg.get("model", "continuous") == "discrete":
+        return "the reconstruction's own operator on its grid (discrete: the inverse crime)"
+    fine = int(data_cfg.get("fine", FINE[modality]))
+    return {"ct": f"exact line integrals, {int(data_cfg.get('sub_rays', 4))} rays per channel",
+            "mri": f"k-space of a {fine}x finer grid",
+            "pet": f"crystal-pair lines on a {fine}x finer grid, arc-corrected"}[modality] + ", pixel-averaged truth"
 
 
 def reconstruct(model: torch.nn.Module, y: torch.Tensor, op: LinearOperator | None) -> torch.Tensor:

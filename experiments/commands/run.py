@@ -20,7 +20,7 @@ import torch
 
 from bridges import ct
 from experiments import metrics, report
-from experiments.config import available, load_config
+from experiments.config import apply_overrides, available, load_config
 from experiments.data.noise import transmission_noise
 from experiments.evaluation import evaluate
 from experiments.data.phantoms import shepp_logan
@@ -58,7 +58,13 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
     for label, model_cfg in cfg.get("compare", {}).items():  # trained alike, each in its own folder
         print(f"{label}: {model_cfg['name']}, {cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
         models[label] = unwrap(train({**cfg, "model": model_cfg, "compare": {}}, out / label, task=task).model)
-    return evaluate(task, models, cfg, out)
+    rows = evaluate(task, models, cfg, out)
+    if cfg.get("evaluate", {}).get("crime_free"):
+        # a job trained on its paper's own (discrete) simulation, tested as well on data it did not simulate
+        free_cfg = apply_overrides(cfg, ['data.model="continuous"'])
+        print("\nThe same models and baselines (tuned anew) on data of the continuous model:")
+        evaluate(build_task(free_cfg), models, free_cfg, out / "crime-free")
+    return rows
 
 
 def main(argv=None):

@@ -1,19 +1,20 @@
 """Random phantoms of each modality, drawn from a `torch.Generator` (never the global RNG).
 
-- CT: `shepp_logan` (modified, water-like body); `lpd_ellipses`, the random-ellipse set of the
-  learned primal-dual paper, alone or inside a water body (`body_ellipses`), μ in 1/mm;
-- PET: `pet_body` (a water body's μ-map at 511 keV) and `pet_activity` (warm background with
-  hot and cold lesions, zero outside the body);
-- MRI: `mri_phantom`, a complex image with tissue-like magnitude and a smooth phase.
+- CT: `shepp_logan` (modified, water-like body); `lpd_ellipse_table`, the random-ellipse set of the
+  learned primal-dual paper, alone (`lpd_ellipses`) or inside a water body (`body_ellipse_table`), μ in 1/mm;
+- PET: `pet_phantom` (warm background with organs, hot and cold lesions, and its μ-map at 511 keV);
+- MRI: `mri_object`, a complex image with tissue-like magnitude and a smooth phase.
 
-Images are ``(y, x)`` on the grid of `ellipses` (ellipse coordinates relative to
-the half-width, ``[-1, 1]²``).
+The bodies of the body, PET and MRI phantoms vary per item in size, aspect, position and rotation
+(`random_outline`), so that no outline is common to all items. Tables are rows of `experiments.data.ellipse_tables`
+(coordinates relative to the half-width, ``[-1, 1]²``); the objects of `experiments.data.objects` render them
+on any grid, as pixel averages or at the pixel centres.
 
 Example::
 
     g = torch.Generator().manual_seed(0)
     mu = lpd_ellipses((128, 128), g)                # 1/mm
-    x = mri_phantom((64, 64), g)                    # complex64, max |x| = 1
+    x = mri_object(g).render((64, 64))              # complex64, pixel averages, peak |x| at most 1
 """
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ import math
 
 import torch
 
-__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "body_ellipse_table",
-           "body_image", "small_features", "lpd_ellipse_table",
-           "lpd_ellipses", "lpd_signed_ellipses", "pet_body", "pet_activity", "pet_mu_map", "mri_phantom"]
+from experiments.data.ellipse_tables import ellipses
+from experiments.data.objects import EllipseSum, MRIPhantom, PETPhantom
+
+__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "random_outline", "body_ellipses",
+           "body_ellipse_table", "small_features", "lpd_ellipse_table", "lpd_ellipses", "lpd_signed_ellipses",
+           "pet_body", "pet_phantom", "pet_activity", "mri_object", "mri_phantom"]
 
 MU_WATER = 0.0192  # 1/mm at about 70 keV
 
@@ -38,22 +42,6 @@ MODIFIED_SHEPP_LOGAN = [
 ]
 
 
-def ellipses(image_shape, table, dtype=torch.float32) -> torch.Tensor:
-    """Sum of filled ellipses on a (y, x) grid spanning [-1, 1]² (y increasing with the row)."""
-    shape = tuple(image_shape)
-    ny, nx = shape
-    y = (torch.arange(ny, dtype=torch.float64) + 0.5) * 2 / ny - 1
-    x = (torch.arange(nx, dtype=torch.float64) + 0.5) * 2 / nx - 1
-    yy, xx = torch.meshgrid(y, x, indexing="ij")
-    image = torch.zeros(shape, dtype=torch.float64)
-    for value, a, b, cx, cy, angle in table:
-        t = math.radians(angle)
-        u = (xx - cx) * math.cos(t) + (yy - cy) * math.sin(t)
-        v = -(xx - cx) * math.sin(t) + (yy - cy) * math.cos(t)
-        image += value * ((u / a) ** 2 + (v / b) ** 2 <= 1)
-    return image.to(dtype)
-
-
 def shepp_logan(image_shape, mu=MU_WATER) -> torch.Tensor:
     """The modified Shepp-Logan phantom scaled so that its body is water-like (1/mm)."""
     return ellipses(image_shape, MODIFIED_SHEPP_LOGAN) * mu
@@ -63,7 +51,7 @@ def shepp_logan(image_shape, mu=MU_WATER) -> torch.Tensor:
 MU_WATER_511KEV = 0.0096
 MU_LUNG_511KEV = 0.0029  # inflated lung, about 0.3 g/cm³: 0.3 of water's
 
-# The PET body: an elliptic torso section, wider (x) than deep (y), semi-axes relative to the half-width.
+# `pet_body`: an elliptic torso section, wider (x) than deep (y), semi-axes relative to the half-width.
 BODY_SEMI_AXES = (0.8, 0.55)  # (x, y)
 
 
@@ -137,33 +125,86 @@ def lpd_signed_ellipses(image_shape, generator: torch.Generator, mean_count: flo
     return ellipses(check_image_shape(image_shape), lpd_ellipse_table(generator, mean_count)).to(torch.float32)
 
 
-CT_BODY = (1.0, 0.85, 0.65, 0.0, 0.0, 0.0)  # water, semi-axes (x, y) of the image's half-width
+def random_outline(generator: torch.Generator, semi_axis=(0.6, 0.87), aspect=(0.6, 0.95), shift: float = 0.05,
+                   rotation: float = 30.0, value: float = 1.0) -> tuple:
+    """A body's ellipse that varies per item: semi-axis ``a ~ U(semi_axis)``, ``b = a · U(aspect)``, centre
+    ``U(-shift, shift)²`` and rotation ``U(-rotation, rotation)`` degrees, so that no outline repeats and a network
+    cannot learn one. The defaults keep the body inside the scanned disk (radius 1): ``a + √2 shift < 0.95``."""
+    a, ratio, cx, cy, angle = _uniform(generator, 5)
+    a = semi_axis[0] + (semi_axis[1] - semi_axis[0]) * a
+    ratio = aspect[0] + (aspect[1] - aspect[0]) * ratio
+    return (value, a, a * ratio, shift * (2 * cx - 1), shift * (2 * cy - 1), rotation * (2 * angle - 1))
 
 
-def body_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5,
-                  mu: float = MU_WATER) -> torch.Tensor:
-    """The LPD paper's ellipses as soft-tissue structure inside an elliptic water body, in 1/mm.
+def in_outline(outline, rows) -> list:
+    """Rows given in the frame of ``outline`` (centres and semi-axes relative to its semi-axes, angles to its
+    rotation) placed in the image: ``c = c_o + R(θ_o) (cx a_o, cy b_o)``, semi-axes scaled by ``a_o``, angle + θ_o."""
+    _, ao, bo, ox, oy, to = outline
+    c, s = math.cos(math.radians(to)), math.sin(math.radians(to))
+    placed = []
+    for value, a, b, cx, cy, t in rows:
+        u, v = cx * ao, cy * bo
+        placed.append((value, a * ao, b * ao, ox + u * c - v * s, oy + u * s + v * c, t + to))
+    return placed
 
-    ``μ = mu · max(1_body + contrast · Σ ellipses, 0)``, the ellipses of `lpd_ellipse_table` (interior)
-    at half their size and centred within the body (`body_ellipse_table`). Through a clinical fan-beam
-    geometry this gives clinical transmission (line integrals up to about 6 through a 300 mm field, a few
-    photons per ray at low dose), where the paper's phantoms, mostly air once made non-negative, attenuate
-    little and leave the data nearly noiseless.
 
-    Shapes: image_shape (y, x) -> (y, x) float32, 1/mm.
-    """
-    return body_image(check_image_shape(image_shape), body_ellipse_table(generator, mean_count, contrast), mu)
+def fit_inside(outline, rows, margin: float = 0.97) -> list:
+    """Each row's semi-axes shrunk, where needed, so that its ellipse lies inside ``outline`` scaled by ``margin``;
+    rows whose centre lies outside are dropped. Checked on 64 points of each boundary (the margin covers what lies
+    between them), in the frame where the outline is the unit disk."""
+    if not rows:
+        return []
+    _, ao, bo, ox, oy, to = outline
+    co, so = math.cos(math.radians(to)), math.sin(math.radians(to))
+
+    def frame(x, y):  # image -> the outline's unit-disk frame (linear part)
+        return (x * co + y * so) / ao, (-x * so + y * co) / bo
+
+    value, a, b, cx, cy, t = (c[:, None] for c in torch.tensor(rows, dtype=torch.float64).T)
+    qx, qy = frame(cx - ox, cy - oy)
+    c, s = torch.cos(torch.deg2rad(t)), torch.sin(torch.deg2rad(t))
+    phi = torch.arange(64, dtype=torch.float64) * (2 * math.pi / 64)
+    vx, vy = frame(a * torch.cos(phi) * c - b * torch.sin(phi) * s, a * torch.cos(phi) * s + b * torch.sin(phi) * c)
+    # |q + k v| = margin at k = (−q·v + √((q·v)² − |v|² (|q|² − margin²))) / |v|²
+    qv, vv, qq = qx * vx + qy * vy, vx * vx + vy * vy, qx * qx + qy * qy
+    k = ((-qv + (qv ** 2 - vv * (qq - margin ** 2)).clamp_min(0).sqrt()) / vv).amin(dim=1).clamp(max=1.0)
+    keep = (qq[:, 0] < margin ** 2).tolist()
+    return [(r[0], r[1] * f, r[2] * f, *r[3:]) for r, f, ok in zip(rows, k.tolist(), keep) if ok]
 
 
 def body_ellipse_table(generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5) -> list:
-    """`body_ellipses`'s rows for `ellipses`: the water body (value 1), then the structure inside it."""
-    return [CT_BODY, *[(v * contrast, a * 0.5, b * 0.5, cx * 0.6, cy * 0.45, t)
-                       for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)]]
+    """`body_ellipses`'s rows for `ellipses`: the body (value 1, `random_outline`), then the structure inside it.
+
+    The structure is `lpd_ellipse_table`'s (interior) at half size (in a body 0.85 wide; scaled with the body),
+    ``contrast`` times its values, centred within
+    0.35 of the body's semi-axes, turned with the body, and shrunk where it would cross the body's edge
+    (`fit_inside`), so that the image is zero outside the body and no edge but the body's reaches it. Where rows
+    would sum below -1 (negative attenuation; rare: overlapping dark ellipses), the darkest is dropped until none
+    does, checked at 128² pixel centres, so that the sum needs no floor and has exact line integrals.
+    """
+    outline = random_outline(generator)
+    structure = [(v * contrast, a * 0.5 / 0.85, b * 0.5 / 0.85, cx * 0.7, cy * 0.7, t)  # a body 0.85 wide: 0.5
+                 for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)]
+    rows = fit_inside(outline, in_outline(outline, structure))
+    # rendering is needed only where the dark rows could outweigh the body's 1 at all
+    while sum(min(r[0], 0.0) for r in rows) < -1 and float(ellipses((128, 128), [outline, *rows]).min()) < 0:
+        rows.remove(min(rows, key=lambda r: r[0]))
+    return [outline, *rows]
 
 
-def body_image(image_shape, table, mu: float = MU_WATER) -> torch.Tensor:
-    """The image of a `body_ellipse_table`: ``mu · max(Σ ellipses, 0)``, float32 in 1/mm."""
-    return (ellipses(image_shape, table).clamp_min(0) * mu).to(torch.float32)
+def body_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5,
+                  mu: float = MU_WATER, average: bool = False) -> torch.Tensor:
+    """The LPD paper's ellipses as soft-tissue structure inside an elliptic water body that varies per item, in 1/mm.
+
+    ``μ = mu · (1_body + contrast · Σ ellipses)`` from `body_ellipse_table`, at the pixel centres or, with
+    ``average``, averaged over each pixel. Through a clinical fan-beam geometry this gives clinical transmission
+    (line integrals up to about 6 through a 300 mm field, a few photons per ray at low dose), where the paper's
+    phantoms, mostly air once made non-negative, attenuate little and leave the data nearly noiseless.
+
+    Shapes: image_shape (y, x) -> (y, x) float32, 1/mm.
+    """
+    table = body_ellipse_table(generator, mean_count, contrast)
+    return EllipseSum(tuple(table), mu).render(check_image_shape(image_shape), average)
 
 
 def small_features(image_shape, table, max_area: float = 0.01, min_contrast: float = 0.1) -> torch.Tensor:
@@ -183,52 +224,40 @@ def small_features(image_shape, table, max_area: float = 0.01, min_contrast: flo
 
 
 def pet_body(image_shape) -> torch.Tensor:
-    """The fixed PET body: an elliptic water section, μ = `MU_WATER_511KEV` inside, 0 (air) outside.
+    """The PET body of `pet_system_model`'s background: an elliptic water section, μ = `MU_WATER_511KEV` inside,
+    0 (air) outside.
 
     Shapes: image_shape (y, x) -> μ-map (y, x) float32, 1/mm at 511 keV; the body is ``mu > 0``.
     """
     shape = check_image_shape(image_shape)
     a, b = BODY_SEMI_AXES
-    return ellipses(shape, [(MU_WATER_511KEV, a, b, 0.0, 0.0, 0.0)], dtype=torch.float32)
+    return ellipses(shape, [(MU_WATER_511KEV, a, b, 0.0, 0.0, 0.0)])
 
 
-def _paint(image, shape, rows):
-    """Painter's algorithm: each ellipse sets (not adds) its value, so levels stay as drawn."""
-    for value, a, b, cx, cy, angle in rows:
-        inside = ellipses(shape, [(1.0, a, b, cx, cy, angle)]) > 0.5
-        image = torch.where(inside, torch.tensor(value, dtype=image.dtype), image)
-    return image
-
-
-def _centres_in_ellipse(generator, n, a, b, fill=0.85):
-    """n points uniform in the ellipse of semi-axes (fill·a, fill·b): r = √U keeps the density uniform."""
+def _centres_in_disk(generator, n, fill=0.85):
+    """n points uniform in the disk of radius ``fill``: r = √U keeps the density uniform."""
     r = [fill * math.sqrt(u) for u in _uniform(generator, n)]
     t = _uniform(generator, n, 0.0, 2 * math.pi)
-    return [(a * ri * math.cos(ti), b * ri * math.sin(ti)) for ri, ti in zip(r, t)]
+    return [(ri * math.cos(ti), ri * math.sin(ti)) for ri, ti in zip(r, t)]
 
 
-def pet_activity(body: torch.Tensor, generator: torch.Generator, mean_organs: float = 3.0,
-                 mean_lesions: float = 3.0) -> torch.Tensor:
-    """A PET activity phantom inside ``body``: warm background, organs, hot and cold lesions.
+def pet_phantom(generator: torch.Generator, mean_organs: float = 3.0, mean_lesions: float = 3.0,
+                lungs: bool = True) -> PETPhantom:
+    """A PET activity phantom and its μ-map: warm background, organs, hot and cold lesions in a varying body.
 
-    ``x = 1_body · paint(1, organs, lesions)`` in units of the background's activity: background 1;
-    ``1 + Poisson(mean_organs)`` organs (semi-axes 0.08-0.3, level U(0.3, 2.5)); ``Poisson(mean_lesions)``
-    lesions (semi-axes 0.03-0.08), half hot (level U(3, 8)) and half cold (U(0, 0.3)). Centres lie inside
-    the body outline `pet_body` draws; each ellipse is then cut at the body's edge, so x = 0 outside it.
-
-    Shapes: body (y, x), μ-map or mask (inside where > 0) -> activity (y, x) float32 ≥ 0, relative units.
+    The body is `random_outline`'s, a torso section wider than deep (semi-axis 0.7-0.85, aspect 0.6-0.8, turned up
+    to 20 degrees). Activity ``1`` inside it, painted with ``1 + Poisson(mean_organs)`` organs (semi-axes 0.08-0.3
+    of the image, level U(0.3, 2.5)) and ``Poisson(mean_lesions)`` lesions (semi-axes 0.03-0.08), half hot (level
+    U(3, 8)) and half cold (U(0, 0.3)), centred within 0.85 of the body's semi-axes and cut at its edge. μ: water at
+    511 keV inside the body, and with ``lungs`` lung where the activity is below 0.6 (`PETPhantom`).
     """
     _check_generator(generator)
-    if not isinstance(body, torch.Tensor) or body.dim() != 2:
-        raise ValueError(f"expected body as a 2D (y, x) μ-map or mask tensor, got "
-                         f"{tuple(body.shape) if isinstance(body, torch.Tensor) else type(body).__name__}")
-    shape = tuple(body.shape)
-    a, b = BODY_SEMI_AXES
+    outline = random_outline(generator, semi_axis=(0.7, 0.85), aspect=(0.6, 0.8), rotation=20.0)
     rows = []
     n_organs = 1 + int(torch.poisson(torch.tensor([mean_organs]), generator=generator))
     n_lesions = int(torch.poisson(torch.tensor([mean_lesions]), generator=generator))
     for kind, count in (("organ", n_organs), ("lesion", n_lesions)):
-        centres = _centres_in_ellipse(generator, count, a, b)
+        centres = _centres_in_disk(generator, count)
         low, high = (0.08, 0.3) if kind == "organ" else (0.03, 0.08)
         axes = _uniform(generator, 2 * count, low, high)
         angles = _uniform(generator, count, 0.0, 180.0)
@@ -239,54 +268,54 @@ def pet_activity(body: torch.Tensor, generator: torch.Generator, mean_organs: fl
                 level = 0.3 + 2.2 * levels[k]
             else:
                 level = 3 + 5 * levels[k] if hot[k] else 0.3 * levels[k]
-            rows.append((level, axes[2 * k], axes[2 * k + 1], cx, cy, angles[k]))
-    activity = _paint(torch.ones(shape, dtype=torch.float64), shape, rows)
-    return (activity * (body > 0)).to(torch.float32)
+            # semi-axes are the image's (the outline's a scales them back in `in_outline`)
+            rows.append((level, axes[2 * k] / outline[1], axes[2 * k + 1] / outline[1], cx, cy, angles[k]))
+    return PETPhantom(outline, tuple(in_outline(outline, rows)), MU_WATER_511KEV, MU_LUNG_511KEV, lungs)
 
 
-def pet_mu_map(body: torch.Tensor, activity: torch.Tensor, lung_below: float = 0.6) -> torch.Tensor:
-    """An item's own μ-map, from its activity: the body's water, with lung (`MU_LUNG_511KEV`) where the activity
-    is below ``lung_below`` of the background's (FDG's lungs are cold), so that each item attenuates differently.
+def pet_activity(image_shape, generator: torch.Generator, **options) -> torch.Tensor:
+    """`pet_phantom`'s activity at the pixel centres.
 
-    Shapes: body (y, x) μ-map in 1/mm, activity (y, x) of `pet_activity` -> μ-map (y, x) float32, 1/mm.
+    Shapes: image_shape (y, x) -> activity (y, x) float32 ≥ 0, relative units.
     """
-    return torch.where((body > 0) & (activity < lung_below), torch.tensor(MU_LUNG_511KEV), body).to(torch.float32)
+    return pet_phantom(generator, **options).render(check_image_shape(image_shape), average=False)
+
+
+def mri_object(generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
+               ) -> MRIPhantom:
+    """A complex MR image: tissue-like magnitude from random ellipses times a smooth random phase.
+
+    ``x = m · exp(iφ)`` with ``m`` a head (`random_outline`: semi-axis U(0.6, 0.9), aspect 0.7-1, centre within
+    0.05, any rotation; level U(0.3, 0.6)) painted with ``1 + Poisson(mean_ellipses)`` ellipses of levels
+    U(0.05, 1) centred within 0.7 of the head's semi-axes, all divided by the highest level (peak 1);
+    ``φ = c₀ + Σ_{1 ≤ i+j ≤ 2} c_ij xⁱ yʲ``, c₀ ~ U(-π, π), c_ij ~ U(-1, 1) · phase_scale: a low-order
+    polynomial, smooth as the B0 and coil phase of real scans.
+    """
+    _check_generator(generator)
+    level = 0.3 + 0.3 * _uniform(generator, 1)[0]
+    outline = random_outline(generator, semi_axis=(0.6, 0.9), aspect=(0.7, 1.0), rotation=90.0, value=level)
+    count = 1 + int(torch.poisson(torch.tensor([mean_ellipses]), generator=generator))
+    centres = _centres_in_disk(generator, count, fill=0.7)
+    axes = _uniform(generator, 2 * count, 0.05, 0.35)
+    angles = _uniform(generator, count, 0.0, 180.0)
+    levels = _uniform(generator, count, 0.05, 1.0)
+    rows = in_outline(outline, [(levels[k], axes[2 * k] / outline[1], axes[2 * k + 1] / outline[1], cx, cy, angles[k])
+                                for k, (cx, cy) in enumerate(centres)])
+    peak = max(level, *levels)
+    c = _uniform(generator, 6, -1.0, 1.0)
+    phase = (math.pi * c[0], *(phase_scale * ci for ci in c[1:]))
+    return MRIPhantom((level / peak, *outline[1:]), tuple((v / peak, *r) for v, *r in rows), phase)
 
 
 def mri_phantom(image_shape, generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
                 ) -> torch.Tensor:
-    """A complex MR image: tissue-like magnitude from random ellipses times a smooth random phase.
+    """`mri_object`'s image at the pixel centres.
 
-    ``x = m · exp(iφ)`` with ``m`` a head-like outline (semi-axes U(0.6, 0.9), level U(0.3, 0.6)) painted
-    with ``1 + Poisson(mean_ellipses)`` interior ellipses of levels U(0.05, 1), scaled to max m = 1;
-    ``φ = c₀ + Σ_{1 ≤ i+j ≤ 2} c_ij xⁱ yʲ``, c₀ ~ U(-π, π), c_ij ~ U(-1, 1) · phase_scale: a low-order
-    polynomial, smooth as the B0 and coil phase of real scans.
-
-    Shapes: image_shape (y, x) -> (y, x) complex64 with max |x| = 1.
+    Shapes: image_shape (y, x) -> (y, x) complex64, peak |x| at most 1.
 
     Example::
 
         x = mri_phantom((64, 64), torch.Generator().manual_seed(0))
     """
-    shape = check_image_shape(image_shape)
-    _check_generator(generator)
-    ax, ay, level = _uniform(generator, 3)
-    ax, ay = 0.6 + 0.3 * ax, 0.6 + 0.3 * ay
-    outline = [(0.3 + 0.3 * level, ax, ay, 0.0, 0.0, 0.0)]
-    count = 1 + int(torch.poisson(torch.tensor([mean_ellipses]), generator=generator))
-    centres = _centres_in_ellipse(generator, count, ax, ay, fill=0.7)
-    axes = _uniform(generator, 2 * count, 0.05, 0.35)
-    angles = _uniform(generator, count, 0.0, 180.0)
-    levels = _uniform(generator, count, 0.05, 1.0)
-    rows = outline + [(levels[k], axes[2 * k], axes[2 * k + 1], cx, cy, angles[k])
-                      for k, (cx, cy) in enumerate(centres)]
-    head = ellipses(shape, [(1.0,) + outline[0][1:]]) > 0.5
-    magnitude = _paint(torch.zeros(shape, dtype=torch.float64), shape, rows) * head
-    magnitude = magnitude / magnitude.max()
-
-    ny, nx = shape
-    y = ((torch.arange(ny, dtype=torch.float64) + 0.5) * 2 / ny - 1)[:, None]
-    x = ((torch.arange(nx, dtype=torch.float64) + 0.5) * 2 / nx - 1)[None, :]
-    c = _uniform(generator, 6, -1.0, 1.0)
-    phase = math.pi * c[0] + phase_scale * (c[1] * x + c[2] * y + c[3] * x * x + c[4] * x * y + c[5] * y * y)
-    return torch.polar(magnitude, phase).to(torch.complex64)
+    obj = mri_object(generator, mean_ellipses, phase_scale)
+    return obj.render(check_image_shape(image_shape), average=False)

@@ -20,16 +20,18 @@ import operator
 from functools import partial
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from bridges import LinearOperator, ct, mri, pet
 from experiments.data.noise import (CT_NOISE, complex_gaussian_noise, poisson_counts, relative_gaussian_noise,
                                     transmission_noise)
-from experiments.data.phantoms import (body_ellipse_table, body_ellipses, body_image, lpd_ellipses, lpd_signed_ellipses,
-                                       mri_phantom, pet_activity, pet_body, pet_mu_map, shepp_logan, small_features)
+from experiments.data.objects import EllipseSum, body_regions
+from experiments.data.phantoms import (MODIFIED_SHEPP_LOGAN, MU_WATER, body_ellipse_table, lpd_ellipse_table, mri_object,
+                                       pet_body, pet_phantom, small_features)
+from experiments.data.simulate_ct import CTSimulator
 
-__all__ = ["item_generator", "SimulatedDataset", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
-           "PET_TOTAL_COUNTS"]
+__all__ = ["item_generator", "SimulatedDataset", "DiscreteSimulator", "DATA_MODELS", "ct_dataset", "mri_dataset",
+           "pet_dataset", "pet_system_model", "real_anatomy_dataset", "PET_TOTAL_COUNTS"]
 
 # Trues per 2D sinogram: a direct plane of a short clinical FDG frame holds some 1e5-1e6.
 PET_TOTAL_COUNTS = 2e5
@@ -47,15 +49,21 @@ def _check_int(name, value, low):
         raise ValueError(f"expected {name} as an integer >= {low}, got {value!r}")
 
 
-class SimulatedDataset(Dataset):
-    """Items ``{"x": phantom, "y": noise(op(x)), ...extras}`` drawn from ``item_generator(seed, i)``.
+DATA_MODELS = ("continuous", "discrete")
 
-    ``phantom(generator) -> dict`` returns ``"x"`` (and any extras); ``noise(clean, generator, item) -> y``
-    turns the noiseless ``op(x)`` into measurements. Both run on the CPU with the item's generator (the
-    operator runs where its buffers live), so an item does not depend on the device either. With
-    ``cache=True`` generated items are kept in memory (per process, so per DataLoader worker); cached and
-    regenerated items are identical. ``item_operator(item)``, where items carry operator parameters (a μ-map),
-    gives the operator that measures each item; default ``op`` for all.
+
+class SimulatedDataset(Dataset):
+    """Items ``{"x": truth, "y": noise(clean), ...extras}`` drawn from ``item_generator(seed, i)``.
+
+    ``phantom(generator) -> dict`` returns the item's extras and either ``"object"``, a continuous object that
+    ``simulator(object) -> (fields, clean)`` measures (``fields`` holds the truth ``"x"`` and any operator
+    parameters, ``clean`` the noiseless data), or, without a simulator, ``"x"`` itself, measured by the operator
+    (``clean = op(x)``: the inverse crime, for tests and ablations). ``noise(clean, generator, item) -> y`` turns
+    the noiseless data into measurements. All run on the CPU with the item's generator (the operator runs where
+    its buffers live), so an item does not depend on the device either. With ``cache=True`` generated items are
+    kept in memory (per process, so per DataLoader worker); cached and regenerated items are identical.
+    ``item_operator(item)``, where items carry operator parameters (a μ-map), gives the operator that
+    reconstructs each item; default ``op`` for all.
 
     Shapes: item["x"] op.domain_shape (op.domain_dtype); item["y"] op.range_shape (op.range_dtype).
 
@@ -65,7 +73,8 @@ class SimulatedDataset(Dataset):
                                 noise=lambda clean, g, item: clean, n=10, seed=0)
     """
 
-    def __init__(self, op, phantom, noise, n: int, seed: int, cache: bool = False, item_operator=None):
+    def __init__(self, op, phantom, noise, n: int, seed: int, cache: bool = False, item_operator=None,
+                 simulator=None):
         if not isinstance(op, LinearOperator):
             raise TypeError(f"expected a bridges.LinearOperator, got {type(op).__name__}")
         if not (callable(phantom) and callable(noise)):
@@ -74,7 +83,7 @@ class SimulatedDataset(Dataset):
         _check_int("n", n, 1)
         _check_int("seed", seed, 0)
         self.op, self.phantom, self.noise, self.n, self.seed = op, phantom, noise, n, seed
-        self.item_operator = item_operator
+        self.item_operator, self.simulator = item_operator, simulator
         self.cache = {} if cache else None
 
     def __len__(self) -> int:
@@ -99,11 +108,16 @@ class SimulatedDataset(Dataset):
         """Item ``index`` from scratch (what ``self[index]`` returns, bypassing the cache)."""
         g = item_generator(self.seed, index)
         item = dict(self.phantom(g))
-        x = item.get("x")
-        self._check("x", x, self.op.domain_shape, self.op.domain_dtype, "phantom")
-        op = self.op if self.item_operator is None else self.item_operator(item)
-        with torch.no_grad():
-            clean = op(x.to(op.device)).cpu()
+        if self.simulator is not None:
+            if "object" not in item:
+                raise ValueError("with a simulator, phantom must give the continuous 'object' to measure")
+            fields, clean = self.simulator(item.pop("object"))
+            item.update(fields)
+        self._check("x", item.get("x"), self.op.domain_shape, self.op.domain_dtype, "phantom")
+        if self.simulator is None:
+            op = self.op if self.item_operator is None else self.item_operator(item)
+            with torch.no_grad():
+                clean = op(item["x"].to(op.device)).cpu()
         y = self.noise(clean, g, item)
         self._check("y", y, self.op.range_shape, self.op.range_dtype, "noise")
         item["y"] = y
@@ -118,16 +132,59 @@ class SimulatedDataset(Dataset):
                              f"operator's), got {tuple(value.shape)} and {value.dtype}")
 
 
+class DiscreteSimulator:
+    """The inverse crime, kept for ablations (``data.model = "discrete"``): the object sampled at the reconstruction
+    grid's pixel centres, measured by the reconstruction's own operator."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def __call__(self, obj) -> tuple[dict, torch.Tensor]:
+        x = obj.render(self.op.domain_shape[-2:], average=False).to(self.op.domain_dtype)
+        with torch.no_grad():
+            return {"x": x}, self.op(x.to(self.op.device)).cpu()
+
+
+def _simulator(model: str, continuous, op):
+    """The data model of ``model``: ``continuous()`` (a simulator the reconstruction does not share) or the
+    discrete one."""
+    if model not in DATA_MODELS:
+        raise ValueError(f"expected data model one of {DATA_MODELS}, got {model!r}")
+    return continuous() if model == "continuous" else DiscreteSimulator(op)
+
+
+def _regions(shape, outline) -> dict:
+    """The items' body, rim and interior masks (`body_regions`), where the object has a body."""
+    return {} if outline is None else body_regions(shape, outline)
+
+
 # ------------------------------------------------------------------ CT
-CT_PHANTOMS = {"lpd": lpd_ellipses, "body": body_ellipses, "lpd-signed": lpd_signed_ellipses,
-               "shepp-logan": lambda shape, generator: shepp_logan(shape, mu=1.0)}  # the paper's test image, unitless
+def _lpd(generator):
+    return EllipseSum(tuple(lpd_ellipse_table(generator)), MU_WATER, floor=True)
+
+
+def _body(generator):
+    table = body_ellipse_table(generator)
+    return EllipseSum(tuple(table), MU_WATER, outline=table[0])
+
+
+def _lpd_signed(generator):
+    return EllipseSum(tuple(lpd_ellipse_table(generator)), 1.0)
+
+
+def _shepp_logan(generator):  # the paper's test image, unitless: the same for every item, its noise differing
+    return EllipseSum(tuple(MODIFIED_SHEPP_LOGAN), 1.0, outline=MODIFIED_SHEPP_LOGAN[0])
+
+
+CT_PHANTOMS = {"lpd": _lpd, "body": _body, "lpd-signed": _lpd_signed, "shepp-logan": _shepp_logan}
 
 
 def _ct_phantom(shape, kind, generator):
-    if kind == "body":  # one table gives the image and where its small features lie
-        table = body_ellipse_table(generator)
-        return {"x": body_image(shape, table), "detail": small_features(shape, table)}
-    return {"x": CT_PHANTOMS[kind](shape, generator)}
+    obj = CT_PHANTOMS[kind](generator)
+    item = {"object": obj, **_regions(shape, obj.outline)}
+    if kind == "body":  # where its small features lie
+        item["detail"] = small_features(shape, obj.table)
+    return item
 
 
 def _ct_noise(photons, model, level, clean, generator, item):
@@ -137,19 +194,24 @@ def _ct_noise(photons, model, level, clean, generator, item):
 
 
 def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisson", phantom: str = "lpd",
-               cache: bool = False, noise_level: float = 0.05) -> SimulatedDataset:
-    """Random phantoms through a 2D CT projector with noise.
+               cache: bool = False, noise_level: float = 0.05, model: str = "continuous", sub_rays: int = 4,
+               fine: int = 4) -> SimulatedDataset:
+    """Random phantoms through a 2D CT scanner with noise.
 
-    Item: ``"x"`` the phantom (``"lpd"``: `lpd_ellipses`, μ in 1/mm; ``"body"``: `body_ellipses`, the same
-    ellipses inside a water body, with ``"detail"``, their `small_features` mask; ``"lpd-signed"``:
-    `lpd_signed_ellipses`, the learned primal-dual paper's unitless signed phantoms; ``"shepp-logan"``: the
-    modified Shepp-Logan of value 1, the same for every item, its noise differing), ``"y"`` the noisy data:
-    post-log line integrals with transmission noise at I0 = ``photons`` per ray, ``y = -log(max(I, 1) / I0)``,
-    ``I ~ Poisson(I0 exp(-A x))`` (``noise="gaussian"``: its Gaussian approximation, see `transmission_noise`),
-    or with ``noise="relative-gaussian"`` the paper's additive white noise of ``noise_level`` times the item's
-    mean |A x| (`relative_gaussian_noise`).
+    Item: ``"x"`` the truth, each pixel the phantom's average over it (``"lpd"``: `lpd_ellipse_table`'s ellipses,
+    floored at 0, μ in 1/mm; ``"body"``: `body_ellipse_table`, the same ellipses inside a water body that varies
+    per item, with ``"detail"``, their `small_features` mask; ``"lpd-signed"``: the learned primal-dual paper's
+    unitless signed phantoms; ``"shepp-logan"``: the modified Shepp-Logan of value 1, the same for every item,
+    its noise differing); phantoms with a body carry its ``"body"``, ``"rim"`` and ``"interior"`` masks
+    (`body_regions`). ``"y"`` the noisy data of a model the projector does not share (``model="continuous"``,
+    `CTSimulator`: exact line integrals averaged over ``sub_rays`` rays per channel, or a grid ``fine`` times
+    finer): post-log line integrals with transmission noise at I0 = ``photons`` per ray,
+    ``y = -log(max(I, 1) / I0)``, ``I ~ Poisson(I0 exp(-p))`` (``noise="gaussian"``: its Gaussian approximation, see
+    `transmission_noise`), or with ``noise="relative-gaussian"`` the paper's additive white noise of ``noise_level``
+    times the item's mean |p| (`relative_gaussian_noise`). ``model="discrete"``: the phantom at the pixel centres
+    through ``op`` itself (the inverse crime; for ablations).
 
-    Shapes: x (y, x) float32; y (views, detectors) float32; detail (y, x) bool.
+    Shapes: x (y, x) float32; y (views, detectors) float32; detail, body, rim, interior (y, x) bool.
     """
     if not isinstance(op, ct.Projector):
         raise TypeError(f"expected a bridges.ct.Projector, got {type(op).__name__}")
@@ -161,50 +223,66 @@ def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisso
     _ct_noise(photons, noise, noise_level, torch.zeros(1), torch.Generator(), {})
     if phantom not in CT_PHANTOMS:
         raise ValueError(f"expected phantom one of {sorted(CT_PHANTOMS)}, got {phantom!r}")
+    simulator = _simulator(model, lambda: CTSimulator(op.geometry, sub_rays, fine), op)
     return SimulatedDataset(op, partial(_ct_phantom, op.domain_shape, phantom),
-                            partial(_ct_noise, photons, noise, noise_level), n, seed, cache)
+                            partial(_ct_noise, photons, noise, noise_level), n, seed, cache, simulator=simulator)
 
 
 # ------------------------------------------------------------------ MRI
 def _mri_phantom(shape, generator):
-    return {"x": mri_phantom(shape, generator)}
+    obj = mri_object(generator)
+    return {"object": obj, **_regions(shape, obj.outline)}
 
 
 def _mri_noise(sigma, mask, clean, generator, item):
     return complex_gaussian_noise(clean, sigma, generator, mask=mask)
 
 
-def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False) -> SimulatedDataset:
+def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False, model: str = "continuous",
+                fine: int = 4) -> SimulatedDataset:
     """Complex random-ellipse images through Cartesian (multi-coil) MRI with complex Gaussian noise.
 
-    Item: ``"x"`` complex image (`mri_phantom`, max |x| = 1), ``"y"`` = ``A x + 1[M ≠ 0] n``, noise of
-    standard deviation ``sigma`` per real and imaginary part on the sampled locations only (see
-    `complex_gaussian_noise`). Build ``op`` as ``CartesianSense(birdcage_maps(image_shape, n_coils), mask)``; with
-    those normalised maps ``sigma`` is also the noise per pixel of the fully sampled ``A^H y``, so the
-    default 0.01 is 1 % of the image's peak (about 40 dB peak SNR before undersampling).
+    Item: ``"x"`` the complex image (`mri_object`, peak |x| at most 1), each pixel its average over the pixel, with
+    its head's ``"body"``, ``"rim"`` and ``"interior"`` masks; ``"y"`` = ``k + 1[M ≠ 0] n``, ``k`` the k-space of a
+    rendering ``fine`` times finer with its coil maps there (`MRISimulator`; ``model="discrete"``: ``A x`` of the
+    pixel-centre image, the inverse crime), noise of standard deviation ``sigma`` per real and imaginary part on
+    the sampled locations only (see `complex_gaussian_noise`). Build ``op`` as ``CartesianSense(birdcage_maps(
+    image_shape, n_coils), mask)``: the continuous model evaluates the same birdcage sensitivities on its fine grid.
+    With those normalised maps ``sigma`` is also the noise per pixel of the fully sampled ``A^H y``, so the default
+    0.01 is 1 % of the image's peak (about 40 dB peak SNR before undersampling).
 
-    Shapes: x (y, x) complex64; y (coils, y, x) complex64 (or (y, x) single-coil).
+    Shapes: x (y, x) complex64; y (coils, y, x) complex64 (or (y, x) single-coil); body, rim, interior (y, x) bool.
     """
+    from experiments.data.simulate_mri import MRISimulator
     if not isinstance(op, mri.CartesianSense):
         raise TypeError(f"expected a bridges.mri.CartesianSense, got {type(op).__name__}")
     complex_gaussian_noise(torch.zeros(1, dtype=torch.complex64), sigma, torch.Generator())  # check sigma now
     mask = None if op.mask is None else op.mask.cpu()
-    return SimulatedDataset(op, partial(_mri_phantom, op.domain_shape), partial(_mri_noise, sigma, mask),
-                            n, seed, cache)
+    shape = op.domain_shape
+
+    def continuous():
+        n_coils = op.maps.shape[0] if op.maps.dim() == 3 else 1
+        if op.maps.dim() != 3 or not torch.allclose(op.maps.cpu(), mri.birdcage_maps(shape, n_coils), atol=1e-6):
+            raise ValueError("the continuous MRI data model knows birdcage coils only: build op with "
+                             "CartesianSense(birdcage_maps(image_shape, n_coils), mask), or use model='discrete'")
+        return MRISimulator(shape, n_coils, mask if mask is not None else torch.ones(shape), fine)
+
+    return SimulatedDataset(op, partial(_mri_phantom, shape), partial(_mri_noise, sigma, mask), n, seed, cache,
+                            simulator=_simulator(model, continuous, op))
 
 
 # ------------------------------------------------------------------ PET
 def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fraction: float = 0.35,
                      randoms_fraction: float = 0.2, normalization=None, resolution_fwhm: float | None = None,
                      mode: str = "arc") -> pet.SystemModel:
-    """The `SystemModel` of `pet_dataset`: the fixed water body `pet_body` and a fixed background.
+    """The `SystemModel` of `pet_dataset`, with a fixed background ``s``; each item's μ-map replaces its attenuation.
 
-    ``s`` = expected scatter plus randoms of a scan of the uniformly warm body with ``total_counts`` trues,
-    from `bridges.pet.simulate`: scatter the trues blurred radially, ``scatter_fraction = S / (S + T)``
+    ``s`` = expected scatter plus randoms of a scan of a uniformly warm body (`pet_body`) with ``total_counts``
+    trues, from `bridges.pet.simulate`: scatter the trues blurred radially, ``scatter_fraction = S / (S + T)``
     (NEMA NU 2; 0.35 is about the Biograph mMR's and Discovery 690's); randoms uniform times the
-    normalisation, ``randoms_fraction = R / (T + S + R)`` (0.2: a moderate count rate). ``s`` is fixed for
-    the whole data set so that one operator serves every item; items with other activity keep about
-    these fractions because each item's trues are scaled to the same ``total_counts``.
+    normalisation, ``randoms_fraction = R / (T + S + R)`` (0.2: a moderate count rate). ``s`` is the same for every
+    item, a known background as a scatter and randoms estimate gives it; items keep about these fractions
+    because each item's trues are scaled to the same ``total_counts``.
 
     Shapes: model domain scanner.image_shape (y, x); range scanner.sinogram_shape (views, bins).
 
@@ -223,13 +301,25 @@ def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fr
     return pet.SystemModel(scanner, mu, normalization, data.background, resolution_fwhm, mode=mode)
 
 
-def _pet_phantom(model, mu_map, total_counts, per_item_mu, generator):
-    activity = pet_activity(mu_map, generator)
-    mu = pet_mu_map(mu_map, activity) if per_item_mu else mu_map
-    item_model = _pet_item_model(model, {"mu": mu}) if per_item_mu else model
-    with torch.no_grad():
-        trues = item_model(activity.to(model.device)).sum().cpu()
-    return {"x": activity * (total_counts / trues), "mu": mu}
+class _PETDiscrete:
+    """`DiscreteSimulator` for PET: activity and μ-map at the pixel centres through the item's own model, the
+    activity scaled to ``total_counts`` trues."""
+
+    def __init__(self, model, total_counts):
+        self.model, self.total_counts = model, total_counts
+
+    def __call__(self, obj) -> tuple[dict, torch.Tensor]:
+        shape = self.model.domain_shape
+        x, mu = obj.render(shape, average=False), obj.mu(shape, average=False)
+        with torch.no_grad():
+            trues = self.model.with_attenuation(mu.to(self.model.device))(x.to(self.model.device)).cpu()
+        scale = self.total_counts / trues.sum()
+        return {"x": x * scale, "mu": mu}, trues * scale
+
+
+def _pet_phantom(shape, lungs, generator):
+    obj = pet_phantom(generator, lungs=lungs)
+    return {"object": obj, **_regions(shape, obj.outline)}
 
 
 def _pet_item_model(model, item):
@@ -240,37 +330,49 @@ def _pet_noise(background, clean, generator, item):
     return poisson_counts(clean + background, generator)
 
 
-def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS, mu_map: torch.Tensor | None = None,
-                per_item_mu: bool = False, cache: bool = False) -> SimulatedDataset:
-    """Random activity inside a fixed body through a PET `SystemModel`, with Poisson noise and background.
+def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS, lungs: bool = True,
+                cache: bool = False, data_model: str = "continuous", fine: int = 2) -> SimulatedDataset:
+    """Random activity inside a body that varies per item, through a PET scanner, with Poisson noise and background.
 
-    Item: ``"x"`` activity (`pet_activity`, zero outside the body) scaled so that its trues hold
-    ``total_counts``, ``Σ A x = total_counts``, so that reconstructions of ``y`` and targets share units; ``"y"``
-    prompts ``~ Poisson(A x + s)``, ``s = model.background``; ``"mu"`` the μ-map (1/mm).
+    Item: ``"x"`` the activity (`pet_phantom`, zero outside the body), each pixel its average over the pixel,
+    scaled so that the item's trues hold ``total_counts``, so that reconstructions of ``y`` and targets share
+    units; ``"mu"`` the item's μ-map (1/mm, pixel averages; water, and with ``lungs`` lung where the activity is
+    cold), which ``model.with_attenuation(item["mu"])`` (the model's normalisation, resolution and background
+    with the item's attenuation) reconstructs with; ``"body"``, ``"rim"``, ``"interior"`` its masks; ``"y"`` prompts
+    ``~ Poisson(t + s)``, ``s = model.background`` and ``t`` the trues of the scanner's crystal-pair lines through
+    activity and μ-map on a grid ``fine`` times finer, rebinned to the model's sinogram (`PETSimulator`;
+    ``data_model="discrete"``: the pixel-centre images through the item's own model, the inverse crime).
 
-    The μ-map is the same for every item (``mu_map``, default `pet_body` as `pet_system_model` uses), and
-    checked against ``model.attenuation_factors``; with ``per_item_mu`` each item has its own (`pet_mu_map`:
-    lungs where its activity is cold), and is measured by ``model.with_attenuation(item["mu"])``, the model's
-    normalisation, resolution and background (the dataset's fixed ``s``) with the item's attenuation.
-
-    Shapes: x (y, x) float32; y (views, bins) float32 counts; mu (y, x) float32.
+    Shapes: x (y, x) float32; y (views, bins) float32 counts; mu (y, x) float32; body, rim, interior (y, x) bool.
     """
+    from experiments.data.simulate_pet import PETSimulator
     if not isinstance(model, pet.SystemModel):
         raise TypeError(f"expected a bridges.pet.SystemModel, got {type(model).__name__}")
     if len(model.domain_shape) != 2:
         raise ValueError(f"expected a single-slice SystemModel (image (y, x)), got image shape {model.domain_shape}")
     if not (isinstance(total_counts, (int, float)) and total_counts > 0):
         raise ValueError(f"expected total_counts as a positive number of trues, got {total_counts!r}")
-    mu_map = pet_body(model.domain_shape) if mu_map is None else mu_map
-    if not isinstance(mu_map, torch.Tensor) or tuple(mu_map.shape) != model.domain_shape:
-        raise ValueError(f"expected mu_map of shape {model.domain_shape}, got "
-                         f"{tuple(mu_map.shape) if isinstance(mu_map, torch.Tensor) else type(mu_map).__name__}")
-    mu_map = mu_map.detach().to(torch.float32).cpu()
-    with torch.no_grad():
-        factors = torch.exp(-model.projector(mu_map.to(model.device))).reshape(model.range_shape)
-    if not torch.allclose(factors, model.attenuation_factors, rtol=1e-4, atol=1e-6):
-        raise ValueError("mu_map does not give the model's attenuation factors exp(-P μ): build the model with "
-                         "pet_system_model or pass the μ-map it was built with")
-    return SimulatedDataset(model, partial(_pet_phantom, model, mu_map, total_counts, per_item_mu),
+    if data_model not in DATA_MODELS:
+        raise ValueError(f"expected data model one of {DATA_MODELS}, got {data_model!r}")
+    simulator = (PETSimulator(model, total_counts, fine) if data_model == "continuous"
+                 else _PETDiscrete(model, total_counts))
+    return SimulatedDataset(model, partial(_pet_phantom, model.domain_shape, lungs),
                             partial(_pet_noise, model.background.cpu()), n, seed, cache,
-                            partial(_pet_item_model, model) if per_item_mu else None)
+                            partial(_pet_item_model, model), simulator)
+
+
+# ------------------------------------------------------------------ real anatomy
+def _fixed_object(obj, shape, generator):
+    return {"object": obj, **_regions(shape, obj.outline)}
+
+
+def real_anatomy_dataset(dataset: SimulatedDataset, objects, fine: int) -> ConcatDataset:
+    """Objects given on a grid ``fine`` times the reconstruction's (`experiments.data.real_anatomy`), one item each,
+    through a synthetic dataset's own data model and noise: test items of another distribution.
+
+    Shapes: as ``dataset``'s items (without the extras only random phantoms have, such as ``"detail"``).
+    """
+    shape = dataset.op.domain_shape[-2:]
+    return ConcatDataset([SimulatedDataset(dataset.op, partial(_fixed_object, obj, shape), dataset.noise, 1,
+                                           dataset.seed + k, simulator=dataset.simulator)
+                          for k, obj in enumerate(objects)])

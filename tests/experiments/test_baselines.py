@@ -22,7 +22,10 @@ def problems():
     for modality in ("ct", "mri", "pet"):
         task, cfg = problem(modality, size=SIZE, n_items=2, pet_downsample=4)
         test = stack(task.test)
-        out[modality] = task.op, test["y"], test["x"], cfg["evaluate"]["baselines"]
+        out[modality] = task.operator(test), test["y"], test["x"], cfg["evaluate"]["baselines"]
+        # each item's own operator (PET items have their own μ-maps), for one-item batches
+        out[f"{modality} items"] = [task.operator({k: v[i:i + 1] for k, v in test.items()})
+                                    for i in range(len(test["y"]))]
     return out
 
 
@@ -82,8 +85,8 @@ def test_a_batch_gives_the_items_one_by_one(problems, modality, name):
     op, y, _, specs = problems[modality]
     fn = configured(specs, name, **({"n_iter": 20} if "n_iter" in specs[name] else {}))
     batch = fn(op, y)
-    items = torch.stack([fn(op, y[i]) for i in range(len(y))])
-    assert batch.shape == (len(y), *op.domain_shape)
+    items = torch.cat([fn(item_op, y[i:i + 1]) for i, item_op in enumerate(problems[f"{modality} items"])])
+    assert batch.shape == (len(y), *op.domain_shape[op.item_axes:])  # a per-item operator's first axis: the items
     # L1-wavelet's soft thresholds flip a few coefficients on float32 rounding that differs with the batch's
     # shape and thread count (1.7e-4 of the peak seen in a full run); items coupled through the batch differ far more
     tol = 1e-3 if name == "L1-wavelet" else 1e-4
@@ -127,8 +130,9 @@ def test_fbp_ring_at_the_body_edge_is_resolution_not_bias(problems):
     """ct-lpd's FBP error map shows a bright ring at the body edge. Its signed error is antisymmetric across
     the edge (too low just inside, too high just outside: a blurred step), the same on noiseless data, and
     it shrinks as the filter's cut-off rises: resolution, not a bias of the reconstruction.
-    Measured on ct-lpd's test set (2026-11-30): Ram-Lak −13 % / +9 % of water inside / outside; Hann at 0.6
-    −37 % / +31 %."""
+    Measured on ct-lpd's test items (2026-12-03, pixel-averaged truths): Ram-Lak −8 % / +3 % of water inside /
+    outside; Hann at 0.6 −27 % / +21 % (on point-sampled truths, whose edge is a sharper step: −13 % / +9 % and
+    −37 % / +31 %)."""
     import torch.nn.functional as F
     from bridges import ct
     A, _, x, _ = problems["ct"]
@@ -140,5 +144,5 @@ def test_fbp_ring_at_the_body_edge_is_resolution_not_bias(problems):
         error = ct.fbp(A, A(x), filter_type=filter_type, frequency_scaling=scaling) - x
         band_error[filter_type] = [float((error * band).sum() / band.sum()) / 0.02 for band in (inside, outside)]
     for low, high in band_error.values():
-        assert low < -0.05 and high > 0.05          # a blurred step: below inside, above outside
+        assert low < -0.02 and high > 0.02          # a blurred step: below inside, above outside
     assert band_error["hann"][0] < 2 * band_error["ram-lak"][0] and band_error["hann"][1] > 2 * band_error["ram-lak"][1]

@@ -85,7 +85,7 @@ def test_checked_before_any_work_starts(tmp_path):
     ("mri-varnet-fastmri", "data.cache=true", r"data.cache: unknown key"),  # FastMRISense always keeps its items
     ("mri-varnet-fastmri", "task.modality=pet", r"task.modality: expected one of \['mri'\], got 'pet'"),
     ("mri-cascade", "task.calib_width=8", r"task.calib_width: unknown key"),  # synthetic maps need no calibration
-    ("pet-lpd", "task.per_item_mu=1", r"task.per_item_mu: expected true or false, got 1"),
+    ("pet-lpd", "task.lungs=1", r"task.lungs: expected true or false, got 1"),
 ])
 def test_per_item_keys_belong_to_their_sources(name, override, message):
     with pytest.raises(ValueError, match=message):

@@ -21,7 +21,9 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
     assert "| FBP " in table and "| LearnedPrimalDual " in table and (tmp_path / "results.png").exists()
     # paired statistics against the best classical row: its mark, and the model's difference, interval, wins
     assert evaluation.PAIRED in table and "| reference |" in table
-    assert evaluation.SMALL not in table  # the "lpd" phantom does not mark small features
+    # the "lpd" phantom marks no small features and has no body; the real anatomy is scored apart
+    assert all(column not in table for column in evaluation.REGIONS.values()) and evaluation.REAL in table
+    assert (tmp_path / "results-real.png").exists()
     model_row = next(line for line in table.splitlines() if line.startswith("| LearnedPrimalDual "))
     assert re.search(r"[+-]\d+\.\d\d dB \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] vs \w+, \d+/4 \|$", model_row)
     # the reloaded model is the trained one: same reconstructions of the test set
@@ -32,20 +34,25 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
     assert "PSNR" in capsys.readouterr().out
 
 
-def test_small_feature_column_where_the_items_mark_their_small_features(tmp_path):
-    """Body phantoms mark their small ellipses ("detail"): the table scores every method over them too."""
+def test_region_columns_where_the_items_mark_their_regions(tmp_path):
+    """Body phantoms mark their small ellipses ("detail"), the body's rim and its interior: the table scores every
+    method over each of them too, and over the real-anatomy items."""
     cfg = load_config("smoke-ct", ["train.steps=2", "task.phantom=\"body\"", "task.image_size=48",
                                    "evaluate.baselines.FBP.method=\"fbp\""])
     trained = train(cfg, tmp_path, progress=False)
     rows = evaluation.evaluate(trained.task, trained.model, cfg, tmp_path, log=lambda *_: None)
     test = evaluation.stack(trained.task.test)
-    marked = test["detail"].any(dim=(-2, -1))
-    assert marked.any() and evaluation.SMALL in (tmp_path / "results.md").read_text()
-    for row in rows:
-        assert row[evaluation.SMALL].shape == (int(marked.sum()),)
     fbp = baselines.baseline("fbp")(trained.task.op, test["y"])
-    torch.testing.assert_close(rows[0][evaluation.SMALL],
-                               metrics.region_psnr(fbp[marked], test["x"][marked], test["detail"][marked]))
+    table = (tmp_path / "results.md").read_text()
+    for key, column in evaluation.REGIONS.items():
+        marked = test[key].any(dim=(-2, -1))
+        assert marked.any() and column in table
+        assert all(row[column].shape == (int(marked.sum()),) for row in rows)
+        torch.testing.assert_close(rows[0][column], metrics.region_psnr(fbp[marked], test["x"][marked],
+                                                                        test[key][marked]))
+    real = evaluation.stack(trained.task.real)
+    torch.testing.assert_close(rows[0][evaluation.REAL],
+                               metrics.psnr(baselines.baseline("fbp")(trained.task.op, real["y"]), real["x"]))
 
 
 def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):

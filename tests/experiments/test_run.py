@@ -49,6 +49,10 @@ def test_lpd_paper_sets_the_papers_values_beside_ours(tmp_path):
     assert "paper: PSNR, SSIM (Adler & Öktem 2018, table I, recalled)" in table
     assert "| 38.28, 0.989 |" in table.split("| LearnedPrimalDual ")[1].splitlines()[0]
     assert (tmp_path / "FBPConvNet" / "checkpoint.pt").exists()  # the compared model trained in its own folder
+    # the paper's own simulation (discrete), and the same models on data it did not simulate
+    assert "discrete: the inverse crime" in table
+    free = (tmp_path / "crime-free" / "results.md").read_text()
+    assert "exact line integrals" in free and "| LearnedPrimalDual " in free and "| FBPConvNet " in free
 
 
 def test_fastmri_job_trains_and_evaluates_on_files_in_fastmris_layout(tmp_path, capsys):
@@ -71,9 +75,9 @@ def test_fastmri_job_trains_and_evaluates_on_files_in_fastmris_layout(tmp_path, 
 
 
 def test_pet_job_with_a_mu_map_per_item(tmp_path):
-    """task.per_item_mu: the batch's SystemModel is the items' own models stacked, and the job trains and evaluates
-    with it (the learned primal-dual's OSEM start included)."""
-    overrides = TINY + TINY_JOBS["pet-lpd"] + ["task.per_item_mu=true"]
+    """Each PET item has its own body and μ-map: the batch's SystemModel is the items' own models stacked, and the
+    job trains and evaluates with it (the learned primal-dual's OSEM start included)."""
+    overrides = TINY + TINY_JOBS["pet-lpd"]
     task = build_task(load_config("pet-lpd", overrides))
     batch = stack(task.test)
     op = task.batch_operator(batch)

@@ -120,20 +120,52 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path):
     for key, value in unwrap(whole.model).state_dict().items():
         assert torch.equal(value, unwrap(resumed.model).state_dict()[key]), key
     a, b = _rows(tmp_path / "whole" / "metrics.csv"), _rows(tmp_path / "killed" / "metrics.csv")
-    assert [r["step"] for r in b] == [str(s) for s in range(1, 7)]
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [str(s) for s in range(1, 7)]
     assert [(r["loss"], r["val_psnr"]) for r in a] == [(r["loss"], r["val_psnr"]) for r in b]
     assert float(a[-1]["val_psnr"]) > 0 and (tmp_path / "whole" / "tensorboard").is_dir()
     with pytest.raises(ValueError, match="train.lr"):
         train(load_config("smoke-ct", [*FAST, "train.lr=0.1"]), tmp_path / "killed", resume=True, progress=False)
 
 
+# A kill (no `finally`, nothing buffered written out) right after the checkpoint of step 2.
+KILLED_AFTER_A_CHECKPOINT = """
+import os, sys
+from pathlib import Path
+from experiments import training
+from experiments.config import load_config
+
+save = training.save_checkpoint
+def save_then_die(path, state):
+    save(path, state)
+    if state["step"] == 2:
+        os._exit(9)
+training.save_checkpoint = save_then_die
+training.train(load_config("smoke-ct", sys.argv[2:]), Path(sys.argv[1]), progress=False)
+"""
+
+
+def test_a_killed_run_has_its_rows_up_to_the_checkpoint_on_disk(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_A_CHECKPOINT, str(tmp_path), *FAST], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 9, done.stderr[-3000:]
+    assert [r["step"] for r in _rows(tmp_path / "metrics.csv")] == ["1", "2"]
+    train(load_config("smoke-ct", FAST), tmp_path, resume=True, progress=False)
+    assert [r["step"] for r in _rows(tmp_path / "metrics.csv")] == [str(s) for s in range(1, 7)]
+
+
 def test_training_lowers_the_loss(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     run = train(load_config("smoke-ct", ["train.steps=16", "train.lr=3e-3"]), tmp_path, progress=False)
     rows = _rows(tmp_path / "metrics.csv")
     losses = [float(r["loss"]) for r in rows]
     psnrs = [float(r["val_psnr"]) for r in rows if r["val_psnr"]]
-    assert run.step == 16 and sum(losses[-4:]) < 0.7 * sum(losses[:4])
+    assert run.step == 16 and len(rows) == 16 and sum(losses[-4:]) < 0.7 * sum(losses[:4])
     assert len(psnrs) == 4 and psnrs[-1] > psnrs[0] + 1  # validated each epoch (16 items, batches of 4)
+    # TensorBoard takes every 10th step's scalars and each validation's, the last step's among them
+    events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()
+    assert [e.step for e in events.Scalars("loss")] == [4, 8, 10, 12, 16]
+    assert [e.step for e in events.Scalars("val_psnr")] == [4, 8, 12, 16]
 
 
 def test_train_threads_hold_for_the_run_and_are_restored(tmp_path):

@@ -121,6 +121,9 @@ def test_with_attenuation_per_item_equals_each_items_own_model(preset):
         own = pet.SystemModel(preset, mus[k], norm, 2.0, resolution_fwhm=10.0)
         torch.testing.assert_close(counts[k], own.expected(images[k]))
         torch.testing.assert_close(batch.adjoint(counts)[k], own.adjoint(counts[k]))
+    assert batch.projector is base.projector   # ASTRA set up once for every batch's model
+    with pytest.raises(ValueError, match="projector of this scanner's 'exact' geometry"):
+        pet.SystemModel(preset, mode="exact", projector=base.projector)
 
 
 @pytest.mark.parametrize("mode", ["arc", "exact"])
