@@ -57,11 +57,12 @@ def tuned_baselines(task: Task, cfg: dict, log=print) -> dict:
     return methods
 
 
-def reconstructions(task: Task, items: dict, baselines_: dict, models: dict) -> dict:
-    """``{name: (images, seconds per image)}`` of each baseline and learned model on the collated ``items``."""
+def reconstructions(task: Task, items: dict, methods: dict, models: dict) -> dict:
+    """``{name: (images, seconds per image)}`` of each classical method (`tuned_baselines`) and learned model on the
+    collated ``items``."""
     op, y = task.operator(items), items["y"]
     out = {}
-    for name, method in baselines_.items():
+    for name, method in methods.items():
         start = time.perf_counter()
         out[name] = (method(op, y), (time.perf_counter() - start) / y.shape[0])
     for name, model in models.items():

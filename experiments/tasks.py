@@ -176,7 +176,7 @@ def real_anatomy(modality: str, test: Dataset, data_cfg: dict) -> Dataset | None
         return None
     fine = int(data_cfg.get("fine", FINE[modality]))
     shape = test.op.domain_shape[-2:]
-    return data.real_anatomy_dataset(test, objects((shape[0] * fine, shape[1] * fine)), fine)
+    return data.real_anatomy_dataset(test, objects((shape[0] * fine, shape[1] * fine)))
 
 
 def lodopab_task(data_cfg: dict) -> Task:

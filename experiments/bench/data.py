@@ -52,8 +52,12 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=16)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    rows = [measure(modality, model, args.items) for modality in CONFIGS for model in ("continuous", "discrete")]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # an item is drawn on one thread (in a DataLoader worker, or beside training)
+    try:
+        rows = [measure(modality, model, args.items) for modality in CONFIGS for model in ("continuous", "discrete")]
+    finally:
+        torch.set_num_threads(threads)
     print(markdown_table(rows, decimals={"ms / item": 1}))
 
 

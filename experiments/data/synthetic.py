@@ -1,4 +1,10 @@
-"""On-the-fly simulated training data: random phantoms through a bridge operator plus the modality's noise.
+"""On-the-fly simulated data: random continuous objects, measured by a model the reconstruction does not share.
+
+An item's data come from the object itself, not from the operator that reconstructs them on its grid (the
+inverse crime, Kaipio & Somersalo 2005): CT the object's exact line integrals along each ray (`CTSimulator`), MRI
+its k-space from a 4x finer grid (`MRISimulator`), PET its trues along the crystal pairs' lines on a 2x finer grid
+(`PETSimulator`); the truth ``"x"`` is the object's average over each pixel, and the bodies vary per item. With
+``model="discrete"`` a dataset keeps the old simulation (pixel-centre truth through the operator), for ablations.
 
 Item ``i`` is a function of ``(seed, i)`` alone: its generator is seeded with a hash of the pair
 (`item_generator`), never from global RNG state, so a resumed run, a DataLoader worker or a DDP rank
@@ -29,6 +35,8 @@ from experiments.data.objects import EllipseSum, body_regions
 from experiments.data.phantoms import (MODIFIED_SHEPP_LOGAN, MU_WATER, body_ellipse_table, lpd_ellipse_table, mri_object,
                                        pet_body, pet_phantom, small_features)
 from experiments.data.simulate_ct import CTSimulator
+from experiments.data.simulate_mri import MRISimulator
+from experiments.data.simulate_pet import PETSimulator
 
 __all__ = ["item_generator", "SimulatedDataset", "DiscreteSimulator", "DATA_MODELS", "ct_dataset", "mri_dataset",
            "pet_dataset", "pet_system_model", "real_anatomy_dataset", "PET_TOTAL_COUNTS"]
@@ -253,7 +261,6 @@ def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False,
 
     Shapes: x (y, x) complex64; y (coils, y, x) complex64 (or (y, x) single-coil); body, rim, interior (y, x) bool.
     """
-    from experiments.data.simulate_mri import MRISimulator
     if not isinstance(op, mri.CartesianSense):
         raise TypeError(f"expected a bridges.mri.CartesianSense, got {type(op).__name__}")
     complex_gaussian_noise(torch.zeros(1, dtype=torch.complex64), sigma, torch.Generator())  # check sigma now
@@ -345,7 +352,6 @@ def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS
 
     Shapes: x (y, x) float32; y (views, bins) float32 counts; mu (y, x) float32; body, rim, interior (y, x) bool.
     """
-    from experiments.data.simulate_pet import PETSimulator
     if not isinstance(model, pet.SystemModel):
         raise TypeError(f"expected a bridges.pet.SystemModel, got {type(model).__name__}")
     if len(model.domain_shape) != 2:
@@ -366,9 +372,9 @@ def _fixed_object(obj, shape, generator):
     return {"object": obj, **_regions(shape, obj.outline)}
 
 
-def real_anatomy_dataset(dataset: SimulatedDataset, objects, fine: int) -> ConcatDataset:
-    """Objects given on a grid ``fine`` times the reconstruction's (`experiments.data.real_anatomy`), one item each,
-    through a synthetic dataset's own data model and noise: test items of another distribution.
+def real_anatomy_dataset(dataset: SimulatedDataset, objects) -> ConcatDataset:
+    """Objects given on the data model's fine grid (`experiments.data.real_anatomy`), one item each, through a
+    synthetic dataset's own data model and noise: test items of another distribution.
 
     Shapes: as ``dataset``'s items (without the extras only random phantoms have, such as ``"detail"``).
     """
