@@ -5,9 +5,10 @@
 - `PETPhantom`: activity painted inside a body, and the body's attenuation (water, lungs where cold);
 - `FineImage`: an image given on a fine grid (real anatomy), the object being constant on each of its pixels.
 
-Each has ``render(image_shape, average=True)``: the object on a grid, each pixel its average over the pixel
-(the truth a reconstruction on that grid estimates) or, ``average=False``, its value at the pixel centre (the
-point-sampled truth of a discrete simulation). ``outline`` is the row of its body's ellipse (None where it has
+Each has ``render(image_shape, average=True, supersample=4)``: the object on a grid, each pixel its average over
+the pixel (the truth a reconstruction on that grid estimates; exact for ellipse sums, else the mean of
+``supersample²`` points) or, ``average=False``, its value at the pixel centre (the point-sampled truth of a discrete
+simulation). ``outline`` is the row of its body's ellipse (None where it has
 none); `body_regions` makes from it the masks an evaluation scores separately: the body's rim, where an edge
 dominates, and its interior.
 
