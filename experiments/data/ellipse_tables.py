@@ -174,6 +174,10 @@ def pixel_average(image: torch.Tensor, factor: int) -> torch.Tensor:
     return image.reshape(*batch, ny // factor, factor, nx // factor, factor).mean(dim=(-3, -1))
 
 
+# Chunks of lines bound the pairs' memory: a scanner's 3 million rays by 50 ellipses would take gigabytes.
+_LINES_PER_CHUNK = 1 << 16
+
+
 def line_integrals(table, points, directions, half_widths) -> np.ndarray:
     """``Σ value · chord``: the exact integral of a table's sum along each line ``points + t · directions``.
 
@@ -196,14 +200,25 @@ def line_integrals(table, points, directions, half_widths) -> np.ndarray:
     p = (p - (p * d).sum(1, keepdims=True) * d) * scale   # the line's point nearest the centre, for small numbers
     e = d * scale
     value, a, b, cx, cy, angle = rows.T
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    q = ((c / a) ** 2 + (s / b) ** 2, c * s * (1 / a ** 2 - 1 / b ** 2), (s / a) ** 2 + (c / b) ** 2)
+    ellipses = (value, np.maximum(a, b) * (1 + 1e-9), cx, cy, *q)
+    out = np.zeros(len(p))
+    for start in range(0, len(p), _LINES_PER_CHUNK):
+        chunk = slice(start, start + _LINES_PER_CHUNK)
+        out[chunk] = _chords(p[chunk], e[chunk], ellipses)
+    return out.reshape(points.shape[:-1])
+
+
+def _chords(p, e, ellipses) -> np.ndarray:
+    """``Σ value · chord`` for each line ``p + t e`` (relative units) through the ellipses' sum."""
+    value, reach, cx, cy, qxx, qxy, qyy = ellipses
     # Most lines miss most ellipses: keep the pairs whose line passes within the ellipse's longer semi-axis of
     # its centre (|(c − p) × e| / |e| ≤ max(a, b), in relative units), one product for all pairs.
     px, py, ex, ey = p[:, 0], p[:, 1], e[:, 0], e[:, 1]
     norm_e = np.hypot(ex, ey)[:, None]
     distance = np.abs(np.stack([-ey, ex, px * ey - py * ex], 1) @ np.stack([cx, cy, np.ones_like(cx)])) / norm_e
-    line, k = np.nonzero(distance <= np.maximum(a, b) * (1 + 1e-9))
-    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
-    qxx, qxy, qyy = (c / a) ** 2 + (s / b) ** 2, c * s * (1 / a ** 2 - 1 / b ** 2), (s / a) ** 2 + (c / b) ** 2
+    line, k = np.nonzero(distance <= reach)
     gx, gy = cx * qxx + cy * qxy, cx * qxy + cy * qyy            # Q c
     px, py, ex, ey = px[line], py[line], ex[line], ey[line]
     qxx, qxy, qyy, gx, gy = qxx[k], qxy[k], qyy[k], gx[k], gy[k]
@@ -211,8 +226,7 @@ def line_integrals(table, points, directions, half_widths) -> np.ndarray:
     pqe = qxx * px * ex + qxy * (px * ey + py * ex) + qyy * py * ey - gx * ex - gy * ey
     pqp = qxx * px * px + 2 * qxy * px * py + qyy * py * py - 2 * (gx * px + gy * py) + cx[k] * gx + cy[k] * gy - 1
     chords = 2 * np.sqrt(np.clip(pqe * pqe - eqe * pqp, 0, None)) / eqe
-    out = np.bincount(line, weights=chords * value[k], minlength=len(p))
-    return out.reshape(points.shape[:-1])
+    return np.bincount(line, weights=chords * value[k], minlength=len(p))
 
 
 def _rows(table) -> torch.Tensor:

@@ -82,6 +82,19 @@ def test_line_integrals_of_turned_ellipses_against_quadrature():
     assert np.count_nonzero(got) > 20   # most lines cross the ellipses
 
 
+def test_line_integrals_of_more_lines_than_a_chunk_are_a_disks_chords():
+    """A scanner's rays come in several chunks: each line still gets its own chord, 2 √(r² − d²)."""
+    rng = np.random.default_rng(1)
+    n = 150_000   # over two chunks of 65 536 lines
+    angles = rng.uniform(0, np.pi, n)
+    directions = np.stack([np.cos(angles), np.sin(angles)], -1)
+    offsets = rng.uniform(-60, 60, n)   # mm from the centre, along the normal
+    points = offsets[:, None] * np.stack([-directions[:, 1], directions[:, 0]], -1)
+    got = line_integrals([(2.0, 0.5, 0.5, 0.0, 0.0, 0.0)], points, directions, (100.0, 100.0))  # radius 50 mm
+    expected = 2.0 * 2 * np.sqrt(np.clip(50.0 ** 2 - offsets ** 2, 0, None))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    assert 0 < np.count_nonzero(got) < n
+
 def test_painted_rows_set_their_value_and_supersampling_averages():
     rows = [(2.0, 0.5, 0.5, 0.0, 0.0, 0.0), (5.0, 0.2, 0.2, 0.0, 0.0, 0.0)]
     image = painted((32, 32), rows, base=1.0)
