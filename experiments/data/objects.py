@@ -8,9 +8,8 @@
 Each has ``render(image_shape, average=True, supersample=4)``: the object on a grid, each pixel its average over
 the pixel (the truth a reconstruction on that grid estimates; exact for ellipse sums, else the mean of
 ``supersample²`` points) or, ``average=False``, its value at the pixel centre (the point-sampled truth of a discrete
-simulation). ``outline`` is the row of its body's ellipse (None where it has
-none); `body_regions` makes from it the masks an evaluation scores separately: the body's rim, where an edge
-dominates, and its interior.
+simulation). ``outline`` is the row of its body's ellipse (None where it has none); `body_regions` makes from it
+the masks an evaluation scores separately: the body's rim, where an edge dominates, and its interior.
 
 Example::
 

@@ -5,10 +5,10 @@ arc-correct.
 Data simulated with the very `bridges.pet.SystemModel` that reconstructs them, on the same grid, agree with it
 exactly (the inverse crime); a scanner's do not. `PETSimulator` measures the object apart from the reconstruction
 in three ways: on a grid ``fine`` times finer (the object's pixel averages there, ``render`` and ``mu``; the truth
-is their mean over each reconstruction pixel), along the
-lines between crystal pairs (mode "exact", whatever the reconstruction's mode), and with attenuation factors from
-the fine μ-map. For a reconstruction in mode "arc" the exact lines are then rebinned, per view, by linear
-interpolation in radial position onto the uniform arc-corrected bins, zero beyond the outermost line.
+is their mean over each reconstruction pixel), along the lines between crystal pairs (mode "exact", whatever the
+reconstruction's mode), and with attenuation factors from the fine μ-map. For a reconstruction in mode "arc" the
+exact lines are then rebinned, per view, by linear interpolation in radial position onto the uniform arc-corrected
+bins, zero beyond the outermost line.
 
 Formula, with ``P_f`` the fine grid's exact-line projector, ``h`` the resolution Gaussian (its FWHM in mm, on the
 fine spacing), ``n`` the model's normalisation and ``R`` the arc rebinning (identity in mode "exact")::
