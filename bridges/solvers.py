@@ -203,11 +203,17 @@ def check_counts(counts, range_shape=None) -> torch.Tensor:
     if range_shape is not None and (counts.dim() < n or tuple(counts.shape[counts.dim() - n:]) != tuple(range_shape)):
         raise ValueError(f"expected counts of shape (..., {', '.join(map(str, range_shape))}), "
                          f"got {tuple(counts.shape)}")
+    if counts.numel() == 0:
+        return counts
+    # One pass (NaN propagates to both, so it fails the test too) and one read-back on a GPU: at each
+    # `em_step` of an unrolled network. Measured on 1 CPU thread, 8 mMR sinograms at 1/2 (126, 172):
+    # 0.04 ms, against 0.7 ms for isfinite().all() and (counts < 0).any(), and 9 ms for the EM update.
+    low, high = torch.aminmax(counts)
+    if bool(low >= 0) and bool(high < math.inf):
+        return counts
     if not torch.isfinite(counts).all():  # EM would return NaN, or drop the bin where its ray misses the image
         raise ValueError("counts must be finite, got NaN or Inf")
-    if bool((counts < 0).any()):
-        raise ValueError(f"counts must be non-negative, got a minimum of {float(counts.min()):.3g}")
-    return counts
+    raise ValueError(f"counts must be non-negative, got a minimum of {float(low):.3g}")
 
 
 def em_step(A: LinearOperator, x: torch.Tensor, y: torch.Tensor, *, background=None,
@@ -217,7 +223,9 @@ def em_step(A: LinearOperator, x: torch.Tensor, y: torch.Tensor, *, background=N
     ``s`` is ``background`` (default ``A.background``, none for most operators); ``A x + s`` and the
     sensitivity ``A^H 1`` (default `LinearOperator.sensitivity`, cached) are floored at `EM_FLOOR`.
     Used as a layer of an unrolled network it keeps the estimate non-negative and, without background,
-    the total of ``A x⁺`` equal to that of ``y``.
+    the total of ``A x⁺`` equal to that of ``y``. ``y`` is checked (`check_counts`: finite, non-negative, of
+    ``A``'s range shape) at each call: one pass over the data, 1.2 % of the update for 8 mMR sinograms at
+    1/4 and 0.4 % at 1/2 (1 CPU thread), so an unrolled network keeps the check in every layer.
 
     Shapes: x (*batch, *A.domain_shape) ≥ 0; y (*batch, *A.range_shape) counts -> like x.
 
@@ -226,6 +234,11 @@ def em_step(A: LinearOperator, x: torch.Tensor, y: torch.Tensor, *, background=N
         for _ in range(10):
             x = em_step(model, x, counts)
     """
+    return _em_update(A, x, check_counts(y, A.range_shape), background, sensitivity)
+
+
+def _em_update(A, x, y, background=None, sensitivity=None):
+    """`em_step` on counts already checked (OSEM checks them once, not once per subset and iteration)."""
     sens = A.sensitivity(x.device) if sensitivity is None else sensitivity
     return x * A.adjoint(y / A.expected(x, background).clamp_min(EM_FLOOR)) / sens.to(x.dtype).clamp_min(EM_FLOOR)
 
@@ -272,7 +285,7 @@ def osem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, n_subsets: int, bac
     cut = lambda t, v: t if not isinstance(t, torch.Tensor) or t.dim() < 2 else t[..., v, :]  # noqa: E731
     for k in range(1, n_iter + 1):
         for part, v in zip(parts, views):
-            x = em_step(part, x, y[..., v, :] if n_subsets > 1 else y, background=cut(background, v))
+            x = _em_update(part, x, y[..., v, :] if n_subsets > 1 else y, cut(background, v))
         if callback is not None:
             callback(k, x)
     return x

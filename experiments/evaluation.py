@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from experiments import baselines, metrics, report
-from experiments.checkpoint import load_checkpoint
+from experiments.checkpoint import load_checkpoint, load_weights
 from experiments.config import apply_overrides, check_config
 from experiments.tasks import Task, build_model, build_task, reconstruct
 
@@ -155,9 +155,10 @@ def add_paired_column(rows: list[dict], n_classical: int, score: str = "PSNR (dB
 
 def load_run(run_dir: Path, overrides=()) -> tuple[dict, Task, torch.nn.Module]:
     """Configuration, task and trained model of a run folder (its ``checkpoint.pt``)."""
-    state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    path = Path(run_dir) / "checkpoint.pt"
+    state = load_checkpoint(path, keys=("config", "model"))
     cfg = check_config(apply_overrides(state["config"], overrides))
     task = build_task(cfg)
     model = build_model(task, cfg["model"])
-    model.load_state_dict(state["model"])
+    load_weights(model, state, path, cfg["model"])
     return cfg, task, model

@@ -199,6 +199,7 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
     The volumes (files, sorted by name) are split, never their slices: the last ``data.test_volumes`` test, the
     ``data.val_volumes`` before them validation, the rest training; ``n_train`` etc. take the first slices of each.
     ``Task.op`` is the first training slice's operator: the model's shapes and norm (``‖A‖ ≤ 1`` for every slice).
+    Every volume the job uses is checked first (`FastMRISense.check`): a bad file and slice are named before training.
     """
     files = sorted(Path(data_cfg["root"]).glob("*.h5"))
     n_val, n_test = int(data_cfg.get("val_volumes", 1)), int(data_cfg.get("test_volumes", 1))
@@ -213,11 +214,17 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
                    calib_width=int(task_cfg.get("calib_width", 24)), seed=int(task_cfg.get("mask_seed", 0)) + seed)
     n_train = len(files) - n_val - n_test
     volumes = {"train": files[:n_train], "val": files[n_train:n_train + n_val], "test": files[n_train + n_val:]}
+    # every file's header and shapes first (slices, coils: FastMRISense), then the k-space of each slice the job
+    # will read, streamed: a bad file is named, with its slice, before ESPIRiT's first item and before training
+    full = {split: data.FastMRISense(names, **options) for split, names in volumes.items()}
     sets = {}
-    for split, names in volumes.items():
-        full = data.FastMRISense(names, **options)
+    for split, items in full.items():
         n = data_cfg.get(f"n_{split}")
-        sets[split] = full if n is None else Subset(full, range(min(int(n), len(full))))
+        used = range(len(items) if n is None else min(int(n), len(items)))
+        if not used:
+            raise ValueError(f"expected at least one {split} slice, got data.n_{split} = {n}")
+        items.check(used)
+        sets[split] = items if n is None else Subset(items, used)
     first = sets["train"][0]
     op = mri.CartesianSense(first["maps"], first["mask"])
     description = (f"fastMRI files in {data_cfg['root']} ({len(volumes['train'])}/{n_val}/{n_test} volumes): "

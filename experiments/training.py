@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 import learned
 from bridges.operator import LinearOperator
 from experiments import metrics
-from experiments.checkpoint import load_checkpoint, save_checkpoint
+from experiments.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from experiments.config import check_config, dumps
 from experiments.distributed import Process, StepBatches, start_process
 from experiments.logs import Logs
@@ -55,8 +55,8 @@ class Run:
                 state["gan_rng"] = self.gan.generator.get_state()
         return state
 
-    def load(self, state: dict):
-        unwrap(self.model).load_state_dict(state["model"])
+    def load(self, state: dict, path: Path):
+        load_weights(unwrap(self.model), state, path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
@@ -79,7 +79,7 @@ def build_run(cfg: dict, proc: Process, task: Task | None = None) -> Run:
     train_cfg = cfg.get("train", {})
     model = build_model(task, cfg["model"])
     if train_cfg.get("init"):  # start from trained weights (fine-tuning), with a fresh optimiser
-        model.load_state_dict(load_checkpoint(train_cfg["init"])["model"])
+        load_weights(model, load_checkpoint(train_cfg["init"], keys=("model",)), train_cfg["init"], cfg["model"])
     model = model.to(proc.device)
     if train_cfg.get("compile", False) and task.item_operator is not None:
         # a compiled forward guards on the operator it was traced with: a new one each batch would recompile
@@ -146,7 +146,7 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
         d = run.gan.discriminator_loss(fake, x, y)
         d.backward()
         run.d_optimizer.step()
-        d_loss = float(d.detach())
+        d_loss = d.detach()  # read back with the loss, below: one sync a step
         loss = run.gan.generator_loss(run.model(y), x, y)
     else:
         # The squared error relative to the global batch's energy: unit-free, so that Adam's ε and the
@@ -160,16 +160,48 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
         loss = world * (reconstruct(run.model, y, op) - x).abs().pow(2).sum() / energy.clamp_min(1e-30)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if clip:
-        nn.utils.clip_grad_norm_(run.model.parameters(), clip)
+    # the gradient's norm, for the divergence check: clipping returns it (under DDP the gradients are already
+    # averaged, so every rank has the same); without clipping, one norm over the parameters' gradients
+    params = [p for p in run.model.parameters() if p.grad is not None]
+    grad_norm = nn.utils.clip_grad_norm_(params, clip) if clip else nn.utils.get_total_norm([p.grad for p in params])
     run.optimizer.step()
     run.scheduler.step()
-    value = loss.detach()
+    # loss, discriminator loss and gradient norm in one tensor: one all-reduce under DDP (so that every rank sees a
+    # rank's NaN and all stop together) and one read-back, the sync the log's loss already needed
+    d_loss = d_loss if run.gan is not None else loss.new_full((), math.nan)  # made on the device, not copied
+    values = torch.stack([t.detach().float().to(loss.device) for t in (loss, d_loss, grad_norm)])
     if dist.is_initialized():
-        dist.all_reduce(value)
-        value /= dist.get_world_size()
-    # on a GPU, float() waits for the step and reads back the one number the log needs: a sync, not a data copy
-    return float(value), d_loss
+        dist.all_reduce(values)
+        values /= dist.get_world_size()
+    value, d_value, norm = values.tolist()
+    if not math.isfinite(value + norm) or (run.gan is not None and not math.isfinite(d_value)):
+        raise ValueError(f"training diverged at step {run.step + 1}: loss {value}, "
+                         + (f"discriminator loss {d_value}, " if run.gan is not None else "")
+                         + f"gradient norm {norm} (expected finite values); lower train.lr "
+                         f"({_lr(run):g}) or clip the gradient (train.clip_grad). "
+                         f"No checkpoint of this step or after was written")
+    return value, d_value
+
+
+def _lr(run: Run) -> float:
+    """The configured learning rate (the scheduler's start)."""
+    group = run.optimizer.param_groups[0]
+    return group.get("initial_lr", group["lr"])
+
+
+def check_finite_weights(run: Run, step: int):
+    """A ValueError if any weight is not finite (an update that overflowed: a finite loss and gradient times an
+    enormous learning rate), so that no checkpoint holds NaN weights. Under DDP every rank checks, and the ranks
+    agree through one all-reduce, so all stop together; it runs only before a checkpoint is written."""
+    modules = [run.model] + ([run.gan.discriminator] if run.gan is not None else [])
+    params = [p.detach() for m in modules for p in m.parameters()]
+    bad = torch.stack([(~p.isfinite()).any() for p in params]).any().float()
+    if dist.is_initialized():
+        dist.all_reduce(bad)
+    if bad.item():
+        raise ValueError(f"training diverged at step {step}: weights are not finite (NaN or inf), though loss "
+                         f"and gradient were; lower train.lr ({_lr(run):g}). "
+                         f"The checkpoint of this step was not written")
 
 
 @torch.no_grad()
@@ -217,14 +249,14 @@ def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
     if resume and not ckpt_path.exists() and proc.main:
         print(f"--resume: no checkpoint in {out}; starting a new run")
     if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
+        state = load_checkpoint(ckpt_path, keys=("config", "model"))
         changed = _differences(state["config"], cfg)
         if changed:
             raise ValueError(f"--resume: the configuration differs from the checkpoint's in {changed}; a resumed "
                              f"run continues the same run (start a new one in another folder to change it)")
     run = build_run(cfg, proc, task)
     if state is not None:
-        run.load(state)
+        run.load(state, ckpt_path)
     if proc.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.toml").write_text(dumps(cfg))
@@ -261,6 +293,7 @@ def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
             if stop_after is not None and run.step >= stop_after:
                 return run
             if run.step % every == 0 or run.step == steps:
+                check_finite_weights(run, run.step)  # every rank, before the main one writes
                 if proc.main:
                     logs.flush()  # the rows up to the checkpoint on disk before it, for --resume to keep
                     save_checkpoint(ckpt_path, run.state(cfg))

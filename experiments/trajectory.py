@@ -96,12 +96,27 @@ def learn_angles(size: int = 64, spokes: int = 12, samples: int | None = None, c
             "psnr": {name: test_psnr(theta) for name, theta in references.items()}}
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` > 0 (a count of 0 or fewer fails later, deep in the training)."""
+    what = {int: "a positive integer", float: "a positive number"}[kind]
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value > 0:  # NaN too
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--spokes", type=int, default=12)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--size", type=_positive(int), default=64)
+    parser.add_argument("--spokes", type=_positive(int), default=12)
+    parser.add_argument("--steps", type=_positive(int), default=60)
+    parser.add_argument("--lr", type=_positive(float), default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = learn_angles(size=args.size, spokes=args.spokes, steps=args.steps, lr=args.lr, seed=args.seed)

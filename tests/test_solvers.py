@@ -109,7 +109,24 @@ def test_em_step_is_differentiable_in_x(pet_problem):
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("em_step", [solvers.em_step, pet.em_step], ids=["solvers", "pet"])
+def test_em_step_checks_its_counts_as_mlem_does(pet_problem, em_step):
+    """em_step had lost mlem's check_counts: negative counts gave a finite, meaningless image."""
+    model, counts = pet_problem
+    x = torch.ones(model.domain_shape)
+    with pytest.raises(ValueError, match="counts must be non-negative, got a minimum of -1"):
+        em_step(model, x, counts - 1)
+    for bad in (float("nan"), float("inf")):
+        y = counts.clone()
+        y[3, 4] = bad
+        with pytest.raises(ValueError, match="counts must be finite, got NaN or Inf"):
+            em_step(model, x, y)
+    with pytest.raises(ValueError, match=r"expected counts of shape \(\.\.\., 21, 28\), got \(21, 27\)"):
+        em_step(model, x, counts[:, :27])
+    torch.testing.assert_close(em_step(model, x, counts), solvers.mlem(model, counts, 1))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_counts_must_be_finite(pet_problem, bad):
     # mlem returned an all-NaN image, or silently dropped the NaN where its ray missed the image
     from bridges.odl import reference

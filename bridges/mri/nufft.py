@@ -19,6 +19,7 @@ Coordinates that require grad get gradients through autograd (module `trajectory
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -37,13 +38,29 @@ def check_coords(coords, image_shape) -> torch.Tensor:
     ndim = len(image_shape)
     if c.dim() < 2 or c.shape[-1] != ndim:
         raise ValueError(f"expected coordinates of shape (..., {ndim}) for a {ndim}D image, got {tuple(c.shape)}")
+    check_coord_values(c, image_shape)
+    return c.to(torch.float32).contiguous()
+
+
+def check_coord_values(c: torch.Tensor, image_shape) -> None:
+    """Raise unless `c` holds at least one point, all finite and in SigPy's range [-N/2, N/2] per axis.
+
+    Run at construction and again whenever shared coordinates have changed in place (`NUFFT.kernel`): FINUFFT
+    crashes the process (SIGSEGV) on a NaN or Inf point, and folds a far-out one back into range silently.
+    """
+    if c.shape[:-1].numel() == 0:
+        raise ValueError(f"expected at least one k-space point, got coordinates of shape {tuple(c.shape)}")
+    finite = torch.isfinite(c).all(dim=-1)
+    if not finite.all():
+        raise ValueError(f"expected finite coordinates, got NaN or Inf at {int((~finite).sum())} of "
+                         f"{finite.numel()} k-space points (an in-place update of a learned trajectory, e.g. an "
+                         "optimiser's step, can make them so)")
     half = torch.tensor(image_shape, dtype=torch.float64, device=c.device) / 2
     worst = (c.double().abs() / half).amax()
     if not worst <= 1 + 1e-6:
         raise ValueError(f"expected coordinates in SigPy's range [-N/2, N/2] = "
                          f"{[(-float(h), float(h)) for h in half]} per axis (cycles per FOV), got values up to "
                          f"{float(worst):.3g} x N/2")
-    return c.to(torch.float32).contiguous()
 
 
 def check_eps(eps: float) -> float:
@@ -51,6 +68,31 @@ def check_eps(eps: float) -> float:
     if not lo <= eps < 1:
         raise ValueError(f"expected eps in [{lo:.3g}, 1) for single-precision NUFFT, got {eps}")
     return float(eps)
+
+
+def check_n_threads(n_threads) -> int | None:
+    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
+                                  or n_threads < 1):
+        raise ValueError(f"expected n_threads a positive integer or None (follow torch's), got {n_threads!r}")
+    return None if n_threads is None else int(n_threads)
+
+
+def check_gridding(oversamp, width) -> tuple[float, float]:
+    """SigPy's gridding settings, refused where ``sigpy.nufft`` would fail or silently be wrong.
+
+    oversamp ≤ 1 puts the image on a grid no larger than itself (relative error 0.37 against the NDFT at 1.0,
+    width 4); the Kaiser-Bessel shape β = π sqrt((width (oversamp - 1/2) / oversamp)² - 0.8) must be real.
+    """
+    for name, value in (("oversamp", oversamp), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"expected {name} a finite number, got {value!r}")
+    if not oversamp > 1:
+        raise ValueError(f"expected oversamp > 1 (SigPy's grid is oversamp times the image), got {oversamp!r}")
+    least = math.sqrt(0.8) * oversamp / (oversamp - 0.5)
+    if not width > least:
+        raise ValueError(f"expected width > {least:.3g} at oversamp {oversamp:g} (SigPy's Kaiser-Bessel kernel needs "
+                         f"width (oversamp - 1/2) / oversamp > sqrt(0.8)), got {width!r}")
+    return float(oversamp), width
 
 
 def ndft_matrix(image_shape, coords) -> torch.Tensor:
@@ -73,14 +115,16 @@ class NUFFT(TrajectoryGradients, LinearOperator):
         backend: "auto" (FINUFFT on CPU / cuFINUFFT on CUDA where installed, else SigPy at
             oversampling 2, width 6), "finufft", "cufinufft" or "sigpy".
         eps: FINUFFT accuracy, in [1.19e-7, 1).
-        n_threads: FINUFFT threads; None follows ``torch.get_num_threads()`` at each call.
-        oversamp, width: SigPy's gridding settings (SigPy's defaults 1.25, 4).
+        n_threads: FINUFFT threads, a positive integer; None follows ``torch.get_num_threads()`` at each call.
+        oversamp, width: SigPy's gridding settings (SigPy's defaults 1.25, 4): oversamp > 1, and width large
+            enough for SigPy's Kaiser-Bessel kernel (`check_gridding`).
         toeplitz: whether ``gram()`` is the Toeplitz embedding (default) or ``A.H @ A`` (False: no kernel on
             the 2N grid kept: a real array of 2^ndim times the image's size).
 
     Coordinates that require grad (a trajectory being learned) get gradients with respect to them through
     autograd, forward and adjoint; build the operator from them at each step, or pass float32 ones, which
-    the operator then shares (an in-place update re-plans on the next call).
+    the operator then shares (an in-place update re-plans on the next call, after checking the new values:
+    a NaN, Inf or out-of-range point raises a ValueError rather than reaching the backend).
 
     Shapes:
         forward: (*batch, *image_shape) -> (*batch, *coords.shape[:-1])
@@ -97,8 +141,8 @@ class NUFFT(TrajectoryGradients, LinearOperator):
         if backend != "auto" and backend != "sigpy":
             backends.require(backend)
         super().__init__(image_shape, coords.shape[:-1], torch.complex64)
-        self.backend, self.eps, self.n_threads = backend, check_eps(eps), n_threads
-        self.oversamp, self.width, self.toeplitz = oversamp, width, bool(toeplitz)
+        self.backend, self.eps, self.n_threads = backend, check_eps(eps), check_n_threads(n_threads)
+        (self.oversamp, self.width), self.toeplitz = check_gridding(oversamp, width), bool(toeplitz)
         self.register_buffer("coords", coords)
         # the Toeplitz kernel's spectrum, made by the first gram() (`trajectory_gradients.cached_spectrum`)
         self.register_buffer("spectrum", None, persistent=False)
@@ -110,6 +154,9 @@ class NUFFT(TrajectoryGradients, LinearOperator):
         coordinates keep their values (an in-place update, as an optimiser's step, makes a new one)."""
         key, version = str(device), self.coords._version
         if key not in self._kernels or self._kernels[key][0] != version:
+            # shared coordinates may have changed in place since construction: check them again, once per
+            # version (a NaN crashes FINUFFT); one pass over the points, next to a plan's set-up
+            check_coord_values(self.coords.detach(), self.domain_shape)
             self._kernels[key] = (version, self._make_kernel(torch.device(device)))
         return self._kernels[key][1]
 

@@ -55,10 +55,13 @@ def toeplitz_spectrum(nufft, weights: torch.Tensor | None = None) -> torch.Tenso
 
 
 def checked_weights(weights, points) -> torch.Tensor:
-    """Density weights as a real float32 tensor of shape `points` (a broadcast view where they broadcast)."""
+    """Density weights as a real, finite float32 tensor of shape `points` (a broadcast view where they broadcast)."""
     w = torch.as_tensor(weights)
     if w.is_complex() or not w.is_floating_point():
         raise TypeError(f"expected real floating-point weights (a density compensation), got {w.dtype}")
+    if not torch.isfinite(w).all():  # one NaN weight makes the whole normal operator's output NaN
+        raise ValueError(f"expected finite weights (a density compensation), got NaN or Inf at "
+                         f"{int((~torch.isfinite(w)).sum())} of {w.numel()} entries")
     try:
         return torch.broadcast_to(w.to(torch.float32), points)
     except RuntimeError:

@@ -73,7 +73,7 @@ class SystemModel(LinearOperator):
         att, norm, bg = (None if t is None else t.to(device) for t in given)
         is_mu = att is not None and tuple(att.shape[-2:]) == image
         inputs = {"attenuation": (att, image if is_mu else sino), "normalization": (norm, sino), "background": (bg, sino)}
-        n_slices = _slices(inputs, image)
+        n_slices = _slices(inputs, image, sino)
         slices = () if n_slices is None else (n_slices,)
         super().__init__((*slices, *image), (*slices, *sino), torch.float32)
         self.item_axes = len(slices)
@@ -185,7 +185,7 @@ def _tensor(name, value):
     return value
 
 
-def _slices(inputs, image):
+def _slices(inputs, image, sino):
     """The slice count S from inputs of shape (*shape) or (S, *shape); None if none is per-slice."""
     counts = {}
     for name, (value, shape) in inputs.items():
@@ -193,9 +193,10 @@ def _slices(inputs, image):
             continue
         if value.dim() not in (len(shape), len(shape) + 1) or tuple(value.shape[-len(shape):]) != shape:
             what = f"{name} of shape {shape}"
-            if name == "attenuation":
-                what = f"attenuation as a μ-map of shape {image} or factors of shape {shape}"
-            raise ValueError(f"expected {what} (optionally with a leading slice axis), got {tuple(value.shape)}")
+            if name == "attenuation":  # `shape` is the image's for a μ-map, else the sinogram's: name both
+                what = f"attenuation as a μ-map of shape {image} or factors of shape {sino}"
+            raise ValueError(f"expected {what} (optionally with a leading slice or item axis), "
+                             f"got {tuple(value.shape)}")
         if value.dim() == len(shape) + 1:
             counts[name] = value.shape[0]
     if len(set(counts.values())) > 1:

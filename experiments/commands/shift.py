@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from experiments import metrics, report
-from experiments.checkpoint import load_checkpoint
+from experiments.checkpoint import load_checkpoint, load_weights
 from experiments.config import apply_overrides, check_config, load_config
 from experiments.evaluation import run_baselines, stack
 from experiments.tasks import build_model, build_task, reconstruct
@@ -55,10 +55,9 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     if source_checkpoint is None:
         train(src_cfg, out / "source", task=src_task)
         source_checkpoint = out / "source" / "checkpoint.pt"
-    weights = load_checkpoint(source_checkpoint)["model"]
-    src_model, on_target = build_model(src_task, src_cfg["model"]), build_model(tgt_task, tgt_cfg["model"])
-    src_model.load_state_dict(weights)
-    on_target.load_state_dict(weights)
+    state = load_checkpoint(source_checkpoint, keys=("model",))
+    src_model = load_weights(build_model(src_task, src_cfg["model"]), state, source_checkpoint, src_cfg["model"])
+    on_target = load_weights(build_model(tgt_task, tgt_cfg["model"]), state, source_checkpoint, tgt_cfg["model"])
     name = cfg["model"]["name"]
     rows = [{"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task)},
             {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task)}]

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from bridges.mri import espirit_maps, fft2c, ifft2c
 
-from .fastmri import FastMRISlices, center_crop
+from .fastmri import FastMRISlices, center_crop, check_kspace_slice
 
 
 def crop_or_pad(x: torch.Tensor, shape) -> torch.Tensor:
@@ -72,12 +72,24 @@ class FastMRISense(Dataset):
         if not calib_width <= image_size:
             raise ValueError(f"expected calib_width <= image_size ({image_size}), got {calib_width}")
         self.slices = FastMRISlices(source)
+        for path, metadata in {path: metadata for path, _, metadata in self.slices.examples}.items():
+            # a volume's own properties, from its header and shapes: named here, before any item or training
+            if metadata["coils"] < n_coils:
+                raise ValueError(f"expected at least n_coils = {n_coils} coils in {path.name}, got {metadata['coils']}")
+            if metadata["stored_mask"]:
+                raise ValueError(f"expected fully sampled k-space in {path.name} (the items are under-sampled here), "
+                                 f"got a file with a stored mask (fastMRI's test split)")
         self.shape, self.n_coils, self.mask, self.calib_width, self.seed = (image_size, image_size), n_coils, \
             mask, calib_width, seed
         self.cache = {}
 
     def __len__(self) -> int:
         return len(self.slices)
+
+    def check(self, indices=None) -> None:
+        """The stored k-space of the items ``indices`` (all by default) read slice by slice, a ValueError naming the
+        first bad file and slice (`FastMRISlices.check`): cheap beside an item (no FFT, no ESPIRiT)."""
+        self.slices.check(indices)
 
     def __getitem__(self, index: int) -> dict:
         if index not in self.cache:
@@ -86,10 +98,7 @@ class FastMRISense(Dataset):
 
     def _item(self, index: int) -> dict:
         raw = self.slices[index]
-        where = f"{raw['fname']} slice {raw['slice']}"
-        if raw["kspace"].shape[0] < self.n_coils:
-            raise ValueError(f"expected at least n_coils = {self.n_coils} coils in {where}, "
-                             f"got {raw['kspace'].shape[0]}")
+        check_kspace_slice(raw["kspace"], f"{raw['fname']} slice {raw['slice']}")  # before the FFT and the SVD
         full = fft2c(crop_or_pad(ifft2c(raw["kspace"]), self.shape))
         mask = torch.as_tensor(self.mask(self.shape, seed=self.seed + zlib.crc32(raw["fname"].encode())))
         if tuple(mask.shape) != self.shape:

@@ -1,5 +1,7 @@
 """The configuration schema: every bundled configuration passes; each misspelt key or bad value is refused with
 its key, what it allows and what came, before any work starts."""
+import re
+
 import pytest
 import torch
 
@@ -32,6 +34,12 @@ def test_bundled_configurations_pass(name):
     ("model.initial.filter=1", r"model.initial.filter: unknown key; did you mean model.initial.filter_type\?"),
     ("task.modality=xray", r"task.modality: expected one of \['ct', 'mri', 'pet'\], got 'xray'"),
     ("evaluate.baselines.TV.tune={lam=[1]}", "evaluate.baselines.TV.method: missing; expected one of"),
+    # a model's counts and the image's side: each failed deep in torch or scikit-image, some after training
+    ("model.n_iter=0", "model.n_iter: expected an integer >= 1, got 0"),
+    ("model.n_iter=-2", "model.n_iter: expected an integer >= 1, got -2"),
+    ("model.width=0", "model.width: expected an integer >= 1, got 0"),
+    ("task.image_size=3", "task.image_size: expected an integer >= 7, got 3"),
+    ("task.image_size=6", "task.image_size: expected an integer >= 7, got 6"),
 ])
 def test_bad_override_is_named_with_what_it_allows(override, message):
     with pytest.raises(ValueError, match=message):
@@ -90,3 +98,43 @@ def test_checked_before_any_work_starts(tmp_path):
 def test_per_item_keys_belong_to_their_sources(name, override, message):
     with pytest.raises(ValueError, match=message):
         load_config(name, [override])
+
+
+@pytest.mark.parametrize("name, override, message", [
+    ("mri-cascade", "model.n_cascades=0", "model.n_cascades: expected an integer >= 1, got 0"),
+    ("mri-cascade", "task.image_size=6", "task.image_size: expected an integer >= 7, got 6"),
+    ("lpd-paper", "compare.FBPConvNet.width=0", "compare.FBPConvNet.width: expected an integer >= 1, got 0"),
+])
+def test_model_counts_and_image_size_are_checked_in_every_model_and_modality(name, override, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(name, [override])
+    assert load_config("lpd-paper", ["compare.FBPConvNet.depth=0", "model.seed=-1"])  # a U-Net of one level
+
+
+def test_the_smallest_image_size_trains_and_evaluates(tmp_path):
+    """The schema's bound is the pipeline's: at 7 pixels a side a run trains, validates and evaluates (SSIM)."""
+    from experiments.commands.run import trained_job
+    rows = trained_job("smoke-ct", tmp_path, overrides=["task.image_size=7", "train.steps=1", "data.n_train=4"])
+    assert rows and (tmp_path / "results.md").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[train\nsteps = 3\n", r"got a syntax error: .*\(at line 1, column 7\)"),
+    (b"[train]\nsteps = 3\n[train]\nlr = 1e-3\n", r"got a syntax error: Cannot declare \('train',\) twice \(at line 3"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff", r"got a file that is not UTF-8 text \(byte b'\\x89' at offset 0\)"),
+])
+def test_a_broken_configuration_file_is_named(tmp_path, content, message):
+    path = tmp_path / "broken.toml"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"expected a TOML configuration in {re.escape(str(path))}, {message}"):
+        train_command([str(path), "--out", str(tmp_path / "run")])
+
+
+def test_an_init_file_that_is_not_a_checkpoint_is_named_before_any_work(tmp_path):
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    message = (f"train.init: expected a checkpoint file written by torch.save (a zip archive; this file is not a "
+               f"checkpoint), got {str(passwd)!r}")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_command(["smoke-ct", "--out", str(tmp_path / "run"), f"train.init={str(passwd)!r}"])
+    assert not (tmp_path / "run").exists()

@@ -275,3 +275,67 @@ def test_compiled_training_follows_the_eager_run_and_saves_the_same_keys(tmp_pat
         assert float(row_b["loss"]) == pytest.approx(float(row_a["loss"]), rel=1e-3)
     assert unwrap(compiled.model).state_dict().keys() == unwrap(eager.model).state_dict().keys()
     unwrap(eager.model).load_state_dict(load_checkpoint(tmp_path / "compiled" / "checkpoint.pt")["model"])
+
+
+# ----------------------------------------------------------------------------- divergence
+TINY = ["train.steps=3", "train.checkpoint_every=1", "data.n_train=4"]
+
+
+@pytest.mark.parametrize("lr, every, step, what", [
+    ("inf", 1, 1, "weights are not finite"),  # a finite loss and gradient times inf: caught before step 1's save
+    ("1e30", 2, 2, "loss nan, gradient norm nan"),
+])
+def test_divergence_names_its_step_and_keeps_the_good_checkpoint(tmp_path, lr, every, step, what):
+    train(load_config("smoke-ct", TINY), tmp_path, progress=False)
+    good = load_checkpoint(tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match=rf"training diverged at step {step}: {what}.*lower train.lr"):
+        train(load_config("smoke-ct", [*TINY, f"train.lr={lr}", f"train.checkpoint_every={every}"]), tmp_path,
+              progress=False)
+    kept = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert kept["step"] == 3 and kept["model"].keys() == good["model"].keys()
+    assert all(torch.equal(kept["model"][k], good["model"][k]) for k in good["model"])
+
+
+def test_a_diverging_run_exits_non_zero_from_the_command_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "experiments", "train", "smoke-ct", "--out", str(tmp_path), *TINY,
+                           "train.lr=inf"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "training diverged at step 1" in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "checkpoint.pt").exists()  # step 1's weights were not finite: not written
+
+
+# Under torchrun, rank 1 alone sees a NaN batch at step 2; each rank writes the error it stopped with.
+DIVERGING_RANK = """
+import sys
+from pathlib import Path
+import torch.distributed as dist
+from experiments import training
+from experiments.config import load_config
+
+step = training.training_step
+def poisoned(run, y, x, *args):
+    if dist.get_rank() == 1 and run.step == 1:
+        y = y * float("nan")
+    return step(run, y, x, *args)
+training.training_step = poisoned
+out = Path(sys.argv[1])
+try:
+    training.train(load_config("smoke-ct", sys.argv[2:]), out, progress=False)
+except ValueError as err:
+    (out / f"rank{dist.get_rank()}.err").write_text(str(err))
+dist.destroy_process_group()
+"""
+
+
+def test_ddp_ranks_stop_together_when_one_sees_a_non_finite_loss(tmp_path):
+    worker = tmp_path / "worker.py"
+    worker.write_text(DIVERGING_RANK)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
+           str(tmp_path), *TINY, "train.device=cpu"]
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank in range(2):
+        assert (tmp_path / f"rank{rank}.err").read_text().startswith("training diverged at step 2: loss nan")
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 1 and all(v.isfinite().all() for v in state["model"].values())

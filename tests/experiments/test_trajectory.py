@@ -1,6 +1,7 @@
 """The trajectory-learning example runs end to end on a tiny problem, and its gradient step helps."""
 import math
 
+import pytest
 import torch
 
 from experiments import trajectory
@@ -25,3 +26,18 @@ def test_learning_lowers_the_training_loss_and_reports_psnr():
     assert result["losses"][-1] < result["losses"][0]
     assert set(result["psnr"]) == {"start (random)", "learned", "golden angle", "equispaced"}
     assert all(math.isfinite(v) for v in result["psnr"].values())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "-1"], "argument --steps: expected a positive integer, got '-1'"),  # was an IndexError
+    (["--steps", "0"], "argument --steps: expected a positive integer, got '0'"),
+    (["--spokes", "0"], "argument --spokes: expected a positive integer, got '0'"),
+    (["--size", "-4"], "argument --size: expected a positive integer, got '-4'"),
+    (["--size", "ten"], "argument --size: expected a positive integer, got 'ten'"),
+    (["--lr", "0"], "argument --lr: expected a positive number, got '0'"),
+    (["--lr", "nan"], "argument --lr: expected a positive number, got 'nan'"),
+])
+def test_command_line_refuses_counts_that_are_not_positive(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        trajectory.main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err

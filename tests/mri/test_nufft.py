@@ -1,12 +1,15 @@
 """NUFFT backends against the exact NDFT and SigPy's NUFFT; adjoint, gradcheck, plans, bad input."""
 import copy
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sigpy as sp
 import torch
 
-from bridges.mri import NUFFT, ndft_matrix, nufft_backends, radial, spiral
+from bridges.mri import NUFFT, Sense, ndft_matrix, nufft_backends, radial, spiral
 from bridges.testing import check_operator
 
 from tests.conftest import assert_operator_on_gpu, crandn, rel
@@ -127,6 +130,78 @@ def test_bad_input(coords):
         NUFFT(SHAPE, coords, backend="kbnufft")
     with pytest.raises(TypeError, match="complex64 or torch.complex128, got torch.float32"):
         NUFFT(SHAPE, coords)(torch.randn(*SHAPE))
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(backend="sigpy", oversamp=0), r"expected oversamp > 1 .*got 0"),
+    (dict(backend="sigpy", oversamp=1.0), r"expected oversamp > 1 .*got 1.0"),  # 0.37 from the NDFT at width 4
+    (dict(backend="sigpy", oversamp=float("nan")), r"expected oversamp a finite number, got nan"),
+    (dict(backend="sigpy", width=-1), r"expected width > 1.49 at oversamp 1.25 .*got -1"),
+    (dict(backend="sigpy", oversamp=2.0, width=1), r"expected width > 1.19 at oversamp 2 .*got 1"),
+    (dict(backend="finufft", n_threads=2.5), r"expected n_threads a positive integer or None .*got 2.5"),
+    (dict(backend="finufft", n_threads=True), r"expected n_threads a positive integer or None .*got True"),
+    (dict(backend="finufft", n_threads=0), r"expected n_threads a positive integer or None .*got 0"),
+])
+@pytest.mark.parametrize("make", ["NUFFT", "Sense"])
+def test_backend_settings_refused_at_construction(coords, options, message, make):
+    """These failed deep inside SigPy (a complex Kaiser-Bessel shape, an empty grid) or FINUFFT at the first call,
+    or, oversamp 1, returned a transform 37 % off."""
+    with pytest.raises(ValueError, match=message):
+        if make == "NUFFT":
+            NUFFT(SHAPE, coords, **options)
+        else:
+            Sense(crandn(2, *SHAPE), coords, **options)
+
+
+def test_empty_trajectory_refused(coords):
+    with pytest.raises(ValueError, match=r"expected at least one k-space point, got coordinates of shape \(0, 2\)"):
+        NUFFT(SHAPE, torch.zeros(0, 2))
+    with pytest.raises(ValueError, match=r"expected at least one k-space point, got coordinates of shape \(3, 0, 2\)"):
+        Sense(crandn(2, *SHAPE), torch.zeros(3, 0, 2))
+
+
+# A learned trajectory shared with the operator, one step made, then a NaN or Inf written into it in place
+# (as a diverging optimiser does): FINUFFT died with SIGSEGV, so it runs in a child process.
+IN_PLACE_NAN = """
+import sys, torch
+from bridges.mri import NUFFT, Sense, radial
+make, backend, bad = sys.argv[1], sys.argv[2], float(sys.argv[3])
+k = torch.nn.Parameter(torch.as_tensor(radial(16, 64, (64, 64))).float())
+maps = torch.ones(2, 64, 64, dtype=torch.complex64)
+A = NUFFT((64, 64), k, backend=backend) if make == "NUFFT" else Sense(maps, k, backend=backend)
+x = torch.randn(64, 64, dtype=torch.complex64)
+A(x).abs().pow(2).sum().backward()
+with torch.no_grad():
+    k[5] = bad
+A(x)
+"""
+
+
+@pytest.mark.parametrize("make, bad", [("NUFFT", "nan"), ("Sense", "inf")])
+def test_non_finite_shared_coordinates_raise_instead_of_crashing_finufft(make, bad):
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", IN_PLACE_NAN, make, "finufft", bad], cwd=root, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode >= 0, f"killed by signal {-run.returncode}"  # -11: SIGSEGV inside FINUFFT
+    assert run.returncode == 1 and "ValueError: expected finite coordinates, got NaN or Inf at 64 of 1024 " \
+        "k-space points" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e30])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_shared_coordinates_are_checked_again_after_an_in_place_update(coords, backend, bad):
+    """SigPy gave finite garbage for NaN and Inf; FINUFFT (where it survived) NaN, and folded 1e30 into range."""
+    k = coords.float().clone()
+    A, S, x = NUFFT(SHAPE, k, backend=backend), Sense(crandn(2, *SHAPE), k, backend=backend), crandn(*SHAPE)
+    A(x), S(x)
+    k[2, 3, 1] = bad
+    message = "expected finite coordinates" if bad != 1e30 else "expected coordinates in SigPy's range"
+    for call in (lambda: A(x), lambda: A.H(crandn(*A.range_shape)), lambda: S(x), lambda: S.H(crandn(*S.range_shape)),
+                 lambda: A.gram()):
+        with pytest.raises(ValueError, match=message):
+            call()
+    k[2, 3, 1] = 0.0  # the values fixed: the operator computes again
+    assert rel(A(x), exact(x, k)) < (1e-5 if backend == "finufft" else 2e-2)
 
 
 def test_missing_backend_says_how_to_install(coords):

@@ -60,6 +60,19 @@ def test_weighted_gram_is_A_H_W_A(maps):
         A.gram(weights=w.to(torch.complex64))
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("toeplitz", [True, False])
+def test_non_finite_weights_refused(maps, toeplitz, bad):
+    """One NaN density weight made the whole image NaN, silently, on both paths of gram()."""
+    coords = radial(6, 16, (12, 10))
+    w = torch.rand(6, 16, generator=torch.Generator().manual_seed(0))
+    w[2, 5] = bad
+    for A in (NUFFT((12, 10), coords, toeplitz=toeplitz), Sense(maps, coords, toeplitz=toeplitz)):
+        with pytest.raises(ValueError, match=r"expected finite weights \(a density compensation\), got NaN or Inf "
+                                             r"at 1 of 96 entries"):
+            A.gram(weights=w)
+
+
 @pytest.mark.parametrize("make", [lambda m, k: NUFFT((12, 10), k), lambda m, k: Sense(m, k)], ids=["nufft", "sense"])
 def test_passes_operator_checks_and_is_self_adjoint(maps, make):
     T = make(maps, radial(6, 16, (12, 10))).gram()

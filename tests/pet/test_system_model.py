@@ -1,6 +1,7 @@
 """The system model: operator checks, attenuation against a closed form, resolution against SciPy,
 multi-slice, subsets, and each bad input."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -124,6 +125,21 @@ def test_with_attenuation_per_item_equals_each_items_own_model(preset):
     assert batch.projector is base.projector   # ASTRA set up once for every batch's model
     with pytest.raises(ValueError, match="projector of this scanner's 'exact' geometry"):
         pet.SystemModel(preset, mode="exact", projector=base.projector)
+
+
+@pytest.mark.parametrize("extra", [(2, 3), ()], ids=["4-D mu", "3-D mu, wrong size"])
+def test_with_attenuation_of_a_wrong_shape_names_what_came_and_both_expected_shapes(preset, extra):
+    """A 4-D μ-map was told "factors of shape (33, 33)": the image's shape given as the sinogram's."""
+    image, sino = preset.image_shape, preset.sinogram_shape
+    mu = torch.zeros(*extra, *image) if extra else torch.zeros(3, image[0], image[1] + 1)
+    expected = (rf"expected attenuation as a μ-map of shape {re.escape(str(image))} or factors of shape "
+                rf"{re.escape(str(sino))} \(optionally with a leading slice or item axis\), got "
+                rf"{re.escape(str(tuple(mu.shape)))}")
+    base = pet.SystemModel(preset, background=2.0)
+    with pytest.raises(ValueError, match=expected):
+        base.with_attenuation(mu)
+    with pytest.raises(ValueError, match=expected):
+        pet.SystemModel(preset, mu)
 
 
 @pytest.mark.parametrize("mode", ["arc", "exact"])

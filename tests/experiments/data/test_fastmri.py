@@ -177,3 +177,35 @@ def test_bad_files_and_arguments(tmp_path):
         FastMRISlices(good, mask=lambda shape, seed: torch.ones(shape[-1]))[0]
     with pytest.raises(ValueError, match=r"expected a tensor \(..., H, W\) with H >= 64, W >= 8"):
         center_crop(torch.zeros(40, 36), (64, 8))
+
+
+BOMB = ('<?xml version="1.0"?><!DOCTYPE h [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><ismrmrdHeader>&c;</ismrmrdHeader>').encode()
+EXTERNAL = (b'<?xml version="1.0"?><!DOCTYPE h [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b'<ismrmrdHeader>&x;</ismrmrdHeader>')
+
+
+@pytest.mark.parametrize("xml, message", [
+    (header()[:200], r"expected ISMRMRD XML in the ISMRMRD header of bad.h5, got unparsable text \(.*line 1"),
+    (header(encoded=("abc", PHASE, 1)),
+     r"expected an integer in encoding/encodedSpace/matrixSize/x of the ISMRMRD header of bad.h5, got 'abc'"),
+    (header(center="1e2"),
+     r"expected an integer in encoding/encodingLimits/kspace_encoding_step_1/center of the ISMRMRD header of bad.h5, "
+     r"got '1e2'"),
+    (header(drop="reconSpace"), r"expected element encoding/reconSpace/matrixSize/x in the ISMRMRD header of bad.h5"),
+    # entities (an XML bomb, a file read by an external entity) come in a DTD, which ISMRMRD headers do not have
+    (BOMB, r"expected ISMRMRD XML without a document type declaration in the ISMRMRD header of bad.h5"),
+    (EXTERNAL, r"expected ISMRMRD XML without a document type declaration in the ISMRMRD header of bad.h5"),
+], ids=["truncated", "matrixSize not a number", "center not an integer", "element missing", "XML bomb",
+        "external entity"])
+def test_bad_header_names_its_file_and_element(tmp_path, xml, message):
+    write(tmp_path / "bad.h5", np.zeros((1, COILS, READOUT, PHASE), np.complex64), xml=xml)
+    with pytest.raises(ValueError, match=message):
+        FastMRISlices(tmp_path)
+
+
+def test_volume_without_slices_is_named(tmp_path):
+    write(tmp_path / "file1000.h5", np.zeros((0, COILS, READOUT, PHASE), np.complex64))
+    with pytest.raises(ValueError, match=r"expected kspace with at least one slice, coil and sample in file1000.h5, "
+                                         r"got shape \(0, 4, 40, 36\)"):
+        FastMRISlices(tmp_path)

@@ -3,6 +3,8 @@ explains its data, the target's magnitude is the file's reconstruction_rss, and 
 import zlib
 from functools import partial
 
+import h5py
+import numpy as np
 import pytest
 import torch
 
@@ -56,8 +58,8 @@ def test_crop_or_pad_and_coil_compression():
 
 
 def test_bad_settings_are_named(volume):
-    with pytest.raises(ValueError, match=r"expected at least n_coils = 8 coils in file1000.h5 slice 0, got 6"):
-        FastMRISense(volume, image_size=RECON, n_coils=8, mask=MASK, calib_width=12)[0]
+    with pytest.raises(ValueError, match=r"expected at least n_coils = 8 coils in file1000.h5, got 6"):
+        FastMRISense(volume, image_size=RECON, n_coils=8, mask=MASK, calib_width=12)  # named before any item
     with pytest.raises(ValueError, match=r"expected the mask to sample the calib_width = 16 central lines .*got 13 of them"):
         FastMRISense(volume, image_size=RECON, n_coils=4, mask=MASK, calib_width=16)[0]
     with pytest.raises(ValueError, match=r"expected calib_width <= image_size \(32\), got 40"):
@@ -66,3 +68,42 @@ def test_bad_settings_are_named(volume):
         FastMRISense(volume, image_size=RECON, n_coils=4, mask=lambda shape, seed: torch.ones(32), calib_width=12)[0]
     with pytest.raises(TypeError, match="expected mask as a callable"):
         FastMRISense(volume, image_size=RECON, n_coils=4, mask=None)
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.nan, r"expected finite k-space in bad.h5 slice 1, got 64 non-finite values \(NaN or Inf\)"),
+    (np.inf, r"expected finite k-space in bad.h5 slice 1, got 64 non-finite values \(NaN or Inf\)"),
+    (0.0, r"expected k-space with a nonzero value in bad.h5 slice 1, got an all-zero slice"),
+    # 3e37 (< float32's 3.4e38) is finite, yet the item's FFT sums overflow to Inf (an error naming no file)
+    (3e37, r"expected \|k\| <= 1.57e\+17 in bad.h5 slice 1 \(so that sums of \|k\|² over its 13824 samples "
+           r"stay finite in float32\), got a maximum of 3e\+37"),
+], ids=["NaN", "Inf", "all-zero slice", "huge"])
+def test_bad_kspace_values_are_named_with_file_and_slice(tmp_path, value, message):
+    """Non-finite k-space once reached the coil compression's SVD (torch's LinAlgError, no file named), an all-zero
+    slice ESPIRiT ("maps must be finite"), huge values the FFT ("k-space must be finite")."""
+    path = tmp_path / "bad.h5"
+    write_volume(path)
+    with h5py.File(path, "r+") as f:
+        kspace = f["kspace"][1]
+        if value == 0:
+            kspace[...] = 0
+        else:
+            kspace[2, :, 5] = value  # one column of one coil: a corrupt stretch of the slice
+        f["kspace"][1] = kspace
+    data = FastMRISense(path, image_size=RECON, n_coils=4, mask=MASK, calib_width=12)
+    assert torch.isfinite(data[0]["y"]).all()  # the good slice
+    with pytest.raises(ValueError, match=message):
+        data[1]
+    with pytest.raises(ValueError, match=message):
+        data.check()  # the streamed pass a job runs before training: the same error
+
+
+def test_file_with_a_stored_mask_is_refused(tmp_path):
+    """fastMRI's test split stores under-sampled k-space and its mask; items need fully sampled k-space."""
+    path = tmp_path / "file2000.h5"
+    write_volume(path)
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("mask", data=np.ones(36, bool))
+    with pytest.raises(ValueError, match=r"expected fully sampled k-space in file2000.h5 .*got a file with a stored "
+                                         r"mask \(fastMRI's test split\)"):
+        FastMRISense(path, image_size=RECON, n_coils=4, mask=MASK, calib_width=12)
