@@ -11,6 +11,9 @@ map itself, and vmap becomes the kernels' own batch dimension, one call and neve
   (A custom op's registered autograd does not serve torch.func, hence the two doors.)
 - Traceable operators (the algebra's ``A.H``, ``A @ B``, ``c * A``, ``A + B``, often made inside compiled
   code, and operators of plain torch code) are traced through.
+- An operator whose kernels depend on tensors that require grad (its ``_tensor_inputs``: a k-space
+  trajectory being learned) goes, while grad mode is on, through `_ApplyWithInputs`, which adds their
+  gradients from the operator's ``_tensor_inputs_vjp``; eagerly, and for first derivatives only.
 The custom op takes tensors and numbers only, so it finds its operator through a registry of weak
 references keyed by an integer each operator holds (`register`).
 """
@@ -20,6 +23,7 @@ import itertools
 import weakref
 
 import torch
+from torch.autograd.function import once_differentiable
 
 _OPERATORS: dict = {}
 _KEYS = itertools.count()
@@ -100,8 +104,49 @@ class _Apply(torch.autograd.Function):
         return out.reshape(*x.shape[:2], *out.shape[1:]), 0
 
 
+class _ApplyWithInputs(torch.autograd.Function):
+    """`_Apply` for an operator with tensor inputs that require grad: y = A(t) x as a function of x and t."""
+
+    @staticmethod
+    def forward(op, x, adjoint, *tensors):
+        return op._kernel(x, adjoint)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.op, x, ctx.adjoint = inputs[:3]
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    @once_differentiable  # the tensor inputs' gradient is not itself differentiable: a second derivative raises
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = ctx.op._kernel(grad, not ctx.adjoint) if ctx.needs_input_grad[1] else None
+        grads = (None,) * (len(ctx.needs_input_grad) - 3)
+        if any(ctx.needs_input_grad[3:]):
+            grads = ctx.op._tensor_inputs_vjp(x, grad, ctx.adjoint)
+        return (None, grad_x, None, *grads)
+
+
+def _tracked_inputs(op) -> tuple:
+    """The tensor inputs of `op` when one requires grad and grad mode is on, else ()."""
+    if not torch.is_grad_enabled():
+        return ()
+    inputs = op._tensor_inputs()
+    if not any(t.requires_grad for _, t in inputs):
+        return ()
+    if torch.compiler.is_compiling():  # the custom op would hold them constant, silently
+        names = ", ".join(dict.fromkeys(name for name, t in inputs if t.requires_grad))
+        raise RuntimeError(f"{type(op).__name__}: gradients with respect to the {names} run eagerly; got {names} "
+                           "that require grad under torch.compile")
+    return tuple(t for _, t in inputs)
+
+
 def apply_operator(op, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
     """``op`` (or its adjoint) on a flat, contiguous batch (N, *shape), through the door that fits."""
+    tensors = _tracked_inputs(op)
+    if tensors:
+        return _ApplyWithInputs.apply(op, x, adjoint, *tensors)
     if not torch.compiler.is_compiling():
         return _Apply.apply(op, x, adjoint)
     if op.traceable:  # traced through: its parts or torch ops are the graph's, and it needs no key

@@ -21,6 +21,8 @@ Example::
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -47,9 +49,16 @@ class LinearOperator(nn.Module):
         forward: (*batch, *domain_shape) -> (*batch, *range_shape)
         adjoint: (*batch, *range_shape) -> (*batch, *domain_shape)
 
-    Subclasses set ``batched_kernels = True`` if ``_forward``/``_adjoint`` take a
-    leading batch dimension ``(B, *shape)``; otherwise they receive one item of
-    exact shape and the batch is looped here.
+    A subclass implements the protected hooks below and never a public method, so that every call passes
+    the same checks and the same autograd:
+
+    - ``_forward``/``_adjoint`` (required): the raw kernels. With ``batched_kernels = True`` they take a
+      leading batch dimension ``(B, *shape)``; otherwise one item of exact shape, the batch looped here.
+    - ``_adjoint_operator()``: the operator ``H`` returns (default `AdjointOperator`; a self-adjoint
+      operator returns itself).
+    - ``_normal(weights)``: the operator ``gram`` returns (default ``A.H @ A``), where a cheaper form exists.
+    - ``_tensor_inputs()`` and ``_tensor_inputs_vjp``: tensors other than the input that the kernels depend
+      on and that autograd differentiates (a k-space trajectory being learned), see `bridges.autograd`.
 
     A per-item operator (``item_axes = 1``: `bridges.mri.CartesianSense` with maps ``(B, C, y, x)`` or masks
     ``(B, y, x)``, `bridges.pet.SystemModel` with μ-maps ``(B, y, x)``) holds a batch of B operators, one per
@@ -75,11 +84,17 @@ class LinearOperator(nn.Module):
         # The additive term of the measurement model, in range units; a subclass assigns a tensor.
         self.register_buffer("background", None)
         self._norm = None
+        self._adjoint_ref = None  # the operator H returned, held weakly (it holds this one strongly)
         self._sensitivity = {}  # A^H 1 per device
-        self._subsets = {}      # n_subsets -> [subset operators]
+        self._subsets, self._subsets_device = {}, None  # n_subsets -> [subset operators], and where they were cut
         # The custom op's key; a traceable operator needs none (and is often made in compiled code, as A.H in a
         # model's forward, where registering would be a side effect for Dynamo to guard on).
         self._key = None if self.traceable else register(self)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_adjoint_ref"] = None  # a weak reference neither pickles nor may a copy share its original's H
+        return state
 
     def __setstate__(self, state):
         # a copy (copy.deepcopy, pickle) is an operator of its own: it needs its own key
@@ -92,6 +107,28 @@ class LinearOperator(nn.Module):
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    # --- hooks a subclass may implement --------------------------------------
+    def _adjoint_operator(self) -> "LinearOperator":
+        """The operator A^H that ``H`` returns and keeps."""
+        return AdjointOperator(self)
+
+    def _normal(self, weights) -> "LinearOperator":
+        """The operator A^H W A that ``gram`` returns; weights None (W = I) unless a subclass takes them."""
+        if weights is not None:
+            raise TypeError(f"{type(self).__name__}.gram takes no weights, got {type(weights).__name__}")
+        return ComposedOperator(self.H, self)
+
+    def _tensor_inputs(self) -> tuple:
+        """Tensors besides the input that the kernels depend on, as (name, tensor) pairs
+        (``(("coordinates", k),)``), where autograd should differentiate them; none by default. An operator
+        giving any implements `_tensor_inputs_vjp`, and runs eagerly while they require grad."""
+        return ()
+
+    def _tensor_inputs_vjp(self, x: torch.Tensor, grad: torch.Tensor, adjoint: bool) -> tuple:
+        """The gradients of Re<grad, A x> (A^H x if ``adjoint``) with respect to `_tensor_inputs`, in its order
+        (None for one that needs none), for a flat batch x (N, *shape) and its output's cotangent ``grad``."""
+        raise NotImplementedError(f"{type(self).__name__} has tensor inputs but no vector-Jacobian product")
 
     # --- public application --------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,8 +179,17 @@ class LinearOperator(nn.Module):
     # --- algebra -------------------------------------------------------------
     @property
     def H(self) -> "LinearOperator":
-        """The adjoint as an operator: ``A.H(y) == A.adjoint(y)``, ``A.H.H is A``."""
-        return AdjointOperator(self)
+        """The adjoint as an operator: ``A.H(y) == A.adjoint(y)``; the same object while it lives, and
+        ``A.H.H is A``.
+
+        Kept by a weak reference: the adjoint holds A (a registered submodule), so a strong one back would
+        make a cycle, left to the garbage collector, and would recurse in ``state_dict``.
+        """
+        adjoint = None if self._adjoint_ref is None else self._adjoint_ref()
+        if adjoint is None:
+            adjoint = self._adjoint_operator()
+            self._adjoint_ref = weakref.ref(adjoint)
+        return adjoint
 
     @property
     def T(self) -> "LinearOperator":
@@ -180,9 +226,10 @@ class LinearOperator(nn.Module):
     def __sub__(self, other):
         return self + (-other)
 
-    def gram(self) -> "LinearOperator":
-        """The normal operator A^H A; subclasses with a cheaper form override it."""
-        return ComposedOperator(self.H, self)
+    def gram(self, weights=None) -> "LinearOperator":
+        """The normal operator A^H W A, W = diag(weights) on the range where the operator takes weights (a
+        density compensation; the identity by default); ``A.H @ A`` unless a subclass has a cheaper form."""
+        return self._normal(weights)
 
     def norm(self, n_iter: int = 50, rtol: float = 1e-4, seed: int = 0, recompute: bool = False,
              device=None) -> float:
@@ -193,10 +240,7 @@ class LinearOperator(nn.Module):
         if self._norm is not None and not recompute:
             return self._norm
         g = torch.Generator(device="cpu").manual_seed(seed)
-        x = torch.randn(self.domain_shape, generator=g, dtype=_real(self.domain_dtype))
-        if self.domain_dtype.is_complex:
-            x = torch.complex(x, torch.randn(self.domain_shape, generator=g, dtype=x.dtype))
-        x = x.to(self.device if device is None else device)
+        x = random_input(self.domain_shape, self.domain_dtype, g, self.device if device is None else device)
         estimate = 0.0
         with torch.no_grad():
             for _ in range(n_iter):
@@ -259,15 +303,34 @@ class LinearOperator(nn.Module):
             self.subset(None)  # raises the TypeError that names what has views
         if n_subsets > self.range_shape[-2]:
             raise ValueError(f"n_subsets must be at most the number of views ({self.range_shape[-2]}), got {n_subsets}")
+        # Kept subsets hold tensors of their own (a PET model's factors), not buffers (as submodules they would enter
+        # state_dict()), so .to() does not reach them: after a move they are cut again where the operator now is.
+        if self._subsets_device != self.device:
+            self._subsets.clear()
+            self._subsets_device = self.device
         if n_subsets not in self._subsets:
             self._subsets[n_subsets] = [self.subset(slice(k, None, n_subsets)) for k in range(n_subsets)]
         return self._subsets[n_subsets]
 
     def adjoint_error(self, seed: int = 0, device=None) -> float:
-        """Relative mismatch of <Ax, y> and <x, A^H y> on random data on ``device`` (default `device`);
-        see `bridges.testing`."""
-        from .testing import adjoint_error
-        return adjoint_error(self, seed=seed, device=self.device if device is None else device)
+        """|<Ax, y> - <x, A^H y>| / (||Ax|| ||y||) on random data on ``device`` (default `device`): the
+        dot-product adjoint test of `bridges.testing`.
+
+        The denominator is the scale of both sides (Cauchy-Schwarz), so the error is the operator's mismatch
+        relative to its size, not to a near-zero product.
+        """
+        g = torch.Generator().manual_seed(seed)
+        device = self.device if device is None else device
+        x = random_input(self.domain_shape, self.domain_dtype, g, device)
+        y = random_input(self.range_shape, self.range_dtype, g, device)
+        with torch.no_grad():
+            ax, ahy = self(x), self.adjoint(y)
+        lhs, rhs = inner(ax, y), inner(x, ahy)
+        if not self.domain_dtype.is_complex and self.range_dtype.is_complex:
+            lhs = lhs.real  # a real-to-complex operator is adjoint for Re<., .>
+        scale = torch.linalg.vector_norm(ax.to(torch.complex128)) * \
+            torch.linalg.vector_norm(y.to(torch.complex128))
+        return float(abs(lhs - rhs) / scale)
 
     def extra_repr(self) -> str:
         dt = str(self.domain_dtype) if self.domain_dtype == self.range_dtype else f"{self.domain_dtype}->{self.range_dtype}"
@@ -276,6 +339,19 @@ class LinearOperator(nn.Module):
 
 def _real(dtype):
     return {torch.complex64: torch.float32, torch.complex128: torch.float64}.get(dtype, dtype)
+
+
+def random_input(shape, dtype, generator: torch.Generator, device="cpu", batch=()) -> torch.Tensor:
+    """Standard normal data of `dtype` (complex: independent real and imaginary parts)."""
+    x = torch.randn(*batch, *shape, generator=generator, dtype=_real(dtype))
+    if dtype.is_complex:
+        x = torch.complex(x, torch.randn(*batch, *shape, generator=generator, dtype=x.dtype))
+    return x.to(device)
+
+
+def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """<a, b> = sum(conj(a) * b) in double precision."""
+    return torch.vdot(a.reshape(-1).to(torch.complex128), b.reshape(-1).to(torch.complex128))
 
 
 def _checked_shape(shape, name):
@@ -301,12 +377,14 @@ class AdjointOperator(LinearOperator):
     def _adjoint(self, x):
         return self.op.forward(x)
 
-    @property
-    def H(self):
+    def _adjoint_operator(self):
         return self.op
 
-    def norm(self, *args, **kwargs):
-        return self.op.norm(*args, **kwargs)
+    def _tensor_inputs(self):
+        return self.op._tensor_inputs()
+
+    def _tensor_inputs_vjp(self, x, grad, adjoint):
+        return self.op._tensor_inputs_vjp(x, grad, not adjoint)
 
 
 class ComposedOperator(LinearOperator):
@@ -317,8 +395,8 @@ class ComposedOperator(LinearOperator):
 
     def __init__(self, outer: LinearOperator, inner: LinearOperator):
         if inner.range_shape != outer.domain_shape or inner.range_dtype != outer.domain_dtype:
-            raise ValueError(f"cannot compose: inner range {inner.range_shape} {inner.range_dtype} does not match "
-                             f"outer domain {outer.domain_shape} {outer.domain_dtype}")
+            raise ValueError(f"cannot compose: expected the inner range {inner.range_shape} {inner.range_dtype} to "
+                             f"match the outer domain, got {outer.domain_shape} {outer.domain_dtype}")
         super().__init__(inner.domain_shape, outer.range_shape, inner.domain_dtype, outer.range_dtype)
         self.outer, self.inner = outer, inner
         self.item_axes = min(outer.item_axes, inner.item_axes)  # block-diagonal over items only if both are
@@ -328,6 +406,20 @@ class ComposedOperator(LinearOperator):
 
     def _adjoint(self, y):
         return self.inner.adjoint(self.outer.adjoint(y))
+
+    def _tensor_inputs(self):
+        return self.outer._tensor_inputs() + self.inner._tensor_inputs()
+
+    def _tensor_inputs_vjp(self, x, grad, adjoint):
+        # the chain rule on x -> A(B x) (adjoint: y -> B^H(A^H y)); a part without tensor inputs costs nothing
+        first, second = (self.outer, self.inner) if adjoint else (self.inner, self.outer)
+        apply_first = first.adjoint if adjoint else first.forward
+        apply_second = second.forward if adjoint else second.adjoint
+        with torch.no_grad():
+            to_second = second._tensor_inputs_vjp(apply_first(x), grad, adjoint) if second._tensor_inputs() else ()
+            to_first = first._tensor_inputs_vjp(x, apply_second(grad), adjoint) if first._tensor_inputs() else ()
+        # in `_tensor_inputs`' order: the outer's, then the inner's
+        return to_first + to_second if adjoint else to_second + to_first
 
 
 class ScaledOperator(LinearOperator):
@@ -342,12 +434,21 @@ class ScaledOperator(LinearOperator):
         super().__init__(op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
         self.op, self.scalar, self.item_axes = op, scalar, op.item_axes
 
+    def _conj(self):
+        return self.scalar.conjugate() if isinstance(self.scalar, complex) else self.scalar
+
     def _forward(self, x):
         return self.scalar * self.op.forward(x)
 
     def _adjoint(self, y):
-        conj = self.scalar.conjugate() if isinstance(self.scalar, complex) else self.scalar
-        return conj * self.op.adjoint(y)
+        return self._conj() * self.op.adjoint(y)
+
+    def _tensor_inputs(self):
+        return self.op._tensor_inputs()
+
+    def _tensor_inputs_vjp(self, x, grad, adjoint):
+        # Re<g, c A x> = Re<conj(c) g, A x>, and Re<g, conj(c) A^H x> = Re<c g, A^H x>
+        return self.op._tensor_inputs_vjp(x, (self.scalar if adjoint else self._conj()) * grad, adjoint)
 
 
 class SumOperator(LinearOperator):
@@ -368,6 +469,64 @@ class SumOperator(LinearOperator):
 
     def _adjoint(self, y):
         return self.a.adjoint(y) + self.b.adjoint(y)
+
+    def _tensor_inputs(self):
+        return self.a._tensor_inputs() + self.b._tensor_inputs()
+
+    def _tensor_inputs_vjp(self, x, grad, adjoint):
+        return tuple(grads for op in (self.a, self.b) if op._tensor_inputs()
+                     for grads in op._tensor_inputs_vjp(x, grad, adjoint))
+
+
+class Stacked(LinearOperator):
+    """I_n ⊗ A: A on each of n stacked inputs, as one call of A on a batch of n (coil images to a NUFFT).
+
+    Shapes: forward (*batch, n, *A.domain_shape) -> (*batch, n, *A.range_shape).
+    """
+
+    batched_kernels = True
+    traceable = True
+
+    def __init__(self, op: LinearOperator, n: int):
+        super().__init__((n, *op.domain_shape), (n, *op.range_shape), op.domain_dtype, op.range_dtype)
+        self.op = op
+
+    def _forward(self, x):
+        return self.op.forward(x)  # the leading (batch, n) axes are A's batch: one call, no copy
+
+    def _adjoint(self, y):
+        return self.op.adjoint(y)
+
+    def _normal(self, weights):
+        # (I ⊗ A)^H (I ⊗ W) (I ⊗ A) = I ⊗ A^H W A, for weights of A's range (shared by the n blocks)
+        return Stacked(self.op.gram(weights), self.domain_shape[0])
+
+    def _tensor_inputs(self):
+        return self.op._tensor_inputs()
+
+    def _tensor_inputs_vjp(self, x, grad, adjoint):
+        shape, other = (self.op.range_shape, self.op.domain_shape) if adjoint else \
+            (self.op.domain_shape, self.op.range_shape)
+        return self.op._tensor_inputs_vjp(x.reshape(-1, *shape), grad.reshape(-1, *other), adjoint)
+
+
+class Identity(LinearOperator):
+    """x -> x on ``shape``: the unit of composition (a single-coil `bridges.mri.CartesianSense`'s coil factor)."""
+
+    batched_kernels = True
+    traceable = True
+
+    def __init__(self, shape, dtype=torch.float32, item_axes: int = 0):
+        super().__init__(shape, shape, dtype)
+        self.item_axes = item_axes
+
+    def _forward(self, x):
+        return x
+
+    _adjoint = _forward
+
+    def _adjoint_operator(self) -> "Identity":
+        return self
 
 
 class MatrixOperator(LinearOperator):

@@ -12,7 +12,7 @@ import tempfile
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from .operator import LinearOperator
+from .operator import LinearOperator, inner, random_input  # noqa: F401 (public here too)
 
 _WIDE = {torch.float32: torch.float64, torch.complex64: torch.complex128}
 
@@ -23,36 +23,9 @@ class OperatorCheckError(AssertionError):
     # so pytest reports it as a failed check and `pytest.raises(AssertionError)` keeps working.
 
 
-def random_input(shape, dtype, generator: torch.Generator, device="cpu", batch=()):
-    """Standard normal data of `dtype` (complex: independent real and imaginary parts)."""
-    real = {torch.complex64: torch.float32, torch.complex128: torch.float64}.get(dtype, dtype)
-    x = torch.randn(*batch, *shape, generator=generator, dtype=real)
-    if dtype.is_complex:
-        x = torch.complex(x, torch.randn(*batch, *shape, generator=generator, dtype=real))
-    return x.to(device)
-
-
-def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """<a, b> = sum(conj(a) * b) in double precision (the real part for a real-domain operator)."""
-    return torch.vdot(a.reshape(-1).to(torch.complex128), b.reshape(-1).to(torch.complex128))
-
-
 def adjoint_error(op: LinearOperator, seed: int = 0, device="cpu") -> float:
-    """|<Ax, y> - <x, A^H y>| / (||Ax|| ||y||), the dot-product adjoint test.
-
-    The denominator is the scale of both sides (Cauchy-Schwarz), so the error is
-    the operator's mismatch relative to its size, not to a near-zero product.
-    """
-    g = torch.Generator().manual_seed(seed)
-    x = random_input(op.domain_shape, op.domain_dtype, g, device)
-    y = random_input(op.range_shape, op.range_dtype, g, device)
-    with torch.no_grad():
-        ax, ahy = op(x), op.adjoint(y)
-    lhs, rhs = inner(ax, y), inner(x, ahy)
-    if not op.domain_dtype.is_complex and op.range_dtype.is_complex:
-        lhs = lhs.real  # a real-to-complex operator is adjoint for Re<., .>
-    scale = torch.linalg.vector_norm(ax.to(torch.complex128)) * torch.linalg.vector_norm(y.to(torch.complex128))
-    return float(abs(lhs - rhs) / scale)
+    """|<Ax, y> - <x, A^H y>| / (||Ax|| ||y||), the dot-product adjoint test (`LinearOperator.adjoint_error`)."""
+    return op.adjoint_error(seed=seed, device=device)
 
 
 def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: float = 1e-5,

@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "experiments.commands.train",
     "evaluate": "experiments.commands.evaluate",
     "shift": "experiments.commands.shift",
+    "keys": "experiments.commands.keys",          # every configuration key with its default, as markdown
 }
 
 

@@ -44,7 +44,7 @@ def tuned_baselines(task: Task, cfg: dict, log=print) -> dict:
     """Each configured baseline as ``method(op, y)``, its free parameters tuned first on the validation set (with
     its items' operators, `Task.operator`)."""
     methods, val = {}, None
-    for name, spec in cfg.get("evaluate", {}).get("baselines", {}).items():
+    for name, spec in cfg["evaluate"]["baselines"].items():
         spec = dict(spec)
         method, grid = spec.pop("method"), spec.pop("tune", None)  # names checked by config.check_config
         if grid:
@@ -103,9 +103,9 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     if PAIRED in columns and REGIONS["interior"] in rows[0]:  # an edge cannot carry the comparison
         add_paired_column(rows, len(methods), REGIONS["interior"], PAIRED_INTERIOR)
         columns.append(PAIRED_INTERIOR)
-    paper = cfg.get("evaluate", {}).get("paper")
+    paper = cfg["evaluate"]["paper"]
     if paper:
-        column = f"paper: PSNR, SSIM ({cfg['evaluate'].get('paper_source', 'published')})"
+        column = f"paper: PSNR, SSIM ({cfg['evaluate']['paper_source']})"
         for row in rows:
             row[column] = "{:.2f}, {:.3f}".format(*paper[row["method"]]) if row["method"] in paper else "–"
         columns.append(column)

@@ -39,7 +39,6 @@ MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPC
 PER_ITEM_MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet")  # model(y, op=...)
 SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
 MRI_MASKS = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
-PET_SCANNERS = {"biograph_mmr": pet.PETScanner.biograph_mmr, "discovery_690": pet.PETScanner.discovery_690}
 FINE = {"ct": 4, "mri": 4, "pet": 2}  # the continuous data models' grids, this many times the reconstruction's
 
 
@@ -80,37 +79,36 @@ class Task:
 
 
 def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
-    """The operator named by a ``[task]`` section, and a one-line description of it."""
-    modality = task_cfg.get("modality")
-    size = int(task_cfg.get("image_size", 128))
-    if modality == "ct" and task_cfg.get("geometry", "scanner") == "parallel":
-        geometry = paper_parallel_beam(size, float(task_cfg.get("fov", size)), int(task_cfg.get("n_views", 30)))
+    """The operator named by a ``[task]`` section (its defaults filled in: `config.with_defaults`), and a one-line
+    description of it."""
+    modality = task_cfg["modality"]
+    size = task_cfg.get("image_size")  # CT's and MRI's; PET's grid is its scanner's
+    if modality == "ct" and task_cfg["geometry"] == "parallel":
+        fov = float(size if task_cfg["fov"] is None else task_cfg["fov"])  # default: one pixel a mm
+        geometry = paper_parallel_beam(size, fov, task_cfg["n_views"])
         return ct.Projector(geometry), (f"parallel beam, {geometry.n_views} views x {geometry.n_detectors} channels "
                                         f"(ODL's parallel_beam_geometry), {size}² pixels of "
                                         f"{geometry.pixel_size[0]:.2f} mm, {_ct_noise(task_cfg)}")
     if modality == "ct":
-        geometry = ct.scanner(task_cfg.get("scanner", "siemens-definition-as"), view_step=int(task_cfg.get("view_step", 1)),
-                              detector_binning=int(task_cfg.get("detector_binning", 1)), image_shape=(size, size),
-                              fov=task_cfg.get("fov"))
-        return ct.Projector(geometry), (f"{task_cfg.get('scanner', 'siemens-definition-as')}: {geometry.n_views} views x "
+        geometry = ct.scanner(task_cfg["scanner"], view_step=task_cfg["view_step"],
+                              detector_binning=task_cfg["detector_binning"], image_shape=(size, size),
+                              fov=task_cfg["fov"])  # None: the preset's
+        return ct.Projector(geometry), (f"{task_cfg['scanner']}: {geometry.n_views} views x "
                                         f"{geometry.n_detectors} channels, {size}² pixels of {geometry.pixel_size[0]:.2f} mm, "
                                         f"{_ct_noise(task_cfg)}")
     if modality == "mri":
         shape = (size, size)
-        maps = mri.birdcage_maps(shape, int(task_cfg.get("n_coils", 8)))
-        sampler = _choice("task.mask", MRI_MASKS, task_cfg.get("mask", "equispaced"))
-        acceleration = float(task_cfg.get("acceleration", 4))
-        mask = sampler(shape, acceleration, float(task_cfg.get("center_fraction", 0.08)),
-                       seed=int(task_cfg.get("mask_seed", 0)))
+        maps = mri.birdcage_maps(shape, task_cfg["n_coils"])
+        sampler = _choice("task.mask", MRI_MASKS, task_cfg["mask"])
+        acceleration = float(task_cfg["acceleration"])
+        mask = sampler(shape, acceleration, float(task_cfg["center_fraction"]), seed=task_cfg["mask_seed"])
         return mri.CartesianSense(maps, mask), (f"{maps.shape[0]}-coil Cartesian, {size}², {acceleration:g}x "
-                                                f"{task_cfg.get('mask', 'equispaced')} columns")
+                                                f"{task_cfg['mask']} columns")
     if modality == "pet":
-        scanner = _choice("task.scanner", PET_SCANNERS, task_cfg.get("scanner", "biograph_mmr"))(
-            downsample=int(task_cfg.get("downsample", 4)))
-        total_counts = float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS))
-        model = data.pet_system_model(scanner, total_counts, float(task_cfg.get("scatter_fraction", 0.35)),
-                                      float(task_cfg.get("randoms_fraction", 0.2)),
-                                      resolution_fwhm=task_cfg.get("resolution_fwhm"))
+        scanner = pet.scanner(task_cfg["scanner"], downsample=task_cfg["downsample"])
+        total_counts = float(task_cfg["total_counts"])
+        model = data.pet_system_model(scanner, total_counts, float(task_cfg["scatter_fraction"]),
+                                      float(task_cfg["randoms_fraction"]), resolution_fwhm=task_cfg["resolution_fwhm"])
         return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
                        f"{scanner.image_shape[0]}² pixels, {total_counts:g} true counts")
     raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
@@ -129,9 +127,9 @@ def paper_parallel_beam(size: int, fov: float, n_views: int) -> ct.ParallelBeam2
 
 
 def _ct_noise(task_cfg: dict) -> str:
-    if task_cfg.get("noise") == "relative-gaussian":
-        return f"white noise of {task_cfg.get('noise_level', 0.05):g} x mean |data|"
-    return f"I0 = {task_cfg.get('photons', 1e4):g} photons"
+    if task_cfg["noise"] == "relative-gaussian":
+        return f"white noise of {task_cfg['noise_level']:g} x mean |data|"
+    return f"I0 = {task_cfg['photons']:g} photons"
 
 
 def _choice(key: str, options: dict, name):
@@ -154,27 +152,30 @@ def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, data_cfg: d
     validation and test splits, as the LPD paper validated and tested on the Shepp-Logan phantom alone).
     ``data.model`` names the data model: "continuous" (the default; data the reconstruction did not simulate) or
     "discrete" (the inverse crime, for ablations)."""
-    cache, model = bool(data_cfg.get("cache", True)), data_cfg.get("model", "continuous")
-    fine = int(data_cfg.get("fine", FINE[modality]))
+    cache, model, fine = data_cfg["cache"], data_cfg["model"], _fine(modality, data_cfg)
     if modality == "ct":
-        return data.ct_dataset(op, n, seed, photons=float(task_cfg.get("photons", 1e4)),
-                               noise=task_cfg.get("noise", "poisson"), phantom=phantom or task_cfg.get("phantom", "lpd"),
-                               cache=cache, noise_level=float(task_cfg.get("noise_level", 0.05)), model=model,
-                               sub_rays=int(data_cfg.get("sub_rays", 4)), fine=fine)
+        return data.ct_dataset(op, n, seed, photons=float(task_cfg["photons"]), noise=task_cfg["noise"],
+                               phantom=phantom or task_cfg["phantom"], cache=cache,
+                               noise_level=float(task_cfg["noise_level"]), model=model, sub_rays=data_cfg["sub_rays"],
+                               fine=fine)
     if modality == "mri":
-        return data.mri_dataset(op, n, seed, sigma=float(task_cfg.get("noise_sigma", 0.01)), cache=cache, model=model,
-                                fine=fine)
-    return data.pet_dataset(op, n, seed, total_counts=float(task_cfg.get("total_counts", data.PET_TOTAL_COUNTS)),
-                            lungs=bool(task_cfg.get("lungs", True)), cache=cache, data_model=model, fine=fine)
+        return data.mri_dataset(op, n, seed, sigma=float(task_cfg["noise_sigma"]), cache=cache, model=model, fine=fine)
+    return data.pet_dataset(op, n, seed, total_counts=float(task_cfg["total_counts"]), lungs=task_cfg["lungs"],
+                            cache=cache, data_model=model, fine=fine)
+
+
+def _fine(modality: str, data_cfg: dict) -> int:
+    """``data.fine``, or the modality's own (`FINE`) where the configuration leaves it out."""
+    return FINE[modality] if data_cfg["fine"] is None else data_cfg["fine"]
 
 
 def real_anatomy(modality: str, test: Dataset, data_cfg: dict) -> Dataset | None:
     """The real-anatomy test items of a modality through the test split's data model (None for PET: its objects
     need an activity and a μ-map, which one CT or MR slice does not give)."""
     objects = {"ct": data.real_ct_objects, "mri": data.real_mr_objects}.get(modality)
-    if objects is None or not data_cfg.get("real_anatomy", True):
+    if objects is None or not data_cfg["real_anatomy"]:
         return None
-    fine = int(data_cfg.get("fine", FINE[modality]))
+    fine = _fine(modality, data_cfg)
     shape = test.op.domain_shape[-2:]
     return data.real_anatomy_dataset(test, objects((shape[0] * fine, shape[1] * fine)))
 
@@ -187,8 +188,8 @@ def lodopab_task(data_cfg: dict) -> Task:
     sets = {}
     for split, part in parts.items():
         full = data.LoDoPaB(data_cfg["root"], part, units="physical")
-        n = data_cfg.get(f"n_{split}")
-        sets[split] = full if n is None else Subset(full, range(min(int(n), len(full))))
+        n = data_cfg[f"n_{split}"]  # None: all
+        sets[split] = full if n is None else Subset(full, range(min(n, len(full))))
     return Task("ct", op, sets["train"], sets["val"], sets["test"], f"LoDoPaB-CT files in {data_cfg['root']}")
 
 
@@ -202,16 +203,16 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
     Every volume the job uses is checked first (`FastMRISense.check`): a bad file and slice are named before training.
     """
     files = sorted(Path(data_cfg["root"]).glob("*.h5"))
-    n_val, n_test = int(data_cfg.get("val_volumes", 1)), int(data_cfg.get("test_volumes", 1))
+    n_val, n_test = data_cfg["val_volumes"], data_cfg["test_volumes"]
     if len(files) < n_val + n_test + 1:
         raise ValueError(f"expected at least {n_val + n_test + 1} fastMRI .h5 files in {data_cfg['root']} (training, "
                          f"{n_val} validation and {n_test} test volumes), found {len(files)}")
-    size = int(task_cfg.get("image_size", 320))
-    acceleration, kind = float(task_cfg.get("acceleration", 4)), task_cfg.get("mask", "equispaced")
+    size = task_cfg["image_size"]
+    acceleration, kind = float(task_cfg["acceleration"]), task_cfg["mask"]
     mask = partial(_choice("task.mask", MRI_MASKS, kind), acceleration=acceleration,
-                   center_fraction=float(task_cfg.get("center_fraction", 0.08)))
-    options = dict(image_size=size, n_coils=int(task_cfg.get("n_coils", 8)), mask=mask,
-                   calib_width=int(task_cfg.get("calib_width", 24)), seed=int(task_cfg.get("mask_seed", 0)) + seed)
+                   center_fraction=float(task_cfg["center_fraction"]))
+    options = dict(image_size=size, n_coils=task_cfg["n_coils"], mask=mask, calib_width=task_cfg["calib_width"],
+                   seed=task_cfg["mask_seed"] + seed)
     n_train = len(files) - n_val - n_test
     volumes = {"train": files[:n_train], "val": files[n_train:n_train + n_val], "test": files[n_train + n_val:]}
     # every file's header and shapes first (slices, coils: FastMRISense), then the k-space of each slice the job
@@ -219,8 +220,8 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
     full = {split: data.FastMRISense(names, **options) for split, names in volumes.items()}
     sets = {}
     for split, items in full.items():
-        n = data_cfg.get(f"n_{split}")
-        used = range(len(items) if n is None else min(int(n), len(items)))
+        n = data_cfg[f"n_{split}"]  # None: all
+        used = range(len(items) if n is None else min(n, len(items)))
         if not used:
             raise ValueError(f"expected at least one {split} slice, got data.n_{split} = {n}")
         items.check(used)
@@ -233,10 +234,12 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
 
 
 def build_task(cfg: dict) -> Task:
-    """The operator and the train/validation/test sets of a configuration."""
-    task_cfg, data_cfg = cfg.get("task", {}), cfg.get("data", {})
-    source = data_cfg.get("source", "synthetic")
-    seed = int(data_cfg.get("seed", cfg.get("seed", 0))) * 10
+    """The operator and the train/validation/test sets of a configuration (its defaults filled in here)."""
+    from experiments.config import with_defaults  # here: the configuration's schema names this module's models
+    cfg = with_defaults(cfg)
+    task_cfg, data_cfg = cfg["task"], cfg["data"]
+    source = data_cfg["source"]
+    seed = (cfg["seed"] if data_cfg["seed"] is None else data_cfg["seed"]) * 10
     if source == "lodopab":
         return lodopab_task(data_cfg)
     if source == "fastmri":
@@ -245,8 +248,8 @@ def build_task(cfg: dict) -> Task:
         raise ValueError(f"expected data.source 'synthetic', 'lodopab' or 'fastmri', got {source!r}")
     op, description = build_operator(task_cfg)
     modality = task_cfg["modality"]
-    sets = {split: build_dataset(modality, op, task_cfg, data_cfg, int(data_cfg.get(f"n_{split}", 8)), seed + offset,
-                                 data_cfg.get("eval_phantom") if split != "train" else None)
+    sets = {split: build_dataset(modality, op, task_cfg, data_cfg, data_cfg[f"n_{split}"], seed + offset,
+                                 data_cfg["eval_phantom"] if split != "train" else None)
             for split, offset in SPLITS.items()}
     item_operator = partial(_system_model_of, op) if modality == "pet" else None  # each PET item its own μ-map
     description += f"; data: {_data_description(modality, data_cfg)}"
@@ -255,10 +258,10 @@ def build_task(cfg: dict) -> Task:
 
 
 def _data_description(modality: str, data_cfg: dict) -> str:
-    if data_cfg.get("model", "continuous") == "discrete":
+    if data_cfg["model"] == "discrete":
         return "the reconstruction's own operator on its grid (discrete: the inverse crime)"
-    fine = int(data_cfg.get("fine", FINE[modality]))
-    return {"ct": f"exact line integrals, {int(data_cfg.get('sub_rays', 4))} rays per channel",
+    fine = _fine(modality, data_cfg)
+    return {"ct": f"exact line integrals, {data_cfg['sub_rays']} rays per channel",
             "mri": f"k-space of a {fine}x finer grid",
             "pet": f"crystal-pair lines on a {fine}x finer grid, arc-corrected"}[modality] + ", pixel-averaged truth"
 

@@ -27,7 +27,7 @@ import learned
 from bridges.operator import LinearOperator
 from experiments import metrics
 from experiments.checkpoint import load_checkpoint, load_weights, save_checkpoint
-from experiments.config import check_config, dumps
+from experiments.config import DISCRIMINATOR, check_config, dumps, with_defaults
 from experiments.distributed import Process, StepBatches, start_process
 from experiments.logs import Logs
 from experiments.tasks import Task, build_model, build_task, reconstruct
@@ -74,36 +74,35 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def build_run(cfg: dict, proc: Process, task: Task | None = None) -> Run:
-    torch.manual_seed(int(cfg.get("seed", 0)))
+    cfg = with_defaults(cfg)
+    torch.manual_seed(cfg["seed"])
     task = task or build_task(cfg)
-    train_cfg = cfg.get("train", {})
+    train_cfg = cfg["train"]
     model = build_model(task, cfg["model"])
-    if train_cfg.get("init"):  # start from trained weights (fine-tuning), with a fresh optimiser
+    if train_cfg["init"]:  # start from trained weights (fine-tuning), with a fresh optimiser
         load_weights(model, load_checkpoint(train_cfg["init"], keys=("model",)), train_cfg["init"], cfg["model"])
     model = model.to(proc.device)
-    if train_cfg.get("compile", False) and task.item_operator is not None:
+    if train_cfg["compile"] and task.item_operator is not None:
         # a compiled forward guards on the operator it was traced with: a new one each batch would recompile
         raise ValueError(f"train.compile needs one operator for all items, but {task.description} has one per item")
-    if train_cfg.get("compile", False):
+    if train_cfg["compile"]:
         model.compile()  # in place: the forward (and with it the backward) compiled, state_dict keys unchanged
     if proc.world > 1:
         # The operator's buffers (masks, maps, PET factors) are constants and the models keep no
         # running statistics, so buffers need no broadcast at every forward.
         model = nn.parallel.DistributedDataParallel(model, broadcast_buffers=False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(train_cfg.get("lr", 1e-3)),
-                                 betas=tuple(train_cfg.get("betas", (0.9, 0.99))))
+    optimizer = torch.optim.Adam(model.parameters(), lr=float(train_cfg["lr"]), betas=tuple(train_cfg["betas"]))
     scheduler = _schedule(optimizer, train_cfg)
     run = Run(task, model, optimizer, scheduler)
     if "gan" in cfg:
-        run.gan, run.d_optimizer = _gan(cfg["gan"], task, proc, int(cfg.get("seed", 0)))
+        run.gan, run.d_optimizer = _gan(cfg["gan"], task, proc, cfg["seed"])
     return run
 
 
 def _schedule(optimizer, train_cfg):
-    steps = int(train_cfg.get("steps", 100))
-    kind = train_cfg.get("schedule", "cosine")
+    kind = train_cfg["schedule"]
     if kind == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, train_cfg["steps"])
     if kind == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     raise ValueError(f"expected train.schedule 'cosine' or 'constant', got {kind!r}")
@@ -111,9 +110,9 @@ def _schedule(optimizer, train_cfg):
 
 def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
     gan_cfg = dict(gan_cfg)
-    kind = gan_cfg.pop("loss", "dagan")
-    lr = float(gan_cfg.pop("lr", 1e-4))
-    disc_args = {k: gan_cfg.pop(k) for k in ("width", "n_layers", "conditional") if k in gan_cfg}
+    kind = gan_cfg.pop("loss")
+    lr = float(gan_cfg.pop("lr"))
+    disc_args = {k: gan_cfg.pop(k) for k in DISCRIMINATOR if k in gan_cfg}  # the rest: the loss's arguments
     discriminator = learned.PatchDiscriminator(task.op, **disc_args).to(proc.device)
     if kind == "wgan-gp":
         if proc.world > 1:
@@ -224,14 +223,14 @@ def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = N
     """Train the configured model, writing ``checkpoint.pt``, ``metrics.csv``, ``tensorboard/`` and
     ``config.toml`` to ``out``. ``stop_after`` ends the run early without a final checkpoint (a kill,
     for tests); ``task`` reuses data already built (the same configuration's)."""
-    train_cfg = check_config(cfg).get("train", {})
-    with _torch_threads(train_cfg.get("threads")):
-        return _train(cfg, train_cfg, Path(out), resume, stop_after, task, progress)
+    cfg = check_config(cfg)
+    with _torch_threads(cfg["train"]["n_threads"]):
+        return _train(cfg, cfg["train"], Path(out), resume, stop_after, task, progress)
 
 
 @contextmanager
 def _torch_threads(n: int | None):
-    """torch's intra-op threads set to ``n`` (train.threads) for the training, restored after. A batch of
+    """torch's intra-op threads set to ``n`` (train.n_threads) for the training, restored after. A batch of
     one small image is faster on one thread than split over two: 46 against 66 ms per ct-lpd step here."""
     before = torch.get_num_threads()
     if n:
@@ -243,14 +242,14 @@ def _torch_threads(n: int | None):
 
 
 def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
-    proc = start_process(train_cfg.get("device", "auto"))
+    proc = start_process(train_cfg["device"])
     ckpt_path = out / "checkpoint.pt"
     state = None
     if resume and not ckpt_path.exists() and proc.main:
         print(f"--resume: no checkpoint in {out}; starting a new run")
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, keys=("config", "model"))
-        changed = _differences(state["config"], cfg)
+        changed = _differences(with_defaults(state["config"]), cfg)  # a checkpoint may predate a default
         if changed:
             raise ValueError(f"--resume: the configuration differs from the checkpoint's in {changed}; a resumed "
                              f"run continues the same run (start a new one in another folder to change it)")
@@ -260,11 +259,10 @@ def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
     if proc.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.toml").write_text(dumps(cfg))
-    steps, batch = int(train_cfg.get("steps", 100)), int(train_cfg.get("batch_size", 4))
-    every = int(train_cfg.get("checkpoint_every", max(steps // 4, 1)))
-    clip = train_cfg.get("clip_grad", 1.0)
-    sampler = StepBatches(len(run.task.train), batch, steps, int(cfg.get("seed", 0)), run.step, proc.rank, proc.world)
-    loader = DataLoader(run.task.train, batch_sampler=sampler, num_workers=int(train_cfg.get("num_workers", 0)))
+    steps, batch, clip = train_cfg["steps"], train_cfg["batch_size"], train_cfg["clip_grad"]
+    every = max(steps // 4, 1) if train_cfg["checkpoint_every"] is None else train_cfg["checkpoint_every"]
+    sampler = StepBatches(len(run.task.train), batch, steps, cfg["seed"], run.step, proc.rank, proc.world)
+    loader = DataLoader(run.task.train, batch_sampler=sampler, num_workers=train_cfg["num_workers"])
     logs = Logs(out, proc.main, run.step if state is not None else None)
     bar = _progress(progress and proc.main, run.step, steps)
     start, seen = time.perf_counter(), 0

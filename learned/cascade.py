@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from bridges.operator import LinearOperator
+from bridges.operator import LinearOperator, random_input
 from bridges.solvers import cgls
 
 from .base import OperatorModel, seeded
@@ -50,12 +50,9 @@ class DataConsistency(nn.Module):
 
 def is_partial_isometry(op: LinearOperator, rtol: float = 1e-4, seed: int = 0) -> bool:
     """Whether A^H A is an orthogonal projection (A A^H A = A), tested on a random image."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(op.domain_shape, generator=g, dtype=torch.float64)
-    if op.domain_dtype.is_complex:
-        x = torch.complex(x, torch.randn(op.domain_shape, generator=g, dtype=torch.float64))
+    x = random_input(op.domain_shape, op.domain_dtype, torch.Generator().manual_seed(seed), op.device)
     with torch.no_grad():
-        p = op.adjoint(op(x.to(op.domain_dtype).to(op.device)))
+        p = op.adjoint(op(x))
         pp = op.adjoint(op(p))
     return bool(torch.linalg.vector_norm(pp - p) <= rtol * torch.linalg.vector_norm(p).clamp_min(1e-30))
 

@@ -74,12 +74,12 @@ class LearnedPrimalDual(OperatorModel):
         op = self.call_operator(op, g.shape[0])
         n, ci, cd = g.shape[0], self.image.channels, self.data.channels
         if self.initial is None:
-            f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=_real(g))
+            f = g.new_zeros(n, ci * self.n_primal, *self.image.spatial, dtype=g.real.dtype)
         else:
             with torch.no_grad():
                 start = self.image.to_channels(self.initial(op, g).reshape(n, *self.op.domain_shape)) / self.image_scale
             f = start.repeat(1, self.n_primal, *([1] * len(self.image.spatial)))
-        h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=_real(g))
+        h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=g.real.dtype)
         norm = self.op.norm()
         scale = 1 / (norm * self.image_scale)   # data to the networks' units
         g_channels = self.data.to_channels(g * scale)
@@ -100,7 +100,3 @@ class LearnedPrimalDual(OperatorModel):
         if self.poisson:
             out = torch.relu(out)
         return out.reshape(*batch, *self.op.domain_shape)
-
-
-def _real(t: torch.Tensor) -> torch.dtype:
-    return t.real.dtype if t.is_complex() else t.dtype

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bridges.mri.cartesian import CartesianSense, fft2c, ifft2c
+from bridges.mri import sampling
 from bridges.operator import LinearOperator
 
 from .base import OperatorModel, seeded
@@ -59,8 +59,9 @@ class VarNet(OperatorModel):
     - ``"kspace"`` (multi-coil MRI, Sriram et al.): the iterate is the coil k-space ``k``, started
       at ``y``; each `VarNetBlock` does ``k ↦ k - η M(k - y) - E(R_θ(R(k)))`` with the sensitivity
       maps from the bridge; the output is the coil combination ``Σ_c S_c^* F^{-1} k_c``. The operator
-      is a multi-coil `bridges.mri.CartesianSense`, whose documented form ``y = M ⊙ F(S_c ⊙ x)``
-      (``maps`` S, ``mask`` M, F the centred orthonormal FFT `fft2c`) this form works in.
+      is any multi-coil Cartesian sampling operator, ``y = M ⊙ F(S_c ⊙ x)`` with ``maps`` S, ``mask`` M and F
+      the centred orthonormal FFT (the protocol `bridges.mri.sampling.CartesianSampling`; a
+      `bridges.mri.CartesianSense` with maps is one).
     - ``"image"`` (any operator: CT, PET, non-Cartesian MRI; Hammernik et al.'s form with a U-Net
       regulariser): ``x ↦ x - η A^H(A x - y) - R_θ(x)`` from ``x_0 = A^H y / ||A||²``, ``η`` from
       ``1 / ||A||²``; ``A^H A`` is the operator's ``gram()`` (a Toeplitz embedding for NUFFT and SENSE).
@@ -69,7 +70,7 @@ class VarNet(OperatorModel):
     (fastMRI's ``SensitivityModel`` is left out): the bridge knows them.
 
     ``model(y, op=batch_op)`` reconstructs with the call's operator (`OperatorModel`): per item, each slice its
-    own maps and mask (in the k-space form a multi-coil `CartesianSense` too). The image form's step ``η`` starts
+    own maps and mask (in the k-space form a Cartesian sampling operator too). The image form's step ``η`` starts
     from the constructing operator's ``1 / ||A||²``.
 
     Shapes: y (*batch, *op.range_shape) -> x (*batch, *op.domain_shape).
@@ -86,10 +87,9 @@ class VarNet(OperatorModel):
         super().__init__(op)
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        cartesian = isinstance(op, CartesianSense) and op.maps is not None
-        if form == "kspace" and not cartesian:
-            raise ValueError(f"{type(self).__name__}: the k-space form needs a multi-coil bridges.mri.CartesianSense "
-                             f"(with maps), got {type(op).__name__} {op.extra_repr()}")
+        cartesian = sampling.is_cartesian_sampling(op)
+        if form == "kspace":
+            sampling.require_cartesian_sampling(op, f"{type(self).__name__}'s k-space form")
         self.form = ("kspace" if cartesian else "image") if form == "auto" else form
         step = 1.0 if self.form == "kspace" else 1.0 / op.norm() ** 2
         if self.form == "image":
@@ -98,29 +98,19 @@ class VarNet(OperatorModel):
         with seeded(seed):
             self.cascades = nn.ModuleList(VarNetBlock(NormUNet(c, width, depth), step) for _ in range(n_cascades))
 
-    @staticmethod
-    def _expand(op, x):
-        return fft2c(op.maps * x.unsqueeze(1))
-
-    @staticmethod
-    def _reduce(op, k):
-        return (op.maps.conj() * ifft2c(k)).sum(1)
-
     def forward(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
         y, batch = self.flat_measurements(y)
         op = self.call_operator(op, y.shape[0])
         to_image, from_image = self.image.to_channels, self.image.from_channels
         if self.form == "kspace":
-            if not isinstance(op, CartesianSense):  # a call's operator; the model's own was checked when built
-                raise ValueError(f"{type(self).__name__}: the k-space form needs a multi-coil "
-                                 f"bridges.mri.CartesianSense, got {type(op).__name__} {op.extra_repr()}")
+            if op is not self.op:  # a call's operator; the model's own was checked when built
+                sampling.require_cartesian_sampling(op, f"{type(self).__name__}'s k-space form")
             # per item, maps (N, C, y, x) and mask (N, 1, y, x) line up with the flat batch (N, C, y, x) as they are
             k = y
             for block in self.cascades:
-                residual = k - y if op.mask is None else op.mask * (k - y)
-                k = block(k, residual, lambda h: self._expand(op, from_image(h)),
-                          lambda k: to_image(self._reduce(op, k)))
-            x = self._reduce(op, k)
+                k = block(k, sampling.sampled(op, k - y), lambda h: sampling.expand(op, from_image(h)),
+                          lambda k: to_image(sampling.combine(op, k)))
+            x = sampling.combine(op, k)
         else:
             # ∇½||A x - y||² = A^H A x - A^H y through the normal operator: for NUFFT and SENSE its Toeplitz
             # embedding, a few times cheaper than A^H(A x - y); A^H y once, it is the start image's too

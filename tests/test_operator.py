@@ -77,7 +77,7 @@ def _empty_batch_operators():
     maps = mri.birdcage_maps((8, 8), 2)
     return {
         "ct": lambda: ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8))),
-        "pet": lambda: pet.SystemModel(pet.PETScanner.biograph_mmr(downsample=12)),
+        "pet": lambda: pet.SystemModel(pet.scanner("biograph-mmr", downsample=12)),
         "cartesian": lambda: mri.CartesianSense(maps, mri.mask_equispaced((8, 8), 2, 0.25)),
         "nufft-finufft": lambda: mri.NUFFT((8, 8), mri.radial(4, 8, (8, 8)), backend="finufft"),
         "nufft-sigpy": lambda: mri.NUFFT((8, 8), mri.radial(4, 8, (8, 8)), backend="sigpy"),
@@ -279,3 +279,53 @@ def test_compiled_kernels_see_lazy_conjugates_as_eager_does():
     y = matrix(2, 6, torch.complex64, 1)
     compiled = torch.compile(lambda t: A.adjoint(t), fullgraph=True)
     torch.testing.assert_close(compiled(y), y * d.conj())
+
+
+# ---------------------------------------------------------------- the protocol: hooks, never public methods
+APPLICATION = ("forward", "adjoint", "H", "T", "gram", "norm", "expected", "sensitivity", "adjoint_error")
+
+
+def test_no_operator_in_bridges_overrides_a_public_method():
+    """A subclass implements the core's protected hooks only, so that every call passes the core's checks and
+    autograd (a mixin once overrode NUFFT's forward, adjoint, H and gram; DirectNormal its forward)."""
+    import importlib
+    import pkgutil
+
+    import bridges
+    for module in pkgutil.walk_packages(bridges.__path__, "bridges."):
+        importlib.import_module(module.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    overrides = {f"{cls.__module__}.{cls.__name__}: {name} (in {base.__name__})"
+                 for cls in subclasses(LinearOperator) if cls.__module__.startswith("bridges.")
+                 for base in cls.__mro__[:cls.__mro__.index(LinearOperator)]
+                 for name in APPLICATION if name in vars(base)}
+    assert not overrides, f"expected no override of the core's public methods, got {sorted(overrides)}"
+
+
+def test_H_is_kept_its_adjoint_is_the_operator_and_nothing_leaks():
+    import copy
+    import gc
+    import weakref
+    A = MatrixOperator(matrix(3, 2, torch.complex64))
+    B = A.H
+    assert A.H is B and B.H is A and A.H.H is A
+    assert set(A.state_dict()) == {"matrix"} and set(B.state_dict()) == {"op.matrix"}  # no recursion
+    C = copy.deepcopy(A)
+    assert C.H is not B and C.H.H is C
+    gc.disable()
+    try:  # the adjoint holds A; A holds it weakly: reference counting alone frees both, no cycle is left
+        refs = weakref.ref(A), weakref.ref(B)
+        del A, B, C
+        assert all(ref() is None for ref in refs)
+    finally:
+        gc.enable()
+
+
+def test_gram_refuses_weights_where_the_operator_takes_none():
+    with pytest.raises(TypeError, match="MatrixOperator.gram takes no weights, got Tensor"):
+        MatrixOperator(matrix(3, 2, torch.float32)).gram(torch.ones(3))

@@ -67,7 +67,7 @@ def test_gradient_adjoint_is_its_transpose():
 
 @pytest.fixture(scope="module")
 def pet_problem():
-    scanner = pet.PETScanner.biograph_mmr(downsample=12)
+    scanner = pet.scanner("biograph-mmr", downsample=12)
     model = pet.SystemModel(scanner, background=0.3)
     counts = torch.poisson(model.expected(2 * torch.ones(scanner.image_shape)), generator=torch.Generator().manual_seed(0))
     return model, counts

@@ -60,7 +60,7 @@ def scanner(name: str, *, view_step: int = 1, detector_binning: int = 1, image_s
     ``PRESETS[name]["source"]``.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown scanner {name!r}; expected one of {sorted(PRESETS)}")
+        raise ValueError(f"expected a CT scanner preset, one of {sorted(PRESETS)}, got {name!r}")
     p = PRESETS[name]
     for arg, value, full in (("view_step", view_step, "views"), ("detector_binning", detector_binning, "channels")):
         if not isinstance(value, (int, np.integer)) or value < 1:

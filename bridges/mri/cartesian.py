@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from ..operator import LinearOperator
+from ..devices import gpu_or_cpu
+from ..operator import ComposedOperator, Identity, LinearOperator
+from .coil_maps import CoilMaps
 
 _DIMS = (-2, -1)
 
@@ -57,14 +59,32 @@ def complex_tensor(value, name: str, ndim: int | None = None) -> torch.Tensor:
     return t.to(torch.complex64).contiguous()
 
 
-def gpu_or_cpu(*tensors) -> torch.device:
-    """Where an operator built from ``tensors`` (None ignored) keeps them: the GPU of the first one on a GPU,
-    else the CPU; so that constants given partly as host arrays do not leave it split across devices."""
-    return next((t.device for t in tensors if t is not None and t.device.type != "cpu"), torch.device("cpu"))
+class SampledFFT(LinearOperator):
+    """y = M ⊙ F x, F the centred orthonormal 2D FFT over the last two axes, M a real sampling mask (or None)
+    broadcast against the images; self-adjoint up to the inverse FFT: x = F^H(M ⊙ y).
+
+    Shapes: mask broadcastable to ``shape``; forward = adjoint: (*batch, *shape) -> (*batch, *shape) complex64.
+    """
+
+    batched_kernels = True
+    traceable = True  # torch FFTs: traced by torch.compile
+
+    def __init__(self, shape, mask: torch.Tensor | None = None, item_axes: int = 0):
+        super().__init__(shape, shape, torch.complex64)
+        self.item_axes = item_axes
+        self.register_buffer("mask", mask)
+
+    def _forward(self, x):
+        k = fft2c(x)
+        return k if self.mask is None else k * self.mask
+
+    def _adjoint(self, y):
+        return ifft2c(y if self.mask is None else y * self.mask)
 
 
-class CartesianSense(LinearOperator):
-    """Cartesian (multi-coil) MRI: y_c = M ⊙ F(S_c ⊙ x), F the centred orthonormal 2D FFT.
+class CartesianSense(ComposedOperator):
+    """Cartesian (multi-coil) MRI: y_c = M ⊙ F(S_c ⊙ x), F the centred orthonormal 2D FFT, as the composition
+    ``SampledFFT(mask) @ CoilMaps(maps)`` (the identity for the coil factor without maps).
 
     Without maps it is single-coil: y = M ⊙ F x. The mask M is any sampling pattern
     (1 sampled, 0 not; weights allowed), broadcast over coils; the adjoint is
@@ -87,8 +107,6 @@ class CartesianSense(LinearOperator):
         k = A(x)                                             # x (8, 64, 64) -> (8, 16, 64, 64)
     """
 
-    batched_kernels = True
-
     def __init__(self, maps=None, mask=None, image_shape=None):
         if maps is not None:
             maps = complex_tensor(maps, "maps")
@@ -105,25 +123,25 @@ class CartesianSense(LinearOperator):
         items = _items(maps, mask)
         leading = () if items is None else (items,)
         coils = () if maps is None else (maps.shape[-3],)
-        super().__init__((*leading, *image_shape), (*leading, *coils, *image_shape), torch.complex64)
-        self.item_axes = len(leading)
+        item_axes = len(leading)
         if mask is not None and mask.dim() == 3 and maps is not None:
             mask = mask.unsqueeze(1)  # (B, 1, y, x): broadcast over each item's coils
         device = gpu_or_cpu(maps, mask)
-        self.register_buffer("maps", None if maps is None else maps.to(device))
-        self.register_buffer("mask", None if mask is None else mask.to(device))
+        coil_factor = Identity((*leading, *image_shape), torch.complex64, item_axes) if maps is None else \
+            CoilMaps(maps.to(device), image_ndim=2, items=items)
+        fft = SampledFFT((*leading, *coils, *image_shape), None if mask is None else mask.to(device), item_axes)
+        super().__init__(fft, coil_factor)
 
-    def _forward(self, x):
-        if self.maps is not None:
-            x = x.unsqueeze(-3) * self.maps
-        k = fft2c(x)
-        return k if self.mask is None else k * self.mask
+    @property
+    def maps(self) -> torch.Tensor | None:
+        """The coil maps, (coils, y, x) or (B, coils, y, x) per item; None for single-coil data."""
+        return self.inner.maps if isinstance(self.inner, CoilMaps) else None
 
-    def _adjoint(self, y):
-        if self.mask is not None:
-            y = y * self.mask
-        x = ifft2c(y)
-        return x if self.maps is None else (x * self.maps.conj()).sum(-3)
+    @property
+    def mask(self) -> torch.Tensor | None:
+        """The sampling mask, kept broadcastable against the range (a per-item one of a multi-coil operator as
+        (B, 1, y, x)); None for full sampling."""
+        return self.outer.mask
 
     def item(self, i: int) -> "CartesianSense":
         """The operator of item ``i`` of a per-item operator, its own maps and mask (for solvers that take one

@@ -25,7 +25,8 @@ import torch
 
 from ..operator import LinearOperator
 from . import nufft_backends as backends
-from .trajectory_gradients import TrajectoryGradients, coordinate_vjp
+from .toeplitz import DirectNormal, ToeplitzNormal, checked_weights, toeplitz_spectrum
+from .trajectory_gradients import coordinate_vjp
 
 BACKENDS = ("auto", "finufft", "cufinufft", "sigpy")
 
@@ -106,7 +107,16 @@ def ndft_matrix(image_shape, coords) -> torch.Tensor:
     return torch.exp(-2j * math.pi * (k @ r.T)) / math.sqrt(math.prod(image_shape))
 
 
-class NUFFT(TrajectoryGradients, LinearOperator):
+def values_version(t: torch.Tensor) -> int:
+    """A number that changes whenever `t`'s values change in place (an optimiser's step on shared coordinates).
+
+    It is torch's version counter, the one record of in-place writes it keeps: comparing values at each call
+    would cost a pass over the points, and copying the coordinates would end their sharing with the optimiser.
+    """
+    return t._version
+
+
+class NUFFT(LinearOperator):
     """Non-uniform FFT y = F x (formula in the module docstring), on any leading batch.
 
     Args:
@@ -122,9 +132,10 @@ class NUFFT(TrajectoryGradients, LinearOperator):
             the 2N grid kept: a real array of 2^ndim times the image's size).
 
     Coordinates that require grad (a trajectory being learned) get gradients with respect to them through
-    autograd, forward and adjoint; build the operator from them at each step, or pass float32 ones, which
-    the operator then shares (an in-place update re-plans on the next call, after checking the new values:
-    a NaN, Inf or out-of-range point raises a ValueError rather than reaching the backend).
+    autograd, forward and adjoint, and through ``A.H``, ``A.gram()`` and compositions; build the operator from
+    them at each step, or pass float32 ones, which the operator then shares (an in-place update re-plans on the
+    next call, after checking the new values: a NaN, Inf or out-of-range point raises a ValueError rather than
+    reaching the backend).
 
     Shapes:
         forward: (*batch, *image_shape) -> (*batch, *coords.shape[:-1])
@@ -144,7 +155,7 @@ class NUFFT(TrajectoryGradients, LinearOperator):
         self.backend, self.eps, self.n_threads = backend, check_eps(eps), check_n_threads(n_threads)
         (self.oversamp, self.width), self.toeplitz = check_gridding(oversamp, width), bool(toeplitz)
         self.register_buffer("coords", coords)
-        # the Toeplitz kernel's spectrum, made by the first gram() (`trajectory_gradients.cached_spectrum`)
+        # the Toeplitz kernel's spectrum, made by the first gram() (`toeplitz_spectrum`)
         self.register_buffer("spectrum", None, persistent=False)
         self._spectrum_version = None
         self._kernels = {}
@@ -152,33 +163,35 @@ class NUFFT(TrajectoryGradients, LinearOperator):
     def kernel(self, device: torch.device):
         """The backend computing on `device`, made on first use and kept (with its plans) while the
         coordinates keep their values (an in-place update, as an optimiser's step, makes a new one)."""
-        key, version = str(device), self.coords._version
+        key, version = str(device), values_version(self.coords)
         if key not in self._kernels or self._kernels[key][0] != version:
             # shared coordinates may have changed in place since construction: check them again, once per
             # version (a NaN crashes FINUFFT); one pass over the points, next to a plan's set-up
             check_coord_values(self.coords.detach(), self.domain_shape)
-            self._kernels[key] = (version, self._make_kernel(torch.device(device)))
+            device = torch.device(device)
+            kernel = backends.make(self.backend, self.domain_shape, self.coords, device, self.eps, self.n_threads,
+                                   self.oversamp, self.width)
+            self._kernels[key] = (version, kernel)
         return self._kernels[key][1]
 
-    def _make_kernel(self, device):
-        name = self.backend
-        if name == "auto":
-            fast = "cufinufft" if device.type == "cuda" else "finufft"
-            name = fast if backends.available(fast) else "sigpy"
-        if name == "finufft" and device.type != "cpu":
-            raise ValueError(f"backend 'finufft' runs on CPU tensors, got a {device} tensor: use 'cufinufft' or 'auto'")
-        if name == "cufinufft" and device.type != "cuda":
-            raise ValueError(f"backend 'cufinufft' runs on CUDA tensors, got a {device} tensor: use 'finufft' or 'auto'")
-        # no copy once the operator is on `device`; else one, kept with the kernel (values only: the
-        # kernels are constants, coordinate gradients come from `trajectory_gradients`)
-        coords = self.coords.detach().to(device)
-        if name == "finufft":
-            return backends.FinufftNufft(self.domain_shape, coords, self.eps, self.n_threads)
-        if name == "cufinufft":
-            return backends.CufinufftNufft(self.domain_shape, coords, self.eps, device)
-        # SigPy's defaults miss eps by far (7e-3 on radial); "auto" asks it for its accurate setting
-        oversamp, width = (2.0, 6) if self.backend == "auto" else (self.oversamp, self.width)
-        return backends.SigpyNufft(self.domain_shape, coords, oversamp, width)
+    def toeplitz_spectrum(self, weights=None) -> torch.Tensor:
+        """The spectrum of A^H W A's Toeplitz embedding (`toeplitz.toeplitz_spectrum`), kept in the ``spectrum``
+        buffer when unweighted, for the coordinates' current values (an in-place change of them makes a new one).
+
+        Shapes: weights broadcastable to the k-space points, or None -> (2 N_1, ..., 2 N_ndim) float32.
+        """
+        version = values_version(self.coords)
+        if weights is None and self.spectrum is not None and self._spectrum_version == version:
+            return self.spectrum
+        if torch.compiler.is_compiling():
+            raise RuntimeError("the Toeplitz kernel is made on the first gram() call, outside compiled code: "
+                               "call A.gram() once before compiling (the learned models do it at construction)")
+        # the kernel is a NUFFT of these points too: shared ones changed in place are checked first (`kernel`)
+        check_coord_values(self.coords.detach(), self.domain_shape)
+        if weights is not None:
+            return toeplitz_spectrum(self, weights)
+        self.spectrum, self._spectrum_version = toeplitz_spectrum(self), version
+        return self.spectrum
 
     def _forward(self, x):
         return self.kernel(x.device).forward(x).reshape(x.shape[0], *self.range_shape)
@@ -186,19 +199,26 @@ class NUFFT(TrajectoryGradients, LinearOperator):
     def _adjoint(self, y):
         return self.kernel(y.device).adjoint(y.reshape(y.shape[0], -1))
 
-    # --- what `TrajectoryGradients` asks for
-    @property
-    def _nufft_operator(self):
-        return self
+    def _normal(self, weights):
+        """The Toeplitz embedding (`ToeplitzNormal`), its unweighted kernel made on the first call and kept
+        (``.to()`` moves it; a weighted one is made at each call, so keep what ``gram`` returns); ``A.H @ A``
+        computed as such (`DirectNormal`) with ``toeplitz=False`` or coordinates that require grad."""
+        weights = None if weights is None else checked_weights(weights, self.range_shape)
+        if self.coords.requires_grad or not self.toeplitz:
+            return DirectNormal(self, weights)
+        return ToeplitzNormal(self.toeplitz_spectrum(weights))
 
-    _normal_maps = None
+    def _tensor_inputs(self):
+        return (("coordinates", self.coords),)
 
-    def _coordinate_vjp(self, images, points):
-        return coordinate_vjp(self, images, points)
+    def _tensor_inputs_vjp(self, x, grad, adjoint):
+        images, points = (grad, x) if adjoint else (x, grad)
+        vjp = coordinate_vjp(self.kernel(x.device), self.domain_shape, images, points)
+        return (vjp.reshape(*self.range_shape, len(self.domain_shape)),)
 
     def __getstate__(self):
         # FINUFFT plans are C handles: a pickled copy (DataLoader worker, deepcopy) re-plans on first use
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_kernels"] = {}
         return state
 

@@ -154,3 +154,29 @@ class CufinufftNufft(FinufftNufft):
     def adjoint(self, y):
         with torch.cuda.device(y.device):
             return self.plan(1, y.shape[0]).execute(y).reshape(y.shape[0], *self.image_shape) * self.scale
+
+
+def make(backend: str, image_shape, coords: torch.Tensor, device: torch.device, eps: float = 1e-6,
+         n_threads: int | None = None, oversamp: float = 1.25, width: int = 4):
+    """The kernel of `backend` for points `coords` (moved to `device` if not there) on `device`.
+
+    "auto" takes FINUFFT on CPU / cuFINUFFT on CUDA where installed, else SigPy at oversampling 2, width 6:
+    SigPy's defaults miss eps by far (7e-3 on radial), so "auto" asks it for its accurate setting.
+    """
+    name = backend
+    if name == "auto":
+        fast = "cufinufft" if device.type == "cuda" else "finufft"
+        name = fast if available(fast) else "sigpy"
+    if name == "finufft" and device.type != "cpu":
+        raise ValueError(f"backend 'finufft' runs on CPU tensors, got a {device} tensor: use 'cufinufft' or 'auto'")
+    if name == "cufinufft" and device.type != "cuda":
+        raise ValueError(f"backend 'cufinufft' runs on CUDA tensors, got a {device} tensor: use 'finufft' or 'auto'")
+    # no copy where the points are on `device`; else one, kept with the kernel (values only: the kernels are
+    # constants, coordinate gradients come from `trajectory_gradients`)
+    coords = coords.detach().to(device)
+    if name == "finufft":
+        return FinufftNufft(image_shape, coords, eps, n_threads)
+    if name == "cufinufft":
+        return CufinufftNufft(image_shape, coords, eps, device)
+    oversamp, width = (2.0, 6) if backend == "auto" else (oversamp, width)
+    return SigpyNufft(image_shape, coords, oversamp, width)

@@ -1,6 +1,6 @@
-"""MRI protocol presets from public descriptions, each field sourced.
+"""MRI protocol presets from public descriptions, each field sourced: ``protocol(name)``, the names in ``PRESETS``.
 
-``FASTMRI_BRAIN_2D``: the fastMRI multi-coil brain track (Zbontar et al., "fastMRI: An Open
+``"fastmri-brain-2d"`` (4x) and ``"fastmri-brain-2d-8x"``: the fastMRI multi-coil brain track (Zbontar et al., "fastMRI: An Open
 Dataset and Benchmarks for Accelerated MRI", arXiv:1811.08839; Muckley et al., "Results of
 the 2020 fastMRI Challenge for Machine Learning MR Image Reconstruction", IEEE TMI 2021;
 facebookresearch/fastMRI ``fastmri/data/README.md`` and ``fastmri/data/subsample.py``):
@@ -9,7 +9,7 @@ columns at 4x (8 % centre) and 8x (4 % centre), images evaluated on the central 
 
 Example::
 
-    p = FASTMRI_BRAIN_2D
+    p = protocol("fastmri-brain-2d")
     A = p.operator(maps)              # maps (p.n_coils, 320, 320): CartesianSense with p's mask
     mask = p.mask(seed=1)
 """
@@ -55,8 +55,21 @@ _FASTMRI = "fastMRI brain (arXiv:1811.08839; Muckley et al. IEEE TMI 2021; githu
 # 320 x 320: the evaluated (reconstruction_rss) crop. 16 coils: the most common array in the brain
 # set, which ranges over several coil counts. FOV: fastMRI gives it per file (ISMRMRD header); 220 mm
 # is a typical axial brain FOV and our assumption, not a fastMRI constant.
-FASTMRI_BRAIN_2D = MRIProtocol(name="fastMRI brain 2D, 4x", image_shape=(320, 320), fov=(220.0, 220.0), n_coils=16,
-                               acceleration=4.0, center_fraction=0.08, trajectory="cartesian-equispaced",
-                               source=_FASTMRI)
-FASTMRI_BRAIN_2D_8X = dataclasses.replace(FASTMRI_BRAIN_2D, name="fastMRI brain 2D, 8x", acceleration=8.0,
-                                          center_fraction=0.04)
+_FASTMRI_BRAIN_2D = MRIProtocol(name="fastMRI brain 2D, 4x", image_shape=(320, 320), fov=(220.0, 220.0), n_coils=16,
+                                acceleration=4.0, center_fraction=0.08, trajectory="cartesian-equispaced",
+                                source=_FASTMRI)
+PRESETS = {"fastmri-brain-2d": _FASTMRI_BRAIN_2D,
+           "fastmri-brain-2d-8x": dataclasses.replace(_FASTMRI_BRAIN_2D, name="fastMRI brain 2D, 8x",
+                                                      acceleration=8.0, center_fraction=0.04)}
+
+
+def protocol(name: str) -> MRIProtocol:
+    """A published MRI protocol by name (``PRESETS``' keys); its source in ``.source``.
+
+    Example::
+
+        protocol("fastmri-brain-2d-8x").mask(seed=1).mean()   # about 1/8
+    """
+    if name not in PRESETS:
+        raise ValueError(f"expected an MRI protocol preset, one of {sorted(PRESETS)}, got {name!r}")
+    return PRESETS[name]

@@ -1,4 +1,5 @@
-"""Non-Cartesian multi-coil SENSE: y_c = F_nu(S_c ⊙ x), the NUFFT of each coil image.
+"""Non-Cartesian multi-coil SENSE: y_c = F_nu(S_c ⊙ x), the NUFFT of each coil image, as the composition
+A = F_nu S of `CoilMaps` and the NUFFT on the stack of coil images (as SigPy's ``Sense = NUFFT * Multiply``).
 
 Example::
 
@@ -11,26 +12,26 @@ from __future__ import annotations
 
 import torch
 
-from ..operator import LinearOperator
-from .cartesian import complex_tensor, gpu_or_cpu
+from ..devices import gpu_or_cpu
+from ..operator import ComposedOperator, Stacked
+from .cartesian import complex_tensor
+from .coil_maps import CoilMaps
 from .nufft import NUFFT
-from .trajectory_gradients import TrajectoryGradients
+from .toeplitz import DirectNormal, ToeplitzNormal, checked_weights
 
 
-class Sense(TrajectoryGradients, LinearOperator):
+class Sense(ComposedOperator):
     """Multi-coil non-Cartesian MRI: y_c = F_nu(S_c ⊙ x), adjoint x = Σ_c conj(S_c) ⊙ F_nu^H y_c.
 
-    All coils and batch items go to the NUFFT backend in one call (FINUFFT's n_trans);
-    backend, eps, n_threads, oversamp, width and toeplitz are those of `NUFFT`, as are
-    ``gram()`` (the Toeplitz embedding over all coils at once) and the gradients with
-    respect to coordinates that require grad. For Cartesian data use `CartesianSense`.
+    ``Stacked(NUFFT, coils) @ CoilMaps(maps)``: all coils and batch items go to the NUFFT backend in one call
+    (FINUFFT's n_trans); backend, eps, n_threads, oversamp, width and toeplitz are those of `NUFFT`, as are
+    ``gram()`` (the Toeplitz embedding over all coils at once) and the gradients with respect to coordinates
+    that require grad. For Cartesian data use `CartesianSense`.
 
     Shapes:
         maps: (coils, y, x) complex; coords: (..., 2) in SigPy's convention
         forward: (*batch, y, x) -> (*batch, coils, *coords.shape[:-1])
     """
-
-    batched_kernels = True
 
     def __init__(self, maps, coords, **nufft_options):
         maps = complex_tensor(maps, "maps")
@@ -38,33 +39,26 @@ class Sense(TrajectoryGradients, LinearOperator):
             raise ValueError(f"expected maps of shape (coils, y, x) or (coils, z, y, x), got {tuple(maps.shape)}")
         coords = torch.as_tensor(coords)
         device = gpu_or_cpu(maps, coords)
-        maps, nufft = maps.to(device), NUFFT(maps.shape[1:], coords, **nufft_options).to(device)
-        super().__init__(nufft.domain_shape, (maps.shape[0], *nufft.range_shape), torch.complex64)
-        self.nufft = nufft
-        self.register_buffer("maps", maps)
+        nufft = NUFFT(maps.shape[1:], coords, **nufft_options).to(device)
+        super().__init__(Stacked(nufft, maps.shape[0]), CoilMaps(maps.to(device)))
 
-    def _forward(self, x):
-        coil_images = (x.unsqueeze(1) * self.maps).reshape(-1, *self.domain_shape)
-        return self.nufft.kernel(x.device).forward(coil_images).reshape(x.shape[0], *self.range_shape)
+    @property
+    def nufft(self) -> NUFFT:
+        """The NUFFT of one coil image (its trajectory, kernels and Toeplitz spectrum)."""
+        return self.outer.op
 
-    def _adjoint(self, y):
-        coil_images = self.nufft.kernel(y.device).adjoint(y.reshape(y.shape[0] * self.maps.shape[0], -1))
-        return (coil_images.reshape(y.shape[0], *self.maps.shape) * self.maps.conj()).sum(1)
+    @property
+    def maps(self) -> torch.Tensor:
+        return self.inner.maps
 
-    # --- what `TrajectoryGradients` asks for
     @property
     def coords(self) -> torch.Tensor:
         return self.nufft.coords
 
-    @property
-    def _nufft_operator(self):
-        return self.nufft
-
-    @property
-    def _normal_maps(self):
-        return self.maps
-
-    def _coordinate_vjp(self, images, points):
-        # y_c = F(S_c x): the NUFFT's form on the coil images, the forward's S_c x and the adjoint's S_c g alike
-        n = len(self.domain_shape)
-        return self.nufft._coordinate_vjp(images.unsqueeze(-n - 1) * self.maps, points)
+    def _normal(self, weights):
+        # Σ_c conj(S_c) T(S_c x) with the NUFFT's kernel, fused over coils: one operator, one batched FFT
+        nufft = self.nufft
+        weights = None if weights is None else checked_weights(weights, nufft.range_shape)
+        if self.coords.requires_grad or not nufft.toeplitz:
+            return DirectNormal(self, weights)
+        return ToeplitzNormal(nufft.toeplitz_spectrum(weights), self.maps)

@@ -21,7 +21,8 @@ import math
 
 import torch
 
-from ..operator import LinearOperator
+from ..operator import ComposedOperator, LinearOperator
+from . import nufft_backends as backends
 
 _GRID_BYTES = 1 << 21  # the 2N grids transformed at once: one 512² complex64 grid (see ToeplitzNormal._forward)
 
@@ -34,19 +35,21 @@ def toeplitz_spectrum(nufft, weights: torch.Tensor | None = None) -> torch.Tenso
     default accuracy (FINUFFT eps 1e-6; SigPy at oversampling 2, width 6), so that the normal
     operator is the exact NDFT's even where the operator itself runs at a looser setting.
 
+    `nufft` is a `NUFFT` (read for its image shape, coordinates and backend settings); the kernel is made
+    from the backends directly, as torchkbnufft's ``toep.py`` does, not through another operator.
+
     Shapes: nufft.coords (..., ndim), weights broadcastable to coords.shape[:-1] -> (2 N_1, ..., 2 N_ndim) float32.
     """
-    from .nufft import NUFFT
     shape = nufft.domain_shape
     grid = tuple(2 * n for n in shape)
     coords = nufft.coords.detach()
     points = coords.shape[:-1]
     w = torch.ones(points, device=coords.device) if weights is None else checked_weights(weights, points)
-    psf_operator = NUFFT(grid, 2 * coords, backend=nufft.backend, eps=min(nufft.eps, 1e-6),
-                         n_threads=nufft.n_threads, oversamp=max(nufft.oversamp, 2.0), width=max(nufft.width, 6))
+    psf = backends.make(nufft.backend, grid, 2 * coords, coords.device, eps=min(nufft.eps, 1e-6),
+                        n_threads=nufft.n_threads, oversamp=max(nufft.oversamp, 2.0), width=max(nufft.width, 6))
     with torch.no_grad():
         # the adjoint's own scale is 1/sqrt(prod 2N); h needs s² = 1/prod N
-        h = psf_operator.adjoint(w.to(device=coords.device, dtype=torch.complex64))
+        h = psf.adjoint(w.to(device=coords.device, dtype=torch.complex64).reshape(1, -1).contiguous())[0]
         h = h * (math.sqrt(math.prod(grid)) / math.prod(shape))
         # The real part of the spectrum is that of h's Hermitian part (h[m] + conj(h[-m]))/2, which is h wherever
         # |m_d| < N_d (h[-m] = conj(h[m]) for real weights); it differs only at m_d = -N_d, which never reaches
@@ -119,10 +122,45 @@ class ToeplitzNormal(LinearOperator):
 
     _adjoint = _forward
 
-    @property
-    def H(self) -> "ToeplitzNormal":
+    def _adjoint_operator(self) -> "ToeplitzNormal":
         return self
 
     def extra_repr(self) -> str:
         coils = "" if self.maps is None else f"{self.maps.shape[0]} coils, "
         return f"Toeplitz on the {tuple(self.spectrum.shape)} grid, {coils}" + super().extra_repr()
+
+
+class PointWeights(LinearOperator):
+    """y -> w ⊙ y, real weights per k-space point (a density compensation), broadcast over coils and batch.
+
+    Shapes: weights broadcastable to the range's trailing axes; forward = adjoint: range_shape -> range_shape.
+    """
+
+    batched_kernels = True
+    traceable = True
+
+    def __init__(self, weights: torch.Tensor, range_shape):
+        super().__init__(range_shape, range_shape, torch.complex64)
+        self.register_buffer("weights", weights)
+
+    def _forward(self, y):
+        return y * self.weights
+
+    _adjoint = _forward
+
+    def _adjoint_operator(self) -> "PointWeights":
+        return self
+
+
+class DirectNormal(ComposedOperator):
+    """A^H W A computed as such, ``A.H @ (W @ A)``: where no Toeplitz kernel is kept (``toeplitz=False``) or
+    where the coordinates require grad (a kernel made from them would hold them constant); self-adjoint.
+
+    Shapes: weights checked (`checked_weights`) for A's k-space points, or None; A.domain_shape -> A.domain_shape.
+    """
+
+    def __init__(self, op: LinearOperator, weights: torch.Tensor | None = None):
+        super().__init__(op.H, op if weights is None else PointWeights(weights, op.range_shape) @ op)
+
+    def _adjoint_operator(self) -> "DirectNormal":
+        return self

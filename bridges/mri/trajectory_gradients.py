@@ -1,4 +1,4 @@
-"""Gradients with respect to the k-space trajectory, and the normal operators of `NUFFT` and `Sense`.
+"""Gradients with respect to the k-space trajectory: the vector-Jacobian product of a NUFFT in its coordinates.
 
 With y_j = s Σ_r x[r] exp(-2πi Σ_d k_jd (r_d - N_d//2) / N_d) (module `nufft`; k in cycles per FOV,
 r in pixels),
@@ -13,11 +13,9 @@ loss L, PyTorch's gradient of a real k from the cotangent g = ∂L/∂y* of y = 
 and for the adjoint x = F(k)^H y with image cotangent g it is the same form with the roles swapped,
 Im(conj(y_j) F(ρ_d g)_j): one batched forward NUFFT of the ndim weighted images either way.
 
-Operators built from coordinates that require grad route their public calls, while grad mode is on,
-through `_CoordinateApply`, which computes the value and the x gradient by the core's own path
-(`LinearOperator.forward`/`adjoint`) and adds the coordinate gradient. ``A.H`` and ``A.gram()`` of such an
-operator call it directly, so that the coordinates stay in the graph; composites made with ``@``, ``*`` and
-``+`` hold them constant. First derivatives only: differentiating the backward again raises.
+`NUFFT` declares its coordinates as a tensor input of the core (``_tensor_inputs``) and gives this product
+as their vector-Jacobian product; the core's autograd (`bridges.autograd`) does the rest, through ``A.H``,
+``A.gram()``, ``A @ B`` and `Sense` alike. First derivatives only: differentiating the backward again raises.
 
 Example::
 
@@ -32,10 +30,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.autograd.function import once_differentiable
-
-from ..operator import AdjointOperator, LinearOperator
-from .toeplitz import ToeplitzNormal, checked_weights, toeplitz_spectrum
 
 
 def image_positions(shape, device=None) -> torch.Tensor:
@@ -47,135 +41,15 @@ def image_positions(shape, device=None) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij")).to(torch.float32)
 
 
-def coordinate_vjp(nufft, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Σ over the batch of Im(conj(v_j) F(ρ_d u)_j): the gradient in k of Re<v, F(k) u> (module docstring).
+def coordinate_vjp(kernel, image_shape, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Σ over the batch of Im(conj(v_j) F(ρ_d u)_j): the gradient in k of Re<v, F(k) u> (module docstring),
+    with `kernel` a NUFFT backend of `nufft_backends` computing F.
 
-    Shapes: images u (B, *N) complex, points v (B, *nufft.range_shape) complex -> (*nufft.range_shape, ndim) float32.
+    Shapes: images u (B, *image_shape) complex, points v (B, M) complex -> (M, ndim) float32.
     """
-    shape, ndim = nufft.domain_shape, len(nufft.domain_shape)
-    u = images.reshape(-1, *shape).to(torch.complex64)
+    ndim = len(image_shape)
+    u = images.reshape(-1, *image_shape).to(torch.complex64)
     v = points.reshape(u.shape[0], -1).to(torch.complex64)
-    weighted = (u.unsqueeze(1) * image_positions(shape, u.device)).reshape(-1, *shape)
-    fu = nufft._kernel(weighted, False).reshape(u.shape[0], ndim, -1)  # one call: every item and axis
-    grad = (v.conj().unsqueeze(1) * fu).imag.sum(0)
-    return grad.T.reshape(*nufft.range_shape, ndim)
-
-
-class _CoordinateApply(torch.autograd.Function):
-    """A x (``adjoint`` False) or A^H x as a function of x and the coordinates (module docstring)."""
-
-    @staticmethod
-    def forward(op, x, coords, adjoint):
-        return (LinearOperator.adjoint if adjoint else LinearOperator.forward)(op, x)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        op, x, _, ctx.adjoint = inputs
-        ctx.op = op
-        ctx.save_for_backward(x)
-
-    @staticmethod
-    @once_differentiable  # the coordinate gradient is not itself differentiable: a second derivative raises
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        op, adjoint = ctx.op, ctx.adjoint
-        grad_x = grad_coords = None
-        if ctx.needs_input_grad[1]:
-            grad_x = (LinearOperator.forward if adjoint else LinearOperator.adjoint)(op, grad)
-        if ctx.needs_input_grad[2]:
-            images, points = (grad, x) if adjoint else (x, grad)
-            grad_coords = op._coordinate_vjp(images, points)
-        return None, grad_x, grad_coords, None
-
-
-class TrajectoryGradients:
-    """What `NUFFT` and `Sense` share: coordinate gradients and the normal operator ``gram``.
-
-    A class using it (before `LinearOperator` in its bases) gives ``coords``, ``_nufft_operator`` (the NUFFT
-    holding the trajectory, its kernels and the cached spectrum), ``_normal_maps`` (coil maps or None) and
-    ``_coordinate_vjp(images, points)``.
-    """
-
-    def _tracks_coordinates(self) -> bool:
-        if not (self.coords.requires_grad and torch.is_grad_enabled()):
-            return False
-        if torch.compiler.is_compiling():  # the custom op would hold the coordinates constant, silently
-            raise RuntimeError(f"{type(self).__name__}: gradients with respect to the coordinates run eagerly; "
-                               "got coordinates that require grad under torch.compile")
-        return True
-
-    def forward(self, x):
-        if self._tracks_coordinates():
-            return _CoordinateApply.apply(self, x, self.coords, False)
-        return super().forward(x)
-
-    def adjoint(self, y):
-        if self._tracks_coordinates():
-            return _CoordinateApply.apply(self, y, self.coords, True)
-        return super().adjoint(y)
-
-    @property
-    def H(self) -> LinearOperator:
-        return DirectAdjoint(self) if self.coords.requires_grad else super().H
-
-    def gram(self, weights=None) -> LinearOperator:
-        """The normal operator A^H W A (W = diag(weights), real, per k-space point; the identity by default).
-
-        The Toeplitz embedding (`ToeplitzNormal`), with the unweighted kernel made on the first call and kept
-        on the operator (``.to()`` moves it); a weighted one is made at each call, so keep what it returns.
-        ``A.H @ A``, computed as such (`DirectNormal`), where the operator was built with ``toeplitz=False``
-        or from coordinates that require grad (a kernel made from them would hold them constant).
-        """
-        nufft = self._nufft_operator
-        weights = None if weights is None else checked_weights(weights, nufft.range_shape)
-        if self.coords.requires_grad or not nufft.toeplitz:
-            return DirectNormal(self, weights)
-        return ToeplitzNormal(cached_spectrum(nufft, weights), self._normal_maps)
-
-
-class DirectNormal(LinearOperator):
-    """A^H W A as the adjoint of the (weighted) forward, by the operator's own public calls.
-
-    Shapes: weights broadcastable to the k-space points; forward = adjoint: A.domain_shape -> A.domain_shape.
-    """
-
-    traceable = True
-
-    def __init__(self, op: LinearOperator, weights=None):
-        super().__init__(op.domain_shape, op.domain_shape, op.domain_dtype)
-        self.op = op
-        self.register_buffer("weights", weights)
-
-    def forward(self, x):
-        ax = self.op(x)
-        return self.op.adjoint(ax if self.weights is None else ax * self.weights)
-
-    adjoint = forward
-
-    @property
-    def H(self):
-        return self
-
-
-class DirectAdjoint(AdjointOperator):
-    """A^H as an operator whose calls are A's own public ones (so that coordinates stay in the graph)."""
-
-    def forward(self, y):
-        return self.op.adjoint(y)
-
-    def adjoint(self, x):
-        return self.op(x)
-
-
-def cached_spectrum(nufft, weights=None) -> torch.Tensor:
-    """`toeplitz_spectrum` of `nufft`, kept in its ``spectrum`` buffer when unweighted, for its coordinates'
-    current values (an in-place change of them makes a new one)."""
-    if weights is not None:
-        return toeplitz_spectrum(nufft, weights)
-    version = nufft.coords._version
-    if nufft.spectrum is None or nufft._spectrum_version != version:
-        if torch.compiler.is_compiling():
-            raise RuntimeError("the Toeplitz kernel is made on the first gram() call, outside compiled code: call "
-                               "A.gram() once before compiling (the learned models do it at construction)")
-        nufft.spectrum, nufft._spectrum_version = toeplitz_spectrum(nufft), version
-    return nufft.spectrum
+    weighted = (u.unsqueeze(1) * image_positions(image_shape, u.device)).reshape(-1, *image_shape)
+    fu = kernel.forward(weighted.contiguous()).reshape(u.shape[0], ndim, -1)  # one call: every item and axis
+    return (v.conj().unsqueeze(1) * fu).imag.sum(0).T

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..ct.geometry import ParallelBeam2D, ParallelVec2D
 
-__all__ = ["PETScanner"]
+__all__ = ["PETScanner", "PRESETS", "scanner"]
 
 _MODES = ("arc", "exact")
 
@@ -49,7 +49,7 @@ class PETScanner:
 
     Example::
 
-        scanner = PETScanner.biograph_mmr(downsample=4)
+        scanner = bridges.pet.scanner("biograph-mmr", downsample=4)
         scanner.sinogram_shape             # (63, 86)
         geometry = scanner.geometry("arc")  # a bridges.ct.ParallelBeam2D
     """
@@ -170,38 +170,45 @@ class PETScanner:
             n_rings=self.n_rings // axial_factor, ring_spacing=self.ring_spacing * axial_factor,
             image_shape=tuple(max(1, n // factor) for n in self.image_shape), pixel_size=self.pixel_size * factor)
 
-    @classmethod
-    def biograph_mmr(cls, downsample: int = 1, axial_downsample: int = 1) -> "PETScanner":
-        """Siemens Biograph mMR: 504 crystals per ring (56 blocks of 8 crystals plus one gap crystal),
-        64 rings, effective radius 328 + 7 mm, ring spacing 4.0625 mm, 344 radial bins of 2.08626 mm,
-        LSO crystals 4 x 4 x 20 mm (pitch 4.0 mm). Image: the central 200 x 200 of the scanner's 344 x 344
-        grid of 2.08626 mm pixels (the square inside the 594 mm transaxial field of view).
 
-        Sources: G. Delso et al., "Performance measurements of the Siemens mMR integrated whole-body
-        PET/MR scanner", J Nucl Med 52(12):1914-1922, 2011; STIR ``src/buildblock/Scanner.cxx``
-        (``Siemens_mMR``). ``downsample`` must divide 252 (e.g. 2, 3, 4, 6, 7, 9, 12).
-        """
-        full = cls(ring_radius=328.0 + 7.0, crystals_per_ring=504, crystal_pitch=4.0, n_rings=64,
-                   ring_spacing=4.0625, n_radial_bins=344, bin_size=2.08626, image_shape=(200, 200),
-                   pixel_size=2.08626, name="Siemens Biograph mMR")
-        return full.downsampled(downsample, axial_downsample)
+# Each entry: the scanner's parameters at full resolution (PETScanner's fields) and their published source.
+PRESETS = {
+    "biograph-mmr": dict(
+        ring_radius=328.0 + 7.0, crystals_per_ring=504, crystal_pitch=4.0, n_rings=64, ring_spacing=4.0625,
+        n_radial_bins=344, bin_size=2.08626, image_shape=(200, 200), pixel_size=2.08626, name="Siemens Biograph mMR",
+        source="Siemens Biograph mMR: 504 crystals per ring (56 blocks of 8 crystals plus one gap crystal), 64 rings, "
+               "effective radius 328 + 7 mm, ring spacing 4.0625 mm, 344 radial bins of 2.08626 mm, LSO crystals "
+               "4 x 4 x 20 mm (pitch 4.0 mm). Image: the central 200 x 200 of the scanner's 344 x 344 grid of "
+               "2.08626 mm pixels (the square inside the 594 mm transaxial field of view). G. Delso et al., "
+               "\"Performance measurements of the Siemens mMR integrated whole-body PET/MR scanner\", J Nucl Med "
+               "52(12):1914-1922, 2011; STIR src/buildblock/Scanner.cxx (Siemens_mMR). downsample must divide 252 "
+               "(e.g. 2, 3, 4, 6, 7, 9, 12)."),
+    "discovery-690": dict(
+        ring_radius=405.1 + 9.4, crystals_per_ring=576, crystal_pitch=4.2, n_rings=24, ring_spacing=6.54,
+        n_radial_bins=331, bin_size=2.1306, image_shape=(128, 128), pixel_size=700.0 / 192, name="GE Discovery 690",
+        source="GE Discovery 690: 576 crystals per ring (64 blocks of 9), 24 rings, effective radius 405.1 + 9.4 mm, "
+               "ring spacing 6.54 mm, 331 arc-corrected radial bins of 2.1306 mm, LYSO crystals 4.2 x 6.3 x 25 mm "
+               "(pitch 4.2 mm transaxially). Image: the central 128 x 128 of the scanner's 192 x 192 grid of "
+               "3.646 mm pixels (70 cm field of view), the square that the radial bins cover. V. Bettinardi et al., "
+               "\"Physical performance of the new hybrid PET/CT Discovery-690\", Med Phys 38(10):5394-5411, 2011; "
+               "STIR src/buildblock/Scanner.cxx (Discovery690). downsample must divide 288 (e.g. 2, 3, 4, 6, 8, 9, "
+               "12, 16). The detector's intrinsic tilt (-5.021 degrees in STIR) is left out: views start at angle 0."),
+}
 
-    @classmethod
-    def discovery_690(cls, downsample: int = 1, axial_downsample: int = 1) -> "PETScanner":
-        """GE Discovery 690: 576 crystals per ring (64 blocks of 9), 24 rings, effective radius
-        405.1 + 9.4 mm, ring spacing 6.54 mm, 331 arc-corrected radial bins of 2.1306 mm, LYSO crystals
-        4.2 x 6.3 x 25 mm (pitch 4.2 mm transaxially). Image: the central 128 x 128 of the scanner's
-        192 x 192 grid of 3.646 mm pixels (70 cm field of view), the square that the radial bins cover.
 
-        Sources: V. Bettinardi et al., "Physical performance of the new hybrid PET/CT Discovery-690",
-        Med Phys 38(10):5394-5411, 2011; STIR ``src/buildblock/Scanner.cxx`` (``Discovery690``).
-        ``downsample`` must divide 288 (e.g. 2, 3, 4, 6, 8, 9, 12, 16). The detector's intrinsic tilt
-        (-5.021 degrees in STIR) is left out: views start at angle 0.
-        """
-        full = cls(ring_radius=405.1 + 9.4, crystals_per_ring=576, crystal_pitch=4.2, n_rings=24,
-                   ring_spacing=6.54, n_radial_bins=331, bin_size=2.1306, image_shape=(128, 128),
-                   pixel_size=700.0 / 192, name="GE Discovery 690")
-        return full.downsampled(downsample, axial_downsample)
+def scanner(name: str, *, downsample: int = 1, axial_downsample: int = 1) -> PETScanner:
+    """A clinical PET scanner from its published parameters, optionally down-sampled (`PETScanner.downsampled`:
+    ``downsample`` crystals and radial bins merged, ``axial_downsample`` rings). The parameters and their source:
+    ``PRESETS[name]``.
+
+    Example::
+
+        scanner("biograph-mmr", downsample=4).sinogram_shape   # (63, 86)
+    """
+    if name not in PRESETS:
+        raise ValueError(f"expected a PET scanner preset, one of {sorted(PRESETS)}, got {name!r}")
+    params = {k: v for k, v in PRESETS[name].items() if k != "source"}
+    return PETScanner(**params).downsampled(downsample, axial_downsample)
 
 
 def _mode(mode):

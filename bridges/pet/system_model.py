@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..ct.projector import Projector
+from ..devices import gpu_or_cpu
 from ..operator import LinearOperator
 from .scanner import PETScanner
 
@@ -44,7 +45,7 @@ class SystemModel(LinearOperator):
 
     Example::
 
-        scanner = PETScanner.biograph_mmr(downsample=6)
+        scanner = pet.scanner("biograph-mmr", downsample=6)
         model = SystemModel(scanner, attenuation=mu_map, background=2.0, resolution_fwhm=15.0)  # μ (33, 33), 1/mm
         ybar = model.expected(torch.rand(8, 33, 33))                                             # (8, 42, 57)
     """
@@ -69,7 +70,7 @@ class SystemModel(LinearOperator):
                  (("attenuation", attenuation), ("normalization", normalization), ("background", background))]
         # The buffers live where the given tensors do (a GPU's, if any is there), so that a model built from
         # CUDA factors, as `subset` builds OSEM's from a model on the GPU, computes there without copies.
-        device = next((t.device for t in given if t is not None and t.device.type != "cpu"), torch.device("cpu"))
+        device = gpu_or_cpu(*given)
         att, norm, bg = (None if t is None else t.to(device) for t in given)
         is_mu = att is not None and tuple(att.shape[-2:]) == image
         inputs = {"attenuation": (att, image if is_mu else sino), "normalization": (norm, sino), "background": (bg, sino)}
@@ -154,15 +155,6 @@ class SystemModel(LinearOperator):
         # the same projector: a per-item model per batch would otherwise set ASTRA up anew (0.1 s at 50²)
         return SystemModel(self.scanner, attenuation, self.normalization, self.background, self.resolution_fwhm,
                            mode=self.mode, views=self.views, projector=self.projector)
-
-    def _apply(self, fn, recurse=True):
-        # .to(), .cuda() and .double() reach buffers and submodules through here; the OSEM subsets kept by
-        # `subsets` are neither, and left behind they would compute on the old device (or fail there).
-        super()._apply(fn, recurse)
-        for parts in self._subsets.values():
-            for part in parts:
-                part._apply(fn, recurse)
-        return self
 
     def extra_repr(self) -> str:
         return f"{self.scanner.name}, mode={self.mode!r}, {super().extra_repr()}"

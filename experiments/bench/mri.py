@@ -1,6 +1,6 @@
 """Benchmark the MRI bridge against raw SigPy, sigpy.to_pytorch_function and torchkbnufft.
 
-    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only] [--per-item]
+    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only] [--per-item] [--espirit]
 
 Cases (issues 3 and 8): Cartesian SENSE (8 coils, 320x320, fastMRI 4x mask) and radial
 SENSE (8 coils, 256x256, golden-angle 128 spokes x 512 samples); the NUFFT backends side
@@ -8,19 +8,28 @@ by side at 1 and 8 coils; their error against the exact NDFT on a small problem.
 the normal operator of the radial SENSE case by its Toeplitz embedding (``A.gram()``)
 against ``A.H @ A``, alone and in 20 iterations of CG-SENSE; a batch of 8 fastMRI-sized slices, each with its
 own maps and mask, as one per-item CartesianSense against a Python loop over the 8 items' operators.
+ESPIRiT (8 coils, 128², calibration 24): `espirit_maps` against SigPy's EspiritCalib (what it ran before)
+and BART's ``ecalib`` when ``bart`` is on the PATH, seconds and error against the analytic maps.
 Every method runs once per round, round-robin, so load from other processes hits all
 alike; the table gives medians over rounds and ratios to raw SigPy from the same run.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
+import tempfile
 import time
+from pathlib import Path
+
+import numpy as np
 
 import sigpy as sp
 import sigpy.mri
 import torch
 
-from bridges.mri import NUFFT, CartesianSense, Sense, cg_sense, from_sigpy, mask_equispaced, ndft_matrix, radial
+from bridges.mri import (NUFFT, CartesianSense, Sense, birdcage_maps, cg_sense, espirit_maps, fft2c, from_sigpy,
+                         mask_equispaced, ndft_matrix, radial)
 from bridges.mri.toeplitz import toeplitz_spectrum
 from experiments.bench.timing import interleaved_medians
 
@@ -184,6 +193,70 @@ def ndft_errors():
     return {k: _rel(v.reshape(exact.shape), exact) for k, v in out.items()}
 
 
+def espirit(reps, n=128, coils=8, calib_width=24, kernel_width=6, thresh=0.02, crop=0.95):
+    """ESPIRiT on noiseless k-space of a Shepp-Logan phantom times analytic (birdcage) maps, 8 coils, 128²:
+    `espirit_maps` against ``sigpy.mri.app.EspiritCalib`` (what `espirit_maps` ran before) and, when ``bart``
+    is on the PATH, BART's ``ecalib`` (a process, k-space and maps through .cfl files, as BART is used), all
+    with the same calibration region, kernel, threshold and crop.
+
+    Returns rows (name, median seconds, error, object pixels kept): the error is ``‖S_est e^{iφ} - S‖ / ‖S‖``
+    over the object's pixels that the maps keep, ``φ`` each pixel's best phase (maps are defined up to one).
+    """
+    maps = birdcage_maps((n, n), coils)
+    image = torch.from_numpy(sp.shepp_logan((n, n)).astype(np.complex64))
+    kspace = fft2c(maps * image)
+    options = dict(calib_width=calib_width, kernel_width=kernel_width, thresh=thresh, crop=crop)
+    methods = {"espirit_maps (torch)": lambda: espirit_maps(kspace, **options),
+               "SigPy EspiritCalib (espirit_maps before)": lambda: torch.from_numpy(sigpy.mri.app.EspiritCalib(
+                   kspace.numpy(), max_iter=100, show_pbar=False, **options).run())}
+    if shutil.which("bart"):
+        methods[f"BART {_bart_version()} ecalib -m1"] = lambda: _bart_ecalib(kspace, **options)
+    errors = {name: _map_error(fn(), maps, image) for name, fn in methods.items()}
+    times = interleaved_medians(methods, reps)
+    return [(name, times[name], *errors[name]) for name in methods]
+
+
+def _map_error(est, maps, image):
+    """Relative error of ``est`` against ``maps`` up to a phase per pixel, over the object's pixels where
+    ``est`` is non-zero, and the fraction of the object's pixels that is."""
+    obj = image.abs() > 0
+    kept = obj & (est.abs().sum(0) > 0)
+    e, m = est[:, kept].to(torch.complex128), maps[:, kept].to(torch.complex128)
+    phase = (e.conj() * m).sum(0)
+    phase = phase / phase.abs().clamp_min(1e-30)
+    return float(torch.linalg.vector_norm(e * phase - m) / torch.linalg.vector_norm(m)), float(kept.sum() / obj.sum())
+
+
+def _bart_version():
+    return subprocess.run(["bart", "version"], capture_output=True, text=True).stdout.strip()
+
+
+def _bart_ecalib(kspace, calib_width, kernel_width, thresh, crop):
+    """BART's ecalib on (coils, y, x) k-space: one set of maps, (coils, y, x) complex64."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "k"), Path(tmp, "s")
+        _write_cfl(src, kspace.numpy().transpose(2, 1, 0)[:, :, None, :])  # BART's dimensions: x, y, z, coils
+        subprocess.run(["bart", "ecalib", "-m1", f"-r{calib_width}", f"-k{kernel_width}", f"-t{thresh}",
+                        f"-c{crop}", str(src), str(dst)], check=True, capture_output=True)
+        dims = [int(v) for v in dst.with_suffix(".hdr").read_text().splitlines()[1].split()]
+        out = np.fromfile(dst.with_suffix(".cfl"), np.complex64).reshape(dims, order="F")
+    out = out.reshape(out.shape[0], out.shape[1], -1)[:, :, :kspace.shape[0]]
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 1, 0)))
+
+
+def _write_cfl(path, array):
+    path.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(str(n) for n in array.shape) + "\n")
+    np.asfortranarray(array, dtype=np.complex64).ravel(order="F").tofile(path.with_suffix(".cfl"))
+
+
+def espirit_table(reps) -> str:
+    rows = espirit(reps)
+    missing = "" if shutil.which("bart") else "\n\nBART not on the PATH: no BART row."
+    return ("\n### ESPIRiT maps, 8 coils, 128x128, calibration 24, kernel 6, threshold 0.02, crop 0.95\n\n"
+            "| method | seconds | error vs analytic maps | object pixels kept |\n|---|---:|---:|---:|\n"
+            + "\n".join(f"| {name} | {t:.3f} | {e:.2e} | {kept:.1%} |" for name, t, e, kept in rows) + missing)
+
+
 def _rel(a, b):
     a, b = torch.as_tensor(a).to(torch.complex128), torch.as_tensor(b).to(torch.complex128)
     return float(torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b))
@@ -202,12 +275,16 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=None, help="rounds per method (default 9, --quick 3)")
     parser.add_argument("--normal-only", action="store_true", help="only the normal-operator table (issue 17)")
     parser.add_argument("--per-item", action="store_true", help="only the per-item operator table (issue 17)")
+    parser.add_argument("--espirit", action="store_true", help="only the ESPIRiT table (against SigPy and BART)")
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 9)
     print(f"torch {torch.__version__}, sigpy {sp.__version__}, {torch.get_num_threads()} torch threads, "
           f"{reps} rounds, medians")
     if args.per_item:
         print(per_item_table(reps))
+        return
+    if args.espirit:
+        print(espirit_table(reps))
         return
     rows, note = normal_operator(reps)
     print("\n### Normal operator, radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples\n\n"
@@ -226,6 +303,7 @@ def main(argv=None):
     for name, err in ndft_errors().items():
         print(f"| {name} | {err:.1e} |")
     print(per_item_table(reps))
+    print(espirit_table(reps))
 
 
 def per_item_table(reps) -> str:

@@ -40,7 +40,7 @@ def raw_iteration(scanner, mode, factors, background, sens):
 
 
 def bench(repeats):
-    for scanner in (pet.PETScanner.biograph_mmr(), pet.PETScanner.discovery_690()):
+    for scanner in (pet.scanner("biograph-mmr"), pet.scanner("discovery-690")):
         ny, nx = scanner.image_shape
         yy, xx = np.meshgrid(np.arange(ny) - (ny - 1) / 2, np.arange(nx) - (nx - 1) / 2, indexing="ij")
         body = torch.tensor((yy / (0.32 * ny)) ** 2 + (xx / (0.4 * nx)) ** 2 < 1, dtype=torch.float32)

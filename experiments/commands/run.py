@@ -55,11 +55,11 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
     print(f"{name}: {cfg['model']['name']} on {task.description}; {len(task.train)} training items, "
           f"{cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
     models = {cfg["model"]["name"]: unwrap(train(cfg, out, task=task).model)}
-    for label, model_cfg in cfg.get("compare", {}).items():  # trained alike, each in its own folder
+    for label, model_cfg in cfg["compare"].items():  # trained alike, each in its own folder
         print(f"{label}: {model_cfg['name']}, {cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
         models[label] = unwrap(train({**cfg, "model": model_cfg, "compare": {}}, out / label, task=task).model)
     rows = evaluate(task, models, cfg, out)
-    if cfg.get("evaluate", {}).get("crime_free"):
+    if cfg["evaluate"]["crime_free"]:
         # a job trained on its paper's own (discrete) simulation, tested as well on data it did not simulate
         free_cfg = apply_overrides(cfg, ['data.model="continuous"'])
         print("\nThe same models and baselines (tuned anew) on data of the continuous model:")

@@ -47,7 +47,7 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     run's checkpoint) instead of training one; fine-tuning starts a fresh Adam at
     ``finetune_lr_factor`` times the configured learning rate, so as not to undo the training."""
     src_cfg, tgt_cfg = (check_config(apply_overrides(cfg, overrides)) for overrides in (source, target))
-    lr = float(tgt_cfg.get("train", {}).get("lr", 1e-3)) * finetune_lr_factor
+    lr = float(tgt_cfg["train"]["lr"]) * finetune_lr_factor
     tuning = [f"train.steps={finetune_steps}", f"train.checkpoint_every={finetune_steps}", f"train.lr={lr!r}"]
     check_config(apply_overrides(tgt_cfg, tuning))  # now, not after the source model has trained
     src_task, tgt_task = build_task(src_cfg), build_task(tgt_cfg)

@@ -23,7 +23,7 @@ Shapes: ``simulator(obj)`` -> ({"x": (y, x), "mu": (y, x) 1/mm}, clean (views, b
 
 Example::
 
-    model = pet_system_model(bridges.pet.PETScanner.biograph_mmr(downsample=4))
+    model = pet_system_model(bridges.pet.scanner("biograph-mmr", downsample=4))
     simulator = PETSimulator(model, total_counts=2e5)
     fields, clean = simulator(pet_phantom(generator))      # clean: (63, 86), fields["x"]: (50, 50)
     y = poisson_counts(clean + model.background, generator)

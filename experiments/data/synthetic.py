@@ -295,7 +295,7 @@ def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fr
 
     Example::
 
-        model = pet_system_model(bridges.pet.PETScanner.biograph_mmr(downsample=6), total_counts=2e5)
+        model = pet_system_model(bridges.pet.scanner("biograph-mmr", downsample=6), total_counts=2e5)
         data = pet_dataset(model, n=100, seed=0, total_counts=2e5)
     """
     if not isinstance(scanner, pet.PETScanner):

@@ -25,12 +25,12 @@ MU_WATER = 0.0096  # 1/mm at 511 keV
 
 
 def scanners(quick: bool) -> dict:
-    from bridges.pet import PETScanner
+    from bridges.pet import scanner
     # one even and one odd number of radial bins (86 and 55 quick; 114 and 110 full): an even count puts
     # the centre between two bins' edges, a detector shift of half a bin
     mmr, d690 = (4, 6) if quick else (3, 3)
-    return {f"biograph-mmr /{mmr}": PETScanner.biograph_mmr(downsample=mmr),
-            f"discovery-690 /{d690}": PETScanner.discovery_690(downsample=d690)}
+    return {f"{name} /{factor}": scanner(name, downsample=factor)
+            for name, factor in (("biograph-mmr", mmr), ("discovery-690", d690))}
 
 
 def checks(quick: bool):

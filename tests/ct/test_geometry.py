@@ -80,6 +80,37 @@ def test_vector_form_checks_shapes():
                          detector_axes=np.ones((3, 2)), n_detectors=4, image_shape=(4, 4))
 
 
+def cone(**changes):
+    kw = dict(angles=8, detector_shape=(6, 20), detector_spacing=(1.0, 1.0), source_distance=100.0,
+              detector_distance=50.0, image_shape=(4, 8, 8))
+    return ct.ConeBeam3D(**{**kw, **changes})
+
+
+@pytest.mark.parametrize("geometry", [parallel(), fan(), cone(), cone(detector_curve="arc"),
+                                      ct.ParallelBeam3D(angles=8, detector_shape=(4, 12), detector_spacing=1.0,
+                                                        image_shape=(4, 8, 8))],
+                         ids=["parallel", "fan", "cone", "cone-arc", "parallel-3d"])
+def test_vector_forms_lead_astras_vectors_with_their_beam(geometry):
+    """Each vector form names the vector that fixes its beam (ray direction or source), and ASTRA's vectors of a
+    view start with it; views and data shape are the circular geometry's."""
+    vec = geometry.to_vec()
+    beam = vec.ray_directions if hasattr(vec, "ray_directions") else vec.sources
+    assert vec.beam() is beam
+    assert (vec.n_views, vec.sinogram_shape, len(vec[2:5])) == (geometry.n_views, geometry.sinogram_shape, 3)
+    _, projection, _ = vec.to_astra()
+    flip = 1.0 if vec.is_3d else np.array([1.0, -1.0])  # 2D: y mirrored to ASTRA's rows
+    np.testing.assert_allclose(projection["Vectors"][:, :beam.shape[1]], beam * flip)
+
+
+def test_fan_vector_form_checks_its_sources():
+    with pytest.raises(ValueError, match=r"detector_axes must have shape \(3, 2\), got \(3, 3\)"):
+        ct.FanVec2D(sources=np.ones((3, 2)), detector_centers=np.zeros((3, 2)), detector_axes=np.ones((3, 3)),
+                    n_detectors=4, image_shape=(4, 4))
+    with pytest.raises(ValueError, match=r"sources must have shape \(3, 3\), got \(3, 2\)"):
+        ct.ConeVec3D(sources=np.ones((3, 2)), detector_centers=np.zeros((3, 3)), column_axes=np.ones((3, 3)),
+                     row_axes=np.ones((3, 3)), detector_shape=(2, 2), image_shape=(2, 2, 2))
+
+
 def test_helical_path_advances_by_pitch_per_turn():
     g = ct.ConeBeam3D.helical(n_views=72, n_turns=2, pitch=30.0, detector_shape=(16, 32), detector_spacing=1.0,
                               source_distance=500, detector_distance=400, image_shape=(16, 32, 32))
@@ -116,7 +147,8 @@ def test_presets_refuse_what_would_leave_nothing(bad, match):
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(ValueError, match="expected one of"):
+    with pytest.raises(ValueError,
+                       match=r"expected a CT scanner preset, one of \[.*'lodopab'.*\], got 'ge-revolution'"):
         ct.scanner("ge-revolution")
 
 

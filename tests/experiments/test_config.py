@@ -1,13 +1,15 @@
 """The configuration schema: every bundled configuration passes; each misspelt key or bad value is refused with
 its key, what it allows and what came, before any work starts."""
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
+from experiments import config
 from experiments.commands import shift
 from experiments.commands.train import main as train_command
-from experiments.config import available, check_config, load_config
+from experiments.config import available, check_config, dumps, load_config, reference, tomllib, with_defaults
 from experiments.training import train
 
 
@@ -138,3 +140,107 @@ def test_an_init_file_that_is_not_a_checkpoint_is_named_before_any_work(tmp_path
     with pytest.raises(ValueError, match=re.escape(message)):
         train_command(["smoke-ct", "--out", str(tmp_path / "run"), f"train.init={str(passwd)!r}"])
     assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------- defaults, declared once
+# The defaults the code held before they were declared (its cfg.get(key, default) calls): a configuration that
+# leaves a key out means what it meant then. None: the key's default is another's value or a preset's.
+OLD_DEFAULTS = {
+    "ct": {"geometry": "scanner", "scanner": "siemens-definition-as", "view_step": 1, "detector_binning": 1,
+           "n_views": 30, "image_size": 128, "fov": None, "photons": 1e4, "noise": "poisson", "noise_level": 0.05,
+           "phantom": "lpd"},
+    "mri": {"image_size": 128, "n_coils": 8, "acceleration": 4, "center_fraction": 0.08, "mask": "equispaced",
+            "mask_seed": 0, "noise_sigma": 0.01},
+    "pet": {"scanner": "biograph-mmr", "downsample": 4, "total_counts": 2e5, "scatter_fraction": 0.35,
+            "randoms_fraction": 0.2, "resolution_fwhm": None, "lungs": True},
+    "data": {"source": "synthetic", "root": None, "seed": None, "cache": True, "n_train": 8, "n_val": 8, "n_test": 8,
+             "eval_phantom": None, "model": "continuous", "sub_rays": 4, "fine": None, "real_anatomy": True},
+    "train": {"steps": 100, "batch_size": 4, "lr": 1e-3, "betas": [0.9, 0.99], "clip_grad": 1.0,
+              "checkpoint_every": None, "num_workers": 0, "schedule": "cosine", "n_threads": None, "device": "auto",
+              "init": None, "compile": False},
+    "evaluate": {"baselines": {}, "paper": {}, "paper_source": "published", "crime_free": False},
+    "fastmri task": {"image_size": 320, "n_coils": 8, "acceleration": 4, "center_fraction": 0.08,
+                     "mask": "equispaced", "mask_seed": 0, "calib_width": 24},
+    "fastmri data": {"seed": None, "n_train": None, "n_val": None, "n_test": None, "val_volumes": 1, "test_volumes": 1},
+}
+
+
+@pytest.mark.parametrize("modality", ["ct", "mri", "pet"])
+def test_defaults_are_filled_in_as_the_code_held_them(modality):
+    cfg = check_config({"task": {"modality": modality}, "model": {"name": "LearnedPrimalDual"}})
+    assert cfg["task"] == {"modality": modality, **OLD_DEFAULTS[modality]}
+    for section in ("data", "train", "evaluate"):
+        assert cfg[section] == OLD_DEFAULTS[section], section
+    assert cfg["seed"] == 0 and cfg["compare"] == {} and "gan" not in cfg  # a [gan] table turns the GAN on
+    assert cfg["model"] == {"name": "LearnedPrimalDual"}  # a model's defaults are its signature's, left to it
+    fastmri = with_defaults({"task": {"modality": "mri"}, "data": {"source": "fastmri", "root": "."}})
+    assert fastmri["task"] == {"modality": "mri", **OLD_DEFAULTS["fastmri task"]}
+    assert fastmri["data"] == {"source": "fastmri", "root": ".", **OLD_DEFAULTS["fastmri data"]}
+    gan = with_defaults({"gan": {}})["gan"]
+    assert gan == {"loss": "dagan", "lr": 1e-4}
+
+
+def test_a_given_key_is_kept_and_checking_twice_changes_nothing():
+    cfg = load_config("pet-lpd", ["train.schedule='constant'"])
+    assert cfg["train"]["schedule"] == "constant" and cfg["train"]["steps"] == 600 and cfg["train"]["clip_grad"] == 1.0
+    assert check_config(cfg) == cfg
+
+
+@pytest.mark.parametrize("name", available())
+def test_a_filled_configuration_written_as_toml_reads_back_the_same(name):
+    """A run folder's config.toml (`dumps`) leaves out the keys filled in as absent (TOML has no None)."""
+    cfg = load_config(name)
+    assert check_config(tomllib.loads(dumps(cfg))) == cfg
+
+
+def test_the_reference_lists_every_declared_key_with_its_default_and_documentation(capsys):
+    from experiments.__main__ import main
+    assert main(["keys"]) == 0
+    text = capsys.readouterr().out
+    assert text == reference()
+    sections = {**config.TASK, "fastmri": config.FASTMRI_TASK, "data": config.DATA, "lodopab": config.LODOPAB_DATA,
+                "fastmri data": config.FASTMRI_DATA, "train": config.TRAIN, "gan": config.GAN,
+                "evaluate": config.EVALUATE}
+    for keys in sections.values():
+        for name, key in keys.items():
+            assert key.doc, name
+            default = "required" if key.default is config.REQUIRED else "—" if key.default is None else \
+                f"`{config._toml(key.default)}`"
+            assert f"| `{name}` | {default} | " in text and key.doc.replace("|", "\\|") in text, name
+    assert '## [task] with modality = "pet"' in text and "| `n_threads` | — | an integer >= 1 |" in text
+    assert "| `n_iter` | `10` | an integer >= 1 | LearnedPrimalDual's n_iter |" in text  # from the signature
+
+
+READERS = {"task_cfg": "task", "data_cfg": "data", "train_cfg": "train", "gan_cfg": "gan"}
+
+
+def _declared() -> dict:
+    """Every key the declaration holds, nested by section (None: a table of names, any key)."""
+    task = {k: None for keys in (*config.TASK.values(), config.FASTMRI_TASK) for k in keys} | {"modality": None}
+    data = {k: None for keys in (config.DATA, config.LODOPAB_DATA, config.FASTMRI_DATA) for k in keys}
+    return {"seed": None, "task": task, "data": data, "train": dict.fromkeys(config.TRAIN),
+            "gan": dict.fromkeys({**config.GAN, **config.DISCRIMINATOR}), "compare": None,
+            "model": {k: None for name in config.tasks.MODELS for k in config._model({"name": name})},
+            "evaluate": {"baselines": None, "paper": None, **dict.fromkeys(config.EVALUATE)}}
+
+
+def test_every_key_the_code_reads_is_declared():
+    """``cfg["section"]["key"]``, ``task_cfg["key"]`` and ``.get("key")`` in the code that runs a configuration."""
+    root = Path(config.__file__).parent
+    files = [root / "tasks.py", root / "training.py", root / "evaluation.py", *sorted((root / "commands").glob("*.py"))]
+    declared, seen = _declared(), 0
+    for path in files:
+        text = path.read_text()
+        for var, chain in re.findall(r"\b(\w*cfg)((?:\[[\"']\w+[\"']\])+)", text):
+            if var == "model_cfg":
+                continue  # a model's keys are its signature's
+            node = declared[READERS[var]] if var in READERS else declared
+            for key in re.findall(r"\[[\"'](\w+)[\"']\]", chain):
+                assert key in node, f"{path.name}: {var}{chain}"
+                node, seen = node[key], seen + 1
+                if node is None:  # a key, or a table of any names (baselines, compare)
+                    break
+        for var, key in re.findall(r"\b(\w*cfg)\.get\([\"'](\w+)[\"']", text):
+            if var != "model_cfg":
+                assert key in (declared[READERS[var]] if var in READERS else declared), f"{path.name}: {var}.get({key})"
+    assert seen > 40

@@ -176,10 +176,10 @@ def test_train_threads_hold_for_the_run_and_are_restored(tmp_path):
             assert torch.get_num_threads() == 1
             raise RuntimeError("inside")
     assert torch.get_num_threads() == before
-    train(load_config("smoke-ct", ["train.steps=2", "train.threads=1"]), tmp_path, progress=False)
+    train(load_config("smoke-ct", ["train.steps=2", "train.n_threads=1"]), tmp_path, progress=False)
     assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="train.threads"):
-        load_config("smoke-ct", ["train.threads=0"])
+    with pytest.raises(ValueError, match="train.n_threads"):
+        load_config("smoke-ct", ["train.n_threads=0"])
 
 
 DAGAN_TINY = ["task.image_size=32", "task.n_coils=2", "model.width=8", "gan.width=8", "data.n_train=8", "data.n_val=2"]

@@ -3,6 +3,9 @@
 `make_operator` gives the real bridges: `ct.Projector`, `mri.CartesianSense` with smooth coil maps,
 and `pet.SystemModel` of a down-sampled Biograph mMR with a background. ``ToyPET``, a non-negative
 matrix with a ``background``, stays for the float64 gradient checks the float32 PET bridge cannot do.
+``SampledCoils`` is a Cartesian sampling operator that is not a `mri.CartesianSense`: a composition
+``mask @ fft @ coils`` of three small operators, exposing ``maps`` and ``mask`` (the protocol of
+`bridges.mri.sampling`).
 """
 import math
 
@@ -10,6 +13,7 @@ import torch
 
 from bridges import LinearOperator, ct, mri, pet
 from bridges.mri import birdcage_maps
+from bridges.operator import ComposedOperator
 from experiments.data.phantoms import ellipses
 
 MODALITIES = ["ct", "mri", "pet"]
@@ -32,6 +36,68 @@ class ToyPET(LinearOperator):
         return (y.reshape(y.shape[0], -1) @ self.matrix).reshape(y.shape[0], *self.domain_shape)
 
 
+class Coils(LinearOperator):
+    """S: an image (y, x) to its coil images (coils, y, x), S_c x = maps_c ⊙ x."""
+
+    batched_kernels, traceable = True, True
+
+    def __init__(self, maps: torch.Tensor):
+        super().__init__(maps.shape[-2:], maps.shape, torch.complex64)
+        self.register_buffer("maps", maps)
+
+    def _forward(self, x):
+        return x.unsqueeze(-3) * self.maps
+
+    def _adjoint(self, y):
+        return (y * self.maps.conj()).sum(-3)
+
+
+class CentredFFT(LinearOperator):
+    """F: the centred orthonormal 2D FFT over the last two axes of ``shape``; unitary, so F^H = F^{-1}."""
+
+    batched_kernels, traceable = True, True
+
+    def __init__(self, shape):
+        super().__init__(shape, shape, torch.complex64)
+
+    def _forward(self, x):
+        return mri.fft2c(x)
+
+    def _adjoint(self, y):
+        return mri.ifft2c(y)
+
+
+class Mask(LinearOperator):
+    """M: multiplication by a real sampling mask broadcast over ``shape``; self-adjoint."""
+
+    batched_kernels, traceable = True, True
+
+    def __init__(self, mask: torch.Tensor, shape):
+        super().__init__(shape, shape, torch.complex64)
+        self.register_buffer("mask", mask)
+
+    def _forward(self, x):
+        return x * self.mask
+
+    def _adjoint(self, y):
+        return y * self.mask
+
+
+class SampledCoils(ComposedOperator):
+    """y = M ⊙ F(S_c ⊙ x) as ``Mask @ CentredFFT @ Coils``: Cartesian sampling built by composition."""
+
+    def __init__(self, maps: torch.Tensor, mask: torch.Tensor):
+        super().__init__(Mask(mask, maps.shape), CentredFFT(maps.shape) @ Coils(maps))
+
+    @property
+    def maps(self):
+        return self.inner.inner.maps
+
+    @property
+    def mask(self):
+        return self.outer.mask
+
+
 def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> LinearOperator:
     """A small operator of `modality` ("ct", "mri", "pet") on n x n images."""
     g = torch.Generator().manual_seed(seed)
@@ -44,7 +110,7 @@ def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> 
         mask[n // 2 - 2: n // 2 + 2] = True  # fully sampled centre of (centred) k-space
         return mri.CartesianSense(birdcage_maps((n, n), coils), mask[:, None].expand(n, n).float())
     if modality == "pet":
-        scanner = pet.PETScanner.biograph_mmr(downsample=200 // n)
+        scanner = pet.scanner("biograph-mmr", downsample=200 // n)
         if scanner.image_shape != (n, n):
             raise ValueError(f"no down-sampled Biograph mMR has {n}² pixels")
         return pet.SystemModel(scanner, background=0.5, n_threads=1)

@@ -59,7 +59,8 @@ def test_operators_on_other_spaces_are_refused():
     with pytest.raises(TypeError, match="VarNet: expected op as a bridges.LinearOperator or None, got Tensor"):
         model(y, op=batched.maps)
     image_form = learned.VarNet(shared, n_cascades=1, width=4, depth=1, form="image")
-    with pytest.raises(ValueError, match="the k-space form needs a multi-coil bridges.mri.CartesianSense"):
+    with pytest.raises(ValueError, match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator.*"
+                                         r"got ComposedOperator .*: it has no 'maps', 'mask'"):
         model(y, op=shared @ identity(shared))
     assert image_form(y, op=batched).shape == (2, 16, 16)
 

@@ -6,7 +6,8 @@ import torch
 
 import learned
 from bridges import ct, mri
-from tests.learned.operators import make_operator, measure, phantoms
+from bridges.mri import sampling
+from tests.learned.operators import SampledCoils, make_operator, measure, phantoms
 
 
 @pytest.mark.parametrize("modality, coils", [("ct", 1), ("mri", 1), ("mri", 2), ("pet", 1)])
@@ -59,19 +60,56 @@ def test_varnet_forms():
     assert learned.VarNet(make_operator("mri"), n_cascades=1, width=4, depth=1).form == "kspace"
     assert learned.VarNet(make_operator("ct"), n_cascades=1, width=4, depth=1).form == "image"
     assert learned.VarNet(make_operator("mri"), n_cascades=1, width=4, depth=1, form="image").form == "image"
-    with pytest.raises(ValueError, match=r"needs a multi-coil bridges.mri.CartesianSense"):
+    with pytest.raises(ValueError, match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator "
+                                         r"\(bridges.mri.sampling.CartesianSampling: y = mask ⊙ fft2c\(maps ⊙ x\), "
+                                         r"with tensors 'maps' and 'mask'\), got Projector .*: "
+                                         r"it has no 'maps', 'mask'"):
         learned.VarNet(make_operator("ct"), form="kspace")
 
 
-def test_varnet_kspace_form_is_the_cartesian_operators_own():
-    """Expansion to coil k-space and coil combination are `mri.CartesianSense`'s documented M ⊙ F(S x)."""
-    op = make_operator("mri")
-    model = learned.VarNet(op, n_cascades=1, width=4, depth=1)
-    assert model.form == "kspace"
+@pytest.mark.parametrize("make", [lambda: make_operator("mri"),
+                                  lambda: SampledCoils(make_operator("mri").maps, make_operator("mri").mask)],
+                         ids=["CartesianSense", "SampledCoils"])
+def test_sampling_protocol_is_the_operators_documented_form(make):
+    """Expansion to coil k-space and coil combination are the protocol's M ⊙ F(S x), for either operator."""
+    op = sampling.require_cartesian_sampling(make(), "test")
     x = phantoms(op, 2)
-    torch.testing.assert_close(op.mask * model._expand(op, x), op(x))
-    torch.testing.assert_close(model._reduce(op, op.mask * model._expand(op, x)), op.adjoint(op(x)))
-    torch.testing.assert_close(model._reduce(op, model._expand(op, x)), x, rtol=1e-5, atol=1e-5)  # Σ|S|² = 1
+    torch.testing.assert_close(sampling.sampled(op, sampling.expand(op, x)), op(x))
+    torch.testing.assert_close(sampling.combine(op, sampling.sampled(op, sampling.expand(op, x))),
+                               op.adjoint(op(x)))
+    torch.testing.assert_close(sampling.combine(op, sampling.expand(op, x)), x, rtol=1e-5, atol=1e-5)  # Σ|S|² = 1
+
+
+def test_varnet_kspace_form_takes_any_cartesian_sampling_operator():
+    """A composition M @ F @ S that is no `mri.CartesianSense` serves the k-space form, with the same numbers."""
+    sense = make_operator("mri")
+    composed = SampledCoils(sense.maps, sense.mask)
+    assert not isinstance(composed, mri.CartesianSense) and composed.adjoint_error() < 1e-5
+    models = [learned.VarNet(op, n_cascades=2, width=4, depth=1) for op in (sense, composed)]
+    assert [m.form for m in models] == ["kspace", "kspace"]
+    y = measure(sense, phantoms(sense, 2))
+    with torch.no_grad():
+        torch.testing.assert_close(models[1](y), models[0](y), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(models[0](y, op=composed), models[0](y), rtol=1e-5, atol=1e-6)
+    # it trains: the loss's gradient reaches the regularisers through the composed operator
+    models[1](y).abs().sum().backward()
+    assert all(p.grad is not None for p in models[1].cascades.parameters())
+
+
+def test_varnet_kspace_form_refuses_what_lacks_the_protocol():
+    """Coil maps alone are not enough: a non-Cartesian SENSE has k-space on points, not on the image's grid."""
+    sense = make_operator("mri")
+    radial = mri.Sense(sense.maps, mri.radial(4, 16, (16, 16)))
+    assert sampling.missing(sense) is None and sampling.missing(radial) is not None
+    with pytest.raises(ValueError, match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator"
+                                         r".*got Sense .*: it has no 'mask'"):
+        learned.VarNet(radial, n_cascades=1, width=4, depth=1, form="kspace")
+    assert learned.VarNet(radial, n_cascades=1, width=4, depth=1).form == "image"
+    no_maps = mri.CartesianSense(mask=sense.mask)
+    with pytest.raises(ValueError, match=r"expected a multi-coil Cartesian sampling operator.*"
+                                         r"got CartesianSense .*: its maps are not complex coil maps \(coils, y, x\): "
+                                         r"None"):
+        learned.VarNet(no_maps, n_cascades=1, width=4, depth=1, form="kspace")
 
 
 def test_fbpconvnet_starts_from_the_pseudo_inverse_it_is_given():

@@ -64,3 +64,16 @@ def test_sense_with_maps_on_cuda_is_wholly_there_and_equals_the_cpu():
     cpu, gpu = Sense(maps, coords, backend="sigpy"), Sense(maps.cuda(), coords, backend="sigpy")
     assert gpu.device.type == "cuda" and gpu.nufft.coords.is_cuda
     assert_operator_on_gpu(cpu, gpu, crandn(2, *shape), crandn(2, 8, 64, 256, seed=1), 1e-5)
+
+
+def test_sense_is_the_stacked_nufft_after_the_coil_maps(maps, coords):
+    """Sense = Stacked(NUFFT, coils) @ CoilMaps(maps), SigPy's composition; the maps and the trajectory stay
+    reachable as before (``maps``, ``coords``, ``nufft``)."""
+    from bridges import ComposedOperator
+    from bridges.mri import CoilMaps, NUFFT
+    A = Sense(maps, coords)
+    assert isinstance(A, ComposedOperator) and isinstance(A.inner, CoilMaps) and A.outer.op is A.nufft
+    assert A.maps is A.inner.maps and A.coords is A.nufft.coords and isinstance(A.nufft, NUFFT)
+    x = crandn(2, 12, 10)
+    assert torch.equal(A(x), A.nufft(A.maps * x.unsqueeze(-3)))
+    check_operator(CoilMaps(maps), adjoint_rtol=1e-6)

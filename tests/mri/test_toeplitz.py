@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from bridges.mri import NUFFT, Sense, birdcage_maps, cg_sense, ndft_matrix, radial, spiral
-from bridges.mri.toeplitz import ToeplitzNormal
-from bridges.mri.trajectory_gradients import DirectNormal
+from bridges.mri.toeplitz import DirectNormal, ToeplitzNormal
 from bridges.testing import check_operator
 from learned import DeepCascade, VarNet
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bridges.mri import NUFFT, Sense, radial
-from bridges.mri.trajectory_gradients import DirectNormal
+from bridges.mri.toeplitz import DirectNormal
 
 from tests.conftest import crandn, rel
 
@@ -128,9 +128,9 @@ def test_the_core_path_serves_x_alone(coords):
     """Constant coordinates, or grad mode off: the core's `_Apply`; coordinates that require grad: the new path."""
     x = crandn(*SHAPE).requires_grad_()
     assert "_ApplyBackward" in backward_nodes(NUFFT(SHAPE, coords)(x))
-    assert "_CoordinateApplyBackward" not in backward_nodes(NUFFT(SHAPE, coords)(x))
+    assert "_ApplyWithInputsBackward" not in backward_nodes(NUFFT(SHAPE, coords)(x))
     k = coords.clone().requires_grad_()
-    assert "_CoordinateApplyBackward" in backward_nodes(NUFFT(SHAPE, k)(x))
+    assert "_ApplyWithInputsBackward" in backward_nodes(NUFFT(SHAPE, k)(x))
     with torch.no_grad():
         assert NUFFT(SHAPE, k)(x).grad_fn is None
 
@@ -167,3 +167,15 @@ def test_compiled_code_refuses_coordinates_that_require_grad(coords):
     A, x = NUFFT(SHAPE, coords.float().requires_grad_()), crandn(*SHAPE)
     with pytest.raises(Exception, match="gradients with respect to the coordinates run eagerly"):
         torch.compile(lambda t: A(t), fullgraph=True)(x)
+
+
+def test_compositions_keep_the_coordinates_in_the_graph(coords):
+    """The core carries the coordinates through ``A.H``, ``c * A``, ``A @ B`` and ``A + B`` (they were held
+    constant there): here B = (0.5i A)^H A + A^H A = (1 - 0.5i) A^H A."""
+    x, g = crandn(2, *SHAPE), crandn(2, *SHAPE, seed=1)
+    exact = grads(lambda k: (1 - 0.5j) * ndft_adjoint(ndft(x.to(torch.complex128), k, SHAPE), k, SHAPE),
+                  (coords,), g)[0]
+    k = coords.clone().requires_grad_()
+    A = NUFFT(SHAPE, k)
+    B = (0.5j * A).H @ A + A.gram()
+    assert rel(torch.autograd.grad((B(x).conj() * g).real.sum(), k)[0], exact) < 1e-4

@@ -8,7 +8,7 @@ from odl.applications import tomo
 from bridges import MatrixOperator, ct
 from bridges.odl import from_odl, geometry_from_odl, odl_geometry, reference, to_odl
 from bridges.testing import check_operator
-from tests.conftest import rel
+from tests.conftest import crandn, rel
 
 
 
@@ -128,12 +128,11 @@ def test_from_odl_3d_reproduces_ray_transform(kind):
 
 
 def test_generic_complex_operators_both_ways():
-    g = torch.Generator().manual_seed(1)
-    M = torch.complex(torch.randn(7, 5, generator=g), torch.randn(7, 5, generator=g))
+    M = crandn(7, 5, seed=1)
     odl_op = odl.MatrixOperator(M.numpy(), domain=odl.cn(5, dtype="complex64"), range=odl.cn(7, dtype="complex64"))
     A = from_odl(odl_op)
     check_operator(A, adjoint_rtol=1e-5)
-    x = torch.complex(torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g))
+    x = crandn(3, 5, seed=2)
     torch.testing.assert_close(A(x), x @ M.T)
 
     B = to_odl(MatrixOperator(M), domain=odl.uniform_discr(0, 2, 5, dtype="complex64"))  # weighted: w = 0.4

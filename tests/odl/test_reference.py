@@ -40,7 +40,7 @@ def test_same_signature_same_iterates(problem, name, n_iter, options):
 
 def test_em_with_a_pet_background_matches_odl():
     """MLEM and OSEM on a SystemModel: its own background (A x + s) reaches ODL as an affine operator."""
-    scanner = pet.PETScanner.biograph_mmr(downsample=12)
+    scanner = pet.scanner("biograph-mmr", downsample=12)
     model = pet.SystemModel(scanner, background=0.4, resolution_fwhm=20.0)
     counts = torch.poisson(model.expected(torch.rand(scanner.image_shape, generator=torch.Generator().manual_seed(0))),
                            generator=torch.Generator().manual_seed(1))

@@ -13,5 +13,5 @@ def tiny():
 def preset(request):
     """Downsampled clinical presets, small enough for CPU tests."""
     if request.param == "mmr":
-        return pet.PETScanner.biograph_mmr(downsample=6)
-    return pet.PETScanner.discovery_690(downsample=8)
+        return pet.scanner("biograph-mmr", downsample=6)
+    return pet.scanner("discovery-690", downsample=8)

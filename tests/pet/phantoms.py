@@ -29,7 +29,7 @@ def cpu_and_cuda_models():
     """One SystemModel built twice, the second moved to CUDA, and 4 phantom slices (CPU): the Biograph mMR at 1/2
     (100² pixels, 126 views x 172 bins) with attenuation, normalisation, resolution and background, large
     enough that ASTRA's per-view geometry uploads stay small against the data."""
-    scanner = pet.PETScanner.biograph_mmr(downsample=2)
+    scanner = pet.scanner("biograph-mmr", downsample=2)
     image, mu = ellipse_phantom(scanner)
     args = (scanner, mu, normalization(scanner), 0.5, 6.0)
     images = torch.stack([image * s for s in (1.0, 0.5, 2.0, 1.5)])

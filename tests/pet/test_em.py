@@ -34,7 +34,7 @@ def odl_operator(scanner, factors):
 @pytest.fixture
 def problem():
     """Discovery 690 at 1/8 (odd bin count), attenuation and normalisation, 5e4 counts, no background."""
-    scanner = pet.PETScanner.discovery_690(downsample=8)
+    scanner = pet.scanner("discovery-690", downsample=8)
     image, mu = ellipse_phantom(scanner)
     model = pet.SystemModel(scanner, mu, normalization(scanner))
     y = pet.simulate(model, image, 5e4, generator=torch.Generator().manual_seed(0)).prompts

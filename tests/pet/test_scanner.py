@@ -9,7 +9,8 @@ from tests.pet.phantoms import ellipse_phantom
 
 
 def test_presets_match_published_figures():
-    mmr, d690 = pet.PETScanner.biograph_mmr(), pet.PETScanner.discovery_690()
+    assert sorted(pet.PRESETS) == ["biograph-mmr", "discovery-690"]
+    mmr, d690 = pet.scanner("biograph-mmr"), pet.scanner("discovery-690")
     assert mmr.sinogram_shape == (252, 344) and mmr.n_rings == 64 and mmr.ring_radius == 335.0
     assert math.isclose(mmr.bin_size, 2.08626) and mmr.n_planes == 127
     assert d690.sinogram_shape == (288, 331) and d690.n_rings == 24 and math.isclose(d690.ring_spacing, 6.54)
@@ -18,7 +19,7 @@ def test_presets_match_published_figures():
 
 
 def test_downsampling_keeps_the_field_of_view():
-    full, small = pet.PETScanner.biograph_mmr(), pet.PETScanner.biograph_mmr(downsample=4, axial_downsample=2)
+    full, small = pet.scanner("biograph-mmr"), pet.scanner("biograph-mmr", downsample=4, axial_downsample=2)
     assert small.sinogram_shape == (63, 86) and small.n_rings == 32 and small.ring_spacing == 2 * full.ring_spacing
     assert small.image_shape == (50, 50)
     assert math.isclose(small.image_shape[0] * small.pixel_size, full.image_shape[0] * full.pixel_size)
@@ -26,7 +27,7 @@ def test_downsampling_keeps_the_field_of_view():
 
 
 def test_arc_geometry_is_a_parallel_beam_with_a_central_bin():
-    scanner = pet.PETScanner.discovery_690(downsample=4)
+    scanner = pet.scanner("discovery-690", downsample=4)
     g = scanner.geometry("arc")
     assert isinstance(g, ct.ParallelBeam2D) and g.sinogram_shape == scanner.sinogram_shape
     k = scanner.n_radial_bins // 2
@@ -40,7 +41,7 @@ def test_arc_geometry_is_a_parallel_beam_with_a_central_bin():
 @pytest.mark.parametrize("factor", [4, 6])
 def test_exact_lines_join_two_crystals_of_the_ring(factor):
     """Every bin of the exact mode is the chord between two crystals at angles 2π i / N."""
-    scanner = pet.PETScanner.biograph_mmr(downsample=factor)
+    scanner = pet.scanner("biograph-mmr", downsample=factor)
     g = scanner.geometry("exact")
     assert isinstance(g, ct.ParallelVec2D) and g.n_views == scanner.n_views * scanner.n_radial_bins
     R, N = scanner.ring_radius, scanner.crystals_per_ring
@@ -61,7 +62,7 @@ def test_exact_mode_stays_close_to_arc_corrected():
     """Arc correction moves the line at r from R sin(π r / N) to r b, and odd lines are turned by π / N.
     On a body inside the field of view: the raw sinograms differ by under 6 % (4.5 % measured); arc-correcting
     the exact one by linear interpolation in s leaves under 2 % (1.4 %; turning it by one view gives 5.4 %)."""
-    scanner = pet.PETScanner.biograph_mmr(downsample=4)
+    scanner = pet.scanner("biograph-mmr", downsample=4)
     image, _ = ellipse_phantom(scanner)
     arc = pet.SystemModel(scanner, mode="arc")(image).numpy()
     exact = pet.SystemModel(scanner, mode="exact")(image).numpy()
@@ -86,9 +87,12 @@ def test_bad_scanners_raise(kwargs, match):
 
 
 def test_bad_downsampling_and_mode_raise():
+    with pytest.raises(ValueError, match=r"expected a PET scanner preset, one of \['biograph-mmr', 'discovery-690'\], "
+                                         r"got 'biograph_mmr'"):
+        pet.scanner("biograph_mmr")  # the old spelling
     with pytest.raises(ValueError, match="divide crystals_per_ring / 2"):
-        pet.PETScanner.biograph_mmr(downsample=5)
+        pet.scanner("biograph-mmr", downsample=5)
     with pytest.raises(ValueError, match="axial_factor must divide"):
-        pet.PETScanner.discovery_690(axial_downsample=5)
+        pet.scanner("discovery-690", axial_downsample=5)
     with pytest.raises(ValueError, match="mode must be one of"):
-        pet.PETScanner.discovery_690(downsample=8).geometry("tof")
+        pet.scanner("discovery-690", downsample=8).geometry("tof")

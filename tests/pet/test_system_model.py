@@ -43,7 +43,7 @@ def test_norm_matches_the_dense_matrix(tiny):
 def test_attenuation_of_a_uniform_disk_matches_exp_of_the_chord():
     """-log a(s) = μ 2 sqrt(ρ² - s²) for a disk of radius ρ: within 3 % of its peak (2.2 % measured on
     6.3 mm pixels) on lines that stay off the pixelised edge, |s| < 0.9 ρ."""
-    preset = pet.PETScanner.biograph_mmr(downsample=3)
+    preset = pet.scanner("biograph-mmr", downsample=3)
     ny, nx = preset.image_shape
     p, mu_water = preset.pixel_size, 0.0096
     yy, xx = np.meshgrid((np.arange(ny) - (ny - 1) / 2) * p, (np.arange(nx) - (nx - 1) / 2) * p, indexing="ij")
@@ -201,13 +201,13 @@ def test_bad_inputs_raise_clear_errors(preset):
         pet.SystemModel(preset)(torch.zeros(5, 5))
 
 
-def test_moving_the_model_takes_its_kept_osem_subsets_along(preset):
-    """`.to()` and `.double()` reach buffers and submodules; the subsets that `subsets` keeps are neither."""
+def test_kept_osem_subsets_stay_while_the_model_stays_on_its_device(preset):
+    """`subsets` keeps its parts (one ASTRA set-up each) across calls and a ``.to()`` to the device it is on."""
     model = pet.SystemModel(preset, background=0.5, resolution_fwhm=10.0)
     parts = model.subsets(3)
-    model.double()
     assert model.subsets(3) is parts
-    assert all(b.dtype == torch.float64 for part in parts for b in part.buffers())
+    model.to("cpu")
+    assert model.subsets(3) is parts
 
 
 @pytest.mark.cuda
@@ -223,8 +223,8 @@ def test_model_moved_to_cuda_computes_the_cpu_results_there():
 @pytest.mark.cuda
 def test_model_built_from_cuda_inputs_and_its_subsets_live_on_cuda():
     """A μ-map on the GPU is projected there; every buffer joins it, the blur kernel and the uniform factors too,
-    and so do the subsets cut from it and the subsets kept before a move."""
-    scanner = pet.PETScanner.biograph_mmr(downsample=2)
+    and so do the subsets cut from it, and the kept subsets of a model moved there are cut again there."""
+    scanner = pet.scanner("biograph-mmr", downsample=2)
     _, mu = ellipse_phantom(scanner)
     cpu = pet.SystemModel(scanner, mu, background=0.5, resolution_fwhm=6.0)
     gpu = pet.SystemModel(scanner, mu.cuda(), background=0.5, resolution_fwhm=6.0)
@@ -232,4 +232,7 @@ def test_model_built_from_cuda_inputs_and_its_subsets_live_on_cuda():
     assert rel(gpu.attenuation_factors, cpu.attenuation_factors) < CUDA_CPU_TOL
     parts = cpu.subsets(3)
     cpu.to("cuda")
-    assert all(b.is_cuda for part in parts for b in part.buffers())
+    moved = cpu.subsets(3)
+    assert moved is not parts and all(b.is_cuda for part in moved for b in part.buffers())
+    counts = cpu.expected(torch.ones(cpu.domain_shape, device="cuda"))
+    assert rel(pet.osem(cpu, counts, 1, n_subsets=3), pet.osem(gpu, counts, 1, n_subsets=3)) < CUDA_CPU_TOL

@@ -20,4 +20,4 @@ def mri_op():
 
 @pytest.fixture(scope="module")
 def pet_model():
-    return pet_system_model(pet.PETScanner.biograph_mmr(downsample=6), total_counts=1e5)
+    return pet_system_model(pet.scanner("biograph-mmr", downsample=6), total_counts=1e5)

@@ -11,6 +11,7 @@ import torch
 
 from bridges.mri import fft2c, ifft2c, mask_equispaced, mask_random
 from experiments.data.fastmri import FastMRISlices, center_crop, parse_ismrmrd_header, rss
+from tests.conftest import crandn
 
 SLICES, COILS, READOUT, PHASE, RECON = 2, 4, 40, 36, (24, 24)
 CENTER, MAXIMUM = 17, 33  # kspace_encoding_step_1 limits: columns [18 - 17, 18 - 17 + 34) acquired
@@ -31,8 +32,7 @@ def header(encoded=(READOUT, PHASE, 1), recon=(*RECON, 1), center=CENTER, maximu
 
 
 def coil_images(shape, seed):
-    g = torch.Generator().manual_seed(seed)
-    return torch.complex(torch.randn(shape, generator=g), torch.randn(shape, generator=g))
+    return crandn(*shape, seed=seed)
 
 
 def numpy_ifft2c(k):

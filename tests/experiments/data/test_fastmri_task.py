@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
+from experiments.config import with_defaults
 from experiments.tasks import fastmri_task
 from tests.experiments.data.fastmri_files import write_volumes
 
@@ -15,7 +16,8 @@ SPLIT_FILE = {"train": "file1000.h5", "val": "file1001.h5", "test": "file1002.h5
 
 
 def build(root, **data):
-    return fastmri_task(TASK, {"source": "fastmri", "root": str(root), **data}, seed=0)
+    cfg = with_defaults({"task": TASK, "data": {"source": "fastmri", "root": str(root), **data}})
+    return fastmri_task(cfg["task"], cfg["data"], seed=0)
 
 
 def rewrite_kspace(path, change):

@@ -38,7 +38,7 @@ class Disk:
 
 @pytest.fixture(scope="module")
 def scanner():
-    return pet.PETScanner.biograph_mmr(downsample=6)  # image 33², 12.5 mm pixels; sinogram (42, 57)
+    return pet.scanner("biograph-mmr", downsample=6)  # image 33², 12.5 mm pixels; sinogram (42, 57)
 
 
 def disk_of(scanner):
@@ -79,7 +79,7 @@ def test_exact_lines_match_closed_form_chords(scanner):
 
 
 def test_arc_rebinning_interpolates_linearly():
-    scanner = pet.PETScanner.biograph_mmr(downsample=6)
+    scanner = pet.scanner("biograph-mmr", downsample=6)
     weights = arc_rebinning(scanner).double()
     exact = torch.as_tensor(np.array(scanner.radial_positions("exact")))
     arc = torch.as_tensor(scanner.radial_positions("arc")).double()
@@ -167,7 +167,7 @@ def test_normalization_multiplies_the_exact_lines(scanner):
 
 
 def test_the_inverse_crime_cannot_return_silently():
-    scanner = pet.PETScanner.biograph_mmr(downsample=4)
+    scanner = pet.scanner("biograph-mmr", downsample=4)
     model = pet.SystemModel(scanner, None, None, None, None, mode="arc")
     sim = PETSimulator(model, 2e5)
     gaps = []

@@ -149,7 +149,7 @@ def test_pet_items_are_poisson_counts_of_their_own_body_and_mu_map(make, pet_mod
 
 
 def test_pet_system_model_background_has_the_stated_fractions():
-    scanner = pet.PETScanner.biograph_mmr(downsample=9)
+    scanner = pet.scanner("biograph-mmr", downsample=9)
     model = pet_system_model(scanner, total_counts=1e5, scatter_fraction=0.4, randoms_fraction=0.25)
     scatter = 1e5 * 0.4 / 0.6            # S / (S + T) = 0.4
     randoms = (1e5 + scatter) * 0.25 / 0.75  # R / (T + S + R) = 0.25
