@@ -59,6 +59,8 @@ class LinearOperator(nn.Module):
     - ``_normal(weights)``: the operator ``gram`` returns (default ``A.H @ A``), where a cheaper form exists.
     - ``_tensor_inputs()`` and ``_tensor_inputs_vjp``: tensors other than the input that the kernels depend
       on and that autograd differentiates (a k-space trajectory being learned), see `bridges.autograd`.
+    - ``_subset(views)``: the operator on some of its views, for ordered subsets (CT and PET).
+    - ``_default_device()``: where ``device`` says it runs, where that is not where its buffers live.
 
     A per-item operator (``item_axes = 1``: `bridges.mri.CartesianSense` with maps ``(B, C, y, x)`` or masks
     ``(B, y, x)``, `bridges.pet.SystemModel` with μ-maps ``(B, y, x)``) holds a batch of B operators, one per
@@ -257,8 +259,12 @@ class LinearOperator(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        """Where the operator runs by default: where its constant tensors (masks, maps, factors) live,
-        else where an operator it is built from runs (a CT projector whose geometry needs CUDA), else the CPU."""
+        """Where the operator runs by default (`_default_device`)."""
+        return self._default_device()
+
+    def _default_device(self) -> torch.device:
+        """Where its constant tensors (masks, maps, factors) live, else where an operator it is built from runs
+        (a CT projector whose geometry needs CUDA), else the CPU."""
         buffer = next(self.buffers(), None)
         if buffer is not None:
             return buffer.device
@@ -289,6 +295,9 @@ class LinearOperator(nn.Module):
 
     def subset(self, views) -> "LinearOperator":
         """The operator on some of its views (a slice or index array of axis -2 of the data): CT and PET only."""
+        return self._subset(views)
+
+    def _subset(self, views) -> "LinearOperator":
         raise TypeError(f"{type(self).__name__} has no views to split into ordered subsets: expected a CT Projector "
                         "or a PET SystemModel")
 
@@ -299,7 +308,7 @@ class LinearOperator(nn.Module):
             raise ValueError(f"n_subsets must be a positive integer, got {n_subsets!r}")
         if n_subsets == 1:
             return [self]
-        if type(self).subset is LinearOperator.subset:
+        if type(self)._subset is LinearOperator._subset:
             self.subset(None)  # raises the TypeError that names what has views
         if n_subsets > self.range_shape[-2]:
             raise ValueError(f"n_subsets must be at most the number of views ({self.range_shape[-2]}), got {n_subsets}")

@@ -60,15 +60,14 @@ class Projector(LinearOperator):
         self._cpu = None
         self._cuda = {}
 
-    @property
-    def device(self) -> torch.device:
+    def _default_device(self) -> torch.device:
         """The CPU, or CUDA for a geometry that only ASTRA's CUDA projectors run (3D, except parallel beams
         whose rows are the volume's slices): where `norm`, `sensitivity` and the learned models apply it."""
         needs_cuda = self.geometry.is_3d and self._slices is None
         return torch.device("cuda", torch.cuda.current_device()) if needs_cuda and torch.cuda.is_available() \
             else torch.device("cuda" if needs_cuda else "cpu")
 
-    def subset(self, views) -> "Projector":
+    def _subset(self, views) -> "Projector":
         """The projector of some of the geometry's views (an ordered subset); ASTRA projectors are made anew."""
         return Projector(self.geometry[views], self.n_threads, self.matrix)
 

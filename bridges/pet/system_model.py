@@ -132,7 +132,7 @@ class SystemModel(LinearOperator):
         return F.conv2d(out, k.view(1, 1, 1, -1), padding=(0, r)).squeeze(1)
 
     # ------------------------------------------------------------ PET interface
-    def subset(self, views) -> "SystemModel":
+    def _subset(self, views) -> "SystemModel":
         """The same model on a subset of this model's views (an OSEM subset), factors and background sliced.
 
         The subset carries the combined factors ``n · a`` as its normalisation: given as attenuation, a
