@@ -17,6 +17,8 @@ COMMANDS = {
     "evaluate": "experiments.commands.evaluate",
     "shift": "experiments.commands.shift",
     "keys": "experiments.commands.keys",          # every configuration key with its default, as markdown
+    "recon": "experiments.commands.recon",        # one raw file (fastMRI, ISMRMRD, LoDoPaB, DICOM-CT-PD) to an image
+    "uncertainty": "experiments.commands.uncertainty",  # calibrated per-pixel intervals of a trained job
 }
 
 
