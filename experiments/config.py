@@ -31,7 +31,7 @@ from typing import Callable
 import torch
 
 import learned
-from bridges import ct, pet
+from bridges import ct, pet, spect
 from experiments import baselines, data, tasks
 from experiments.data.noise import CT_NOISE
 from experiments.data.synthetic import CT_PHANTOMS, DATA_MODELS
@@ -112,6 +112,12 @@ def _number(low=None, above=None):
         ok = ok and (low is None or v >= low) and (above is None or v > above)
         return None if ok else what
     return rule
+
+
+def _fraction(v):
+    """A probability in [0, 1), such as a dropout rate."""
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
+    return None if ok else "a number in [0, 1)"
 
 
 def _one_of(options):
@@ -225,12 +231,23 @@ TASK = {
             "randoms_fraction": Key(_number(low=0), 0.2, "randoms counts as a fraction of the trues"),
             "resolution_fwhm": Key(_number(low=0), None, "image-space resolution in mm (default: none modelled)"),
             "lungs": Key(_boolean, True, "each item its own μ-map, lungs where cold")},
+    "spect": {"camera": Key(_one_of(spect.PRESETS), "siemens-symbia-lehr", "the preset of bridges.spect.camera"),
+              "image_size": Key(_integer(MIN_IMAGE_SIZE), 64, "image side in pixels (one 2D slice)"),
+              "pixel_size": Key(_number(above=0), 6.0, "pixel (and detector bin) size in mm"),
+              "n_views": Key(_integer(1), 60, "camera stops over 360°, all heads together"),
+              "heads": Key(_integer(1), 2, "camera heads (H-mode: 180° apart)"),
+              "radius": Key(_number(above=0), 250.0, "circular orbit: collimator face to rotation axis, mm"),
+              "total_counts": Key(_number(above=0), data.SPECT_TOTAL_COUNTS, "primary counts per slice"),
+              "scatter_fraction": Key(_number(low=0), 0.3, "scatter in the photopeak window, S / (S + P)"),
+              "scatter_fwhm": Key(_number(above=0), 100.0, "FWHM of the scatter's broad profile across bins, mm"),
+              "lungs": Key(_boolean, True, "each item its own μ-map, lungs where cold")},
 }
 # fastMRI files: the MRI task's image size, (virtual) coils and mask, and ESPIRiT's calibration width
 FASTMRI_TASK = {"modality": Key(_one_of(("mri",)), REQUIRED, "the modality: 'mri'"),
                 **_MRI, "image_size": Key(_integer(MIN_IMAGE_SIZE), 320, "image side in pixels (a central crop)"),
                 "calib_width": Key(_integer(1), 24, "ESPIRiT's calibration width in k-space columns")}
 _SPLITS = {f"n_{split}": Key(_integer(1), 8, f"synthetic {split} items") for split in ("train", "val", "test")}
+_SPLITS["n_calib"] = Key(_integer(1), 32, "synthetic calibration items (python -m experiments uncertainty)")
 _FILES = {f"n_{split}": Key(_integer(1), None, f"the first n {split} items of the files (default: all)")
           for split in ("train", "val", "test")}
 DATA = {"source": Key(_one_of(("synthetic", "lodopab", "fastmri")), "synthetic",
@@ -243,7 +260,7 @@ DATA = {"source": Key(_one_of(("synthetic", "lodopab", "fastmri")), "synthetic",
                      "'continuous': data the reconstruction did not simulate; 'discrete': the inverse crime"),
         "sub_rays": Key(_integer(1), 4, "CT: exact line integrals per detector channel"),
         "fine": Key(_integer(1), None, "the continuous model's grid, this many times finer "
-                                       "(default: 4 for CT and MRI, 2 for PET)"),
+                                       "(default: 4 for CT and MRI, 2 for PET and SPECT)"),
         "real_anatomy": Key(_boolean, True, "also test on real-anatomy items (CT, MRI)")}
 LODOPAB_DATA = {**DATA, "root": Key(_text, REQUIRED, "the folder of the LoDoPaB-CT files"), **_FILES}
 FASTMRI_DATA = {"source": DATA["source"], "root": Key(_text, REQUIRED, "the folder of the fastMRI multi-coil .h5 files"),
@@ -322,6 +339,9 @@ def _model(node: dict) -> dict:
     if name not in tasks.MODELS:
         return {"name": name_key, _OTHERS: _ANY}
     model = {"name": name_key, **_counts(_parameters(getattr(learned, name), skip={"self", "op"}))}
+    if "dropout" in model:  # a probability; 0 (the default) keeps trained models and their results unchanged
+        model["dropout"] = dataclasses.replace(model["dropout"], rule=_fraction,
+                                               doc="dropout after each activation while training (0: none)")
     for key in {"initial", "pseudo_inverse"} & set(model):  # a classical reconstruction, named by a table
         model[key] = _baseline(_section(node, key), tunable=False)
     return model
@@ -342,7 +362,7 @@ def _schema(cfg: dict) -> dict:
     modality = _section(cfg, "task").get("modality")
     source = _section(cfg, "data").get("source")
     lodopab = source == "lodopab"  # LoDoPaB files fix the task
-    task = {"modality": Key(_one_of(TASK), None if lodopab else REQUIRED, "'ct', 'mri' or 'pet'"),
+    task = {"modality": Key(_one_of(TASK), None if lodopab else REQUIRED, "'ct', 'mri', 'pet' or 'spect'"),
             **TASK.get(modality, {_OTHERS: _ANY})}
     if source == "fastmri":
         task = FASTMRI_TASK
@@ -427,8 +447,8 @@ def reference() -> str:
              "description says what the code takes; `required` keys must be given.",
              _table("top level", {"seed": SEED})]
     for modality, keys in TASK.items():
-        parts.append(_table(f'[task] with modality = "{modality}"', {"modality": Key(_one_of(TASK), REQUIRED,
-                                                                                      "'ct', 'mri' or 'pet'"), **keys}))
+        modality_key = Key(_one_of(TASK), REQUIRED, "'ct', 'mri', 'pet' or 'spect'")
+        parts.append(_table(f'[task] with modality = "{modality}"', {"modality": modality_key, **keys}))
     parts += [_table('[task] with data.source = "fastmri"', FASTMRI_TASK),
               _table("[data] (synthetic)", DATA),
               _table('[data] with source = "lodopab" (the task is fixed: LoDoPaB-CT\'s parallel beam)', LODOPAB_DATA),

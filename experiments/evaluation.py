@@ -88,7 +88,7 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     recons = reconstructions(task, test, methods, models)
     real = stack(task.real) if task.real is not None else None
     real_recons = reconstructions(task, real, methods, models) if real is not None else {}
-    kind = "poisson" if task.modality == "pet" else "l2"
+    kind = "poisson" if task.modality in ("pet", "spect") else "l2"
     op = task.operator(test)
     rows = []
     for method, (image, seconds) in recons.items():
@@ -117,7 +117,7 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
         header += f"; {REAL.split(' (')[0]}: {len(task.real)} items"
     header += "\n\n"
     (out / "results.md").write_text(header + table + "\n")
-    origin = "upper" if task.modality == "mri" else "lower"   # CT and PET images grow in y with the row
+    origin = "upper" if task.modality == "mri" else "lower"   # CT, PET and SPECT images grow in y with the row
     report.figure_grid(out / "results.png", x, {m: r for m, (r, _) in recons.items()}, origin=origin)
     if real is not None:
         report.figure_grid(out / "results-real.png", real["x"], {m: r for m, (r, _) in real_recons.items()},

@@ -1,6 +1,6 @@
 """A task: the operator of one modality, its train/validation/test data and the model to train, from a config.
 
-``[task]`` names the physics (``modality`` "ct", "mri" or "pet" and its scanner or protocol),
+``[task]`` names the physics (``modality`` "ct", "mri", "pet" or "spect" and its scanner, camera or protocol),
 ``[data]`` the synthetic sets (or files: LoDoPaB-CT, fastMRI), ``[model]`` a class of `learned` and its
 arguments. Items are generated on the fly from ``seed`` and their index (experiments.data), so every
 process and every resumed run sees the same data. Their measurements come from a data model the reconstruction
@@ -8,7 +8,7 @@ does not share (``data.model = "continuous"``: exact line integrals, finer grids
 averages; ``data.model = "discrete"`` keeps the inverse crime, for ablations.
 
 Where items carry their own operator parameters (fastMRI slices their coil maps and mask; PET items their
-μ-maps), `Task.batch_operator` makes a collated batch's per-item operator,
+μ-maps; SPECT items their μ-maps and scatter), `Task.batch_operator` makes a collated batch's per-item operator,
 which training, validation, evaluation and the baselines apply; ``Task.op`` is then one item's, whose
 shapes and norm the model is built with.
 
@@ -31,15 +31,18 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 import learned
-from bridges import ct, mri, pet
+from bridges import ct, mri, pet, spect
 from bridges.operator import LinearOperator
 from experiments import baselines, data
 
 MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet", "FBPConvNet", "AUTOMAP")
 PER_ITEM_MODELS = ("LearnedPrimalDual", "LearnedGradient", "DeepCascade", "VarNet")  # model(y, op=...)
-SPLITS = {"train": 0, "val": 1, "test": 2}  # offsets to the data seed: disjoint item streams
+# offsets to the data seed: disjoint item streams; "calib" are the held-out items that calibrate uncertainty
+# intervals (python -m experiments uncertainty), apart from the test items the intervals are scored on
+SPLITS = {"train": 0, "val": 1, "test": 2, "calib": 3}
 MRI_MASKS = {"equispaced": mri.mask_equispaced, "random": mri.mask_random}
-FINE = {"ct": 4, "mri": 4, "pet": 2}  # the continuous data models' grids, this many times the reconstruction's
+# the continuous data models' grids, this many times the reconstruction's
+FINE = {"ct": 4, "mri": 4, "pet": 2, "spect": 2}
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Task:
     ``item_operator(batch, device)``, where items carry operator parameters, builds a collated batch's per-item
     operator from them on ``device``; None where ``op`` serves every item. ``real``, where the task has them, are
     test items of real anatomy (`experiments.data.real_anatomy`) through the same data model: out of distribution.
+    ``calib``, for synthetic data, are ``data.n_calib`` items of a fourth stream (`SPLITS`), drawn only when read.
     """
     modality: str
     op: LinearOperator
@@ -58,6 +62,7 @@ class Task:
     description: str
     item_operator: Callable[[dict, torch.device], LinearOperator] | None = None
     real: Dataset | None = None
+    calib: Dataset | None = None
 
     def batch_operator(self, batch: dict, device=None) -> LinearOperator | None:
         """The per-item operator of a collated batch (its ``item_axes`` over the batch's items), on ``device``
@@ -111,7 +116,16 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
                                       float(task_cfg["randoms_fraction"]), resolution_fwhm=task_cfg["resolution_fwhm"])
         return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
                        f"{scanner.image_shape[0]}² pixels, {total_counts:g} true counts")
-    raise ValueError(f"expected task.modality 'ct', 'mri' or 'pet', got {modality!r}")
+    if modality == "spect":
+        size = task_cfg["image_size"]
+        geometry, collimator = spect.camera(task_cfg["camera"], image_shape=(size, size),
+                                            pixel_size=float(task_cfg["pixel_size"]), n_views=task_cfg["n_views"],
+                                            radius=float(task_cfg["radius"]), heads=task_cfg["heads"])
+        return data.spect_projector(geometry, collimator), (
+            f"{task_cfg['camera']}: {geometry.n_views} views ({task_cfg['heads']} heads, {task_cfg['radius']:g} mm "
+            f"orbit) x {geometry.n_bins} bins, {size}² pixels of {geometry.pixel_size:g} mm, "
+            f"{float(task_cfg['total_counts']):g} primary counts, {task_cfg['scatter_fraction']:g} scatter fraction")
+    raise ValueError(f"expected task.modality 'ct', 'mri', 'pet' or 'spect', got {modality!r}")
 
 
 def paper_parallel_beam(size: int, fov: float, n_views: int) -> ct.ParallelBeam2D:
@@ -146,6 +160,10 @@ def _system_model_of(template: pet.SystemModel, batch: dict, device) -> LinearOp
     return template.with_attenuation(batch["mu"].to(device))
 
 
+def _spect_projector_of(template: spect.Projector, batch: dict, device) -> LinearOperator:
+    return template.with_attenuation(batch["mu"].to(device), background=batch["scatter"].to(device))
+
+
 def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, data_cfg: dict, n: int, seed: int,
                   phantom: str | None = None) -> Dataset:
     """A split's synthetic items; ``phantom`` overrides ``task.phantom`` (CT: ``data.eval_phantom``, the phantom of the
@@ -160,6 +178,11 @@ def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, data_cfg: d
                                fine=fine)
     if modality == "mri":
         return data.mri_dataset(op, n, seed, sigma=float(task_cfg["noise_sigma"]), cache=cache, model=model, fine=fine)
+    if modality == "spect":
+        return data.spect_dataset(op, n, seed, total_counts=float(task_cfg["total_counts"]),
+                                  scatter_fraction=float(task_cfg["scatter_fraction"]), lungs=task_cfg["lungs"],
+                                  cache=cache, data_model=model, fine=fine,
+                                  scatter_fwhm=float(task_cfg["scatter_fwhm"]))
     return data.pet_dataset(op, n, seed, total_counts=float(task_cfg["total_counts"]), lungs=task_cfg["lungs"],
                             cache=cache, data_model=model, fine=fine)
 
@@ -170,8 +193,8 @@ def _fine(modality: str, data_cfg: dict) -> int:
 
 
 def real_anatomy(modality: str, test: Dataset, data_cfg: dict) -> Dataset | None:
-    """The real-anatomy test items of a modality through the test split's data model (None for PET: its objects
-    need an activity and a μ-map, which one CT or MR slice does not give)."""
+    """The real-anatomy test items of a modality through the test split's data model (None for PET and SPECT: their
+    objects need an activity and a μ-map, which one CT or MR slice does not give)."""
     objects = {"ct": data.real_ct_objects, "mri": data.real_mr_objects}.get(modality)
     if objects is None or not data_cfg["real_anatomy"]:
         return None
@@ -251,10 +274,11 @@ def build_task(cfg: dict) -> Task:
     sets = {split: build_dataset(modality, op, task_cfg, data_cfg, data_cfg[f"n_{split}"], seed + offset,
                                  data_cfg["eval_phantom"] if split != "train" else None)
             for split, offset in SPLITS.items()}
-    item_operator = partial(_system_model_of, op) if modality == "pet" else None  # each PET item its own μ-map
+    # each PET item its own μ-map, each SPECT item its μ-map and scatter
+    item_operator = {"pet": partial(_system_model_of, op), "spect": partial(_spect_projector_of, op)}.get(modality)
     description += f"; data: {_data_description(modality, data_cfg)}"
     return Task(modality, op, sets["train"], sets["val"], sets["test"], description, item_operator,
-                real_anatomy(modality, sets["test"], data_cfg))
+                real_anatomy(modality, sets["test"], data_cfg), sets["calib"])
 
 
 def _data_description(modality: str, data_cfg: dict) -> str:
@@ -263,7 +287,8 @@ def _data_description(modality: str, data_cfg: dict) -> str:
     fine = _fine(modality, data_cfg)
     return {"ct": f"exact line integrals, {data_cfg['sub_rays']} rays per channel",
             "mri": f"k-space of a {fine}x finer grid",
-            "pet": f"crystal-pair lines on a {fine}x finer grid, arc-corrected"}[modality] + ", pixel-averaged truth"
+            "pet": f"crystal-pair lines on a {fine}x finer grid, arc-corrected",
+            "spect": f"the camera on a {fine}x finer grid and detector"}[modality] + ", pixel-averaged truth"
 
 
 def reconstruct(model: torch.nn.Module, y: torch.Tensor, op: LinearOperator | None) -> torch.Tensor:

@@ -70,6 +70,9 @@ class DeepCascade(OperatorModel):
     A^H A is a projection), ``"cg"`` or ``"gradient"`` for any other (CT, PET, multi-coil or
     non-Cartesian MRI); ``"auto"`` picks exact when `is_partial_isometry(op)` and CG otherwise.
 
+    ``dropout`` (0: none) drops activations in each CNN with that probability while training; kept on at test
+    time it gives Monte Carlo dropout samples (`experiments.uncertainty`). It adds no weights.
+
     ``model(y, op=batch_op)`` runs the data consistency with the call's operator (`OperatorModel`), e.g. per
     item; the exact or CG choice and the CG weight's scale are the constructing operator's.
 
@@ -84,7 +87,7 @@ class DeepCascade(OperatorModel):
 
     def __init__(self, op: LinearOperator, n_cascades: int = 5, n_layers: int = 5, width: int = 32,
                  data_consistency: str = "auto", noise_level: float = 10.0, n_cg: int = 10,
-                 seed: int | None = 0):
+                 dropout: float = 0.0, seed: int | None = 0):
         super().__init__(op)
         if data_consistency not in DATA_CONSISTENCY:
             raise ValueError(f"data_consistency must be one of {DATA_CONSISTENCY}, got {data_consistency!r}")
@@ -93,7 +96,7 @@ class DeepCascade(OperatorModel):
         self.data_consistency = data_consistency
         c = self.image.channels
         with seeded(seed):
-            self.cnns = nn.ModuleList(conv_block(self.image, c, c, width, n_layers, nn.ReLU)
+            self.cnns = nn.ModuleList(conv_block(self.image, c, c, width, n_layers, nn.ReLU, dropout)
                                       for _ in range(n_cascades))
         self.dcs = nn.ModuleList(DataConsistency(op, data_consistency, noise_level, n_cg) for _ in range(n_cascades))
 

@@ -58,9 +58,38 @@ class SpaceLayout:
         return f"(..., {', '.join(map(str, self.shape))}) {self.dtype}"
 
 
+class ConvBlock(nn.Sequential):
+    """`conv_block`'s layers, with dropout of probability ``dropout`` after each activation while training (or
+    while the block alone is put in training mode: Monte Carlo dropout, Gal & Ghahramani, ICML 2016).
+
+    The dropout is applied in ``forward``, not held as layers, so that the weights' names are those of a block
+    without it: a checkpoint trained with ``dropout = 0`` loads into a block with dropout, and back.
+    """
+
+    def __init__(self, *layers: nn.Module, dropout: float = 0.0):
+        super().__init__(*layers)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"expected dropout in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.dropout and self.training):
+            return super().forward(x)
+        last = len(self) - 1
+        for i, layer in enumerate(self):
+            x = layer(x)
+            if i < last and not isinstance(layer, (nn.Conv1d, nn.Conv2d)):  # after each activation
+                x = nn.functional.dropout(x, self.dropout, training=True)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"dropout={self.dropout:g}" if self.dropout else ""
+
+
 def conv_block(layout: SpaceLayout, in_channels: int, out_channels: int, width: int, n_layers: int = 3,
-               activation=nn.PReLU) -> nn.Sequential:
-    """``n_layers`` 3x3 convolutions with ``activation`` between them (none after the last).
+               activation=nn.PReLU, dropout: float = 0.0) -> ConvBlock:
+    """``n_layers`` 3x3 convolutions with ``activation`` between them (none after the last), and ``dropout`` after
+    each activation while training (`ConvBlock`; 0: none).
 
     2D blocks keep their weights channels-last (NHWC), and with them their outputs: oneDNN's convolutions
     run 1.4-1.7x faster so at the widths and sizes of the unrolled models (16-32 channels, 64² images, batch
@@ -70,5 +99,5 @@ def conv_block(layout: SpaceLayout, in_channels: int, out_channels: int, width: 
         layers += [layout.conv(c, width), activation(width) if activation is nn.PReLU else activation()]
         c = width
     layers.append(layout.conv(c, out_channels))
-    block = nn.Sequential(*layers)
+    block = ConvBlock(*layers, dropout=dropout)
     return block.to(memory_format=torch.channels_last) if len(layout.spatial) == 2 else block

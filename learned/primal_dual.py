@@ -37,6 +37,9 @@ class LearnedPrimalDual(OperatorModel):
     networks, Goyal et al. 2017), so that the untrained model returns its ``initial`` image exactly
     instead of a random perturbation of it.
 
+    ``dropout`` (0: none) drops activations in Γ and Λ with that probability while training; kept on at test time
+    it gives Monte Carlo dropout samples (`experiments.uncertainty`). It adds no weights.
+
     ``model(g, op=batch_op)`` applies the call's operator (`OperatorModel`), e.g. a PET `SystemModel` with each
     item's μ-map; ``K`` stays normalised by the constructing operator's ``||A||``.
 
@@ -51,7 +54,7 @@ class LearnedPrimalDual(OperatorModel):
 
     def __init__(self, op: LinearOperator, n_iter: int = 10, n_primal: int = 5, n_dual: int = 5, width: int = 32,
                  poisson: bool = False, image_scale: float = 1.0, initial=None, zero_init: bool = False,
-                 seed: int | None = 0):
+                 dropout: float = 0.0, seed: int | None = 0):
         super().__init__(op)
         if not image_scale > 0:
             raise ValueError(f"expected a positive image_scale, got {image_scale!r}")
@@ -60,9 +63,11 @@ class LearnedPrimalDual(OperatorModel):
         ci, cd = self.image.channels, self.data.channels
         dual_inputs = n_dual + (3 if poisson else 2)
         with seeded(seed):
-            self.dual_nets = nn.ModuleList(conv_block(self.data, cd * dual_inputs, cd * n_dual, width)
+            self.dual_nets = nn.ModuleList(conv_block(self.data, cd * dual_inputs, cd * n_dual, width,
+                                                      dropout=dropout)
                                            for _ in range(n_iter))
-            self.primal_nets = nn.ModuleList(conv_block(self.image, ci * (n_primal + 1), ci * n_primal, width)
+            self.primal_nets = nn.ModuleList(conv_block(self.image, ci * (n_primal + 1), ci * n_primal, width,
+                                                        dropout=dropout)
                                              for _ in range(n_iter))
         if zero_init:
             for net in (*self.dual_nets, *self.primal_nets):

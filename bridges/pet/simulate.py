@@ -63,18 +63,23 @@ def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: 
         raise ValueError(f"image (activity) must be non-negative, got a minimum of {float(image.min()):.3g}")
     dims = tuple(range(-len(model.range_shape), 0))
     with torch.no_grad():
-        projected = model(image)
-        per_item = projected.sum(dims, keepdim=True)
-        if bool((per_item <= 0).any()):
-            raise ValueError("an image gives no counts (zero activity inside the field of view)")
-        scale = total_counts / per_item
-        trues = projected * scale
+        trues, scale = _scaled_projection(model, image, total_counts, dims)
         scatter = _fraction(_radial_blur(trues, scatter_fwhm, model.scanner.bin_size), dims,
                             total_counts * scatter_fraction / (1 - scatter_fraction))
         randoms_total = (total_counts + scatter.sum(dims, keepdim=True)) * randoms_fraction / (1 - randoms_fraction)
         randoms = _fraction(model.normalization.expand_as(trues).to(trues.dtype), dims, randoms_total)
         prompts = torch.poisson(trues + scatter + randoms, generator=generator)
     return PETData(prompts, trues, scatter, randoms, scale.reshape(scale.shape[: scale.dim() - len(dims)]))
+
+
+def _scaled_projection(model, image, total_counts: float, dims: tuple):
+    """``model(image)`` scaled so that each item's projection holds ``total_counts``, and that scale per item."""
+    projected = model(image)
+    per_item = projected.sum(dims, keepdim=True)
+    if bool((per_item <= 0).any()):
+        raise ValueError("an image gives no counts (zero activity inside the field of view)")
+    scale = total_counts / per_item
+    return projected * scale, scale
 
 
 def _generator(generator, seed, device):

@@ -2,7 +2,7 @@
 
     python -m experiments.bench.data [--items 16]
 
-For the ``ct-lpd``, ``mri-cascade`` and ``pet-lpd`` tasks, per data model ("continuous": the default, data the
+For the ``ct-lpd``, ``mri-cascade``, ``pet-lpd`` and ``spect-lpd`` tasks, per data model ("continuous": the default, data the
 reconstruction did not simulate; "discrete": the reconstruction's operator on the pixel-centre truth):
 - ms per item: drawing the phantom, its truth and its noisy data, one thread, median over ``--items`` items;
 - the gap ``‖clean − A x‖ / ‖clean‖``: the noiseless data against the reconstruction's (per-item) operator
@@ -23,7 +23,7 @@ from experiments.data import item_generator
 from experiments.report import markdown_table
 from experiments.tasks import build_task
 
-CONFIGS = {"ct": "ct-lpd", "mri": "mri-cascade", "pet": "pet-lpd"}
+CONFIGS = {"ct": "ct-lpd", "mri": "mri-cascade", "pet": "pet-lpd", "spect": "spect-lpd"}
 
 
 def measure(modality: str, data_model: str, n_items: int) -> dict:

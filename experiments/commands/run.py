@@ -2,8 +2,8 @@
 
 ``ct-lpd`` (the README's first command) trains learned primal-dual on random ellipses through a
 down-sampled clinical fan-beam scanner and compares it with FBP and TV; ``mri-cascade``,
-``mri-dagan`` and ``pet-lpd`` do the same for the other modalities; ``mri-varnet-fastmri`` trains VarNet on the
-fastMRI files of ``--data PATH``, each slice with its own coil maps and mask; ``ct-fbp`` is FBP alone;
+``mri-dagan``, ``pet-lpd`` and ``spect-lpd`` do the same for the other modalities; ``mri-varnet-fastmri`` trains
+VarNet on the fastMRI files of ``--data PATH``, each slice with its own coil maps and mask; ``ct-fbp`` is FBP alone;
 ``lpd-paper`` reproduces Adler & Öktem 2018's ellipse experiment (FBP, TV, FBPConvNet, learned primal-dual)
 beside the paper's values. Each trains with `experiments.training` on ``experiments/configs/NAME.toml`` (its
 ``NAME-full``, also a job, is the paper's setting, for a GPU), evaluates with `experiments.evaluation` and
@@ -27,7 +27,7 @@ from experiments.data.phantoms import shepp_logan
 from experiments.tasks import build_task
 from experiments.training import train, unwrap
 
-TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "lpd-paper", "mri-varnet-fastmri")
+TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "spect-lpd", "lpd-paper", "mri-varnet-fastmri")
 
 
 def ct_fbp(out: Path, seed: int = 0, overrides=()):

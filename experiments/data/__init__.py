@@ -17,8 +17,10 @@ from .phantoms import (MU_WATER, MU_WATER_511KEV, body_ellipse_table, body_ellip
                        shepp_logan, small_features)
 from .real_anatomy import real_ct_objects, real_mr_objects
 from .simulate_ct import CTSimulator
-from .synthetic import (DATA_MODELS, PET_TOTAL_COUNTS, DiscreteSimulator, SimulatedDataset, ct_dataset, item_generator,
-                        mri_dataset, pet_dataset, pet_system_model, real_anatomy_dataset)
+from .simulate_spect import SPECTSimulator
+from .synthetic import (DATA_MODELS, PET_TOTAL_COUNTS, SPECT_TOTAL_COUNTS, DiscreteSimulator, SimulatedDataset,
+                        ct_dataset, item_generator, mri_dataset, pet_dataset, pet_system_model, real_anatomy_dataset,
+                        spect_dataset, spect_phantom, spect_projector)
 
 __all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
            "MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "body_ellipses", "body_ellipse_table",
@@ -26,7 +28,8 @@ __all__ = ["transmission_noise", "complex_gaussian_noise", "poisson_counts",
            "pet_activity", "mri_object", "mri_phantom", "EllipseSum", "MRIPhantom", "PETPhantom", "FineImage",
            "body_regions", "CTSimulator", "real_ct_objects", "real_mr_objects", "DATA_MODELS", "DiscreteSimulator",
            "SimulatedDataset", "item_generator", "ct_dataset", "mri_dataset", "pet_dataset", "pet_system_model",
-           "real_anatomy_dataset",
+           "real_anatomy_dataset", "SPECTSimulator", "SPECT_TOTAL_COUNTS", "spect_dataset", "spect_phantom",
+           "spect_projector",
            "PET_TOTAL_COUNTS", "LoDoPaB", "lodopab_geometry", "FastMRISlices", "center_crop", "rss",
            "FastMRISense", "crop_or_pad", "compress_coils",
            "parse_ismrmrd_header", "read_dicom_series", "DicomSlices", "hu_to_mu", "read_nifti", "NiftiSlices"]

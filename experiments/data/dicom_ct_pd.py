@@ -83,7 +83,8 @@ def _decode(ds, name: str, path: Path, count: int | None = None):
         values = np.atleast_1d(np.asarray(list(value) if elem.VM > 1 else value, dtype=float))
         single = elem.VR == "FL"
     if single:  # the shortest decimal that is this float32: 1085.6 reads back as 1085.6, not 1085.5999755
-        values = np.array([float(str(np.float32(v))) for v in values])
+        # (format_float_positional, not str: ODL sets numpy's legacy='1.13' printing, whose str keeps 6 digits)
+        values = np.array([float(np.format_float_positional(np.float32(v), unique=True)) for v in values])
     want = {"1": 1, "2": 2}.get(tag.vm)
     if want is not None and values.size != want:
         raise ValueError(f"{path.name}: expected {tag} with {want} value(s), got {values.size}")

@@ -3,7 +3,8 @@
 An item's data come from the object itself, not from the operator that reconstructs them on its grid (the
 inverse crime, Kaipio & Somersalo 2005): CT the object's exact line integrals along each ray (`CTSimulator`), MRI
 its k-space from a 4x finer grid (`MRISimulator`), PET its trues along the crystal pairs' lines on a 2x finer grid
-(`PETSimulator`); the truth ``"x"`` is the object's average over each pixel, and the bodies vary per item. With
+(`PETSimulator`), SPECT its counts through a 2x finer grid and detector (`SPECTSimulator`); the truth ``"x"`` is
+the object's average over each pixel, and the bodies vary per item. With
 ``model="discrete"`` a dataset keeps the old simulation (pixel-centre truth through the operator), for ablations.
 
 Item ``i`` is a function of ``(seed, i)`` alone: its generator is seeded with a hash of the pair
@@ -21,6 +22,7 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import operator
 from functools import partial
@@ -28,21 +30,30 @@ from functools import partial
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
-from bridges import LinearOperator, ct, mri, pet
+from bridges import LinearOperator, ct, mri, pet, spect
 from experiments.data.noise import (CT_NOISE, complex_gaussian_noise, poisson_counts, relative_gaussian_noise,
                                     transmission_noise)
 from experiments.data.objects import EllipseSum, body_regions
-from experiments.data.phantoms import (MODIFIED_SHEPP_LOGAN, MU_WATER, body_ellipse_table, lpd_ellipse_table, mri_object,
-                                       pet_body, pet_phantom, small_features)
+from experiments.data.phantoms import (MODIFIED_SHEPP_LOGAN, MU_WATER, MU_WATER_511KEV, body_ellipse_table,
+                                       lpd_ellipse_table, mri_object, pet_body, pet_phantom, small_features)
 from experiments.data.simulate_ct import CTSimulator
 from experiments.data.simulate_mri import MRISimulator
 from experiments.data.simulate_pet import PETSimulator
+from experiments.data.simulate_spect import SPECTSimulator, spect_scatter
 
 __all__ = ["item_generator", "SimulatedDataset", "DiscreteSimulator", "DATA_MODELS", "ct_dataset", "mri_dataset",
-           "pet_dataset", "pet_system_model", "real_anatomy_dataset", "PET_TOTAL_COUNTS"]
+           "pet_dataset", "pet_system_model", "real_anatomy_dataset", "PET_TOTAL_COUNTS", "spect_phantom",
+           "spect_projector", "spect_dataset", "SPECT_TOTAL_COUNTS", "MU_WATER_140KEV", "MU_LUNG_140KEV"]
 
 # Trues per 2D sinogram: a direct plane of a short clinical FDG frame holds some 1e5-1e6.
 PET_TOTAL_COUNTS = 2e5
+# Primary counts per 2D SPECT slice (Tc-99m, photopeak window): a clinical study's few million counts over some
+# fifty 8-9 mm slices with activity hold of the order of 1e5 each.
+SPECT_TOTAL_COUNTS = 1e5
+# Narrow-beam μ at 140 keV (NIST XCOM, water 0.154 cm²/g at 140 keV; scatter is modelled apart, so not the
+# broad-beam 0.12 /cm); inflated lung about 0.3 g/cm³, 0.3 of water's.
+MU_WATER_140KEV = 0.0154
+MU_LUNG_140KEV = 0.0046
 
 
 def item_generator(seed: int, index: int) -> torch.Generator:
@@ -365,6 +376,93 @@ def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS
     return SimulatedDataset(model, partial(_pet_phantom, model.domain_shape, lungs),
                             partial(_pet_noise, model.background.cpu()), n, seed, cache,
                             partial(_pet_item_model, model), simulator)
+
+
+# ------------------------------------------------------------------ SPECT
+def spect_phantom(generator: torch.Generator, lungs: bool = True):
+    """`pet_phantom`'s activity and body (organs, hot and cold lesions, lungs where cold) with its μ-map at 140 keV
+    (Tc-99m): `MU_WATER_140KEV` in the body, `MU_LUNG_140KEV` in the lungs."""
+    return dataclasses.replace(pet_phantom(generator, lungs=lungs), mu_water=MU_WATER_140KEV,
+                               mu_lung=MU_LUNG_140KEV)
+
+
+def spect_projector(geometry, collimator) -> spect.Projector:
+    """The template `bridges.spect.Projector` of `spect_dataset`: the camera's geometry and collimator, the
+    attenuation of a fixed water body (`pet_body`'s ellipse at 140 keV: the operator norm a model is built with),
+    no background. Each item reconstructs with its own μ-map and scatter (``with_attenuation``).
+
+    Example::
+
+        geometry, lehr = bridges.spect.camera("siemens-symbia-lehr", image_shape=(64, 64), pixel_size=6.0,
+                                              n_views=60)
+        data = spect_dataset(spect_projector(geometry, lehr), n=100, seed=0)
+    """
+    mu = pet_body(geometry.image_shape[-2:]) * (MU_WATER_140KEV / MU_WATER_511KEV)
+    return spect.Projector(geometry, collimator, attenuation=mu)
+
+
+class _SPECTDiscrete:
+    """`DiscreteSimulator` for SPECT: activity and μ-map at the pixel centres through the reconstruction's own
+    projector with the item's μ-map, scaled to ``total_counts``; the scatter from that primary alike."""
+
+    def __init__(self, model, total_counts, scatter_fraction, scatter_fwhm):
+        self.model, self.total_counts = model, total_counts
+        self.scatter_fraction, self.scatter_fwhm = scatter_fraction, scatter_fwhm
+
+    def __call__(self, obj) -> tuple[dict, torch.Tensor]:
+        shape = self.model.domain_shape
+        x, mu = obj.render(shape, average=False), obj.mu(shape, average=False)
+        with torch.no_grad():
+            primary = self.model.with_attenuation(mu.to(self.model.device))(x.to(self.model.device)).cpu()
+        scale = self.total_counts / primary.sum()
+        primary = primary * scale
+        scatter = spect_scatter(primary, self.model.geometry.pixel_size, self.scatter_fraction, self.scatter_fwhm)
+        return {"x": x * scale, "mu": mu, "scatter": scatter}, primary
+
+
+def _spect_phantom(shape, lungs, generator):
+    obj = spect_phantom(generator, lungs=lungs)
+    return {"object": obj, **_regions(shape, obj.outline)}
+
+
+def _spect_item_model(model, item):
+    return model.with_attenuation(item["mu"].to(model.device), background=item["scatter"].to(model.device))
+
+
+def _spect_noise(clean, generator, item):
+    return poisson_counts(clean + item["scatter"], generator)
+
+
+def spect_dataset(model, n: int, seed: int, total_counts: float = SPECT_TOTAL_COUNTS, scatter_fraction: float = 0.3,
+                  lungs: bool = True, cache: bool = False, data_model: str = "continuous", fine: int = 2,
+                  scatter_fwhm: float = 100.0) -> SimulatedDataset:
+    """Random activity inside a body that varies per item, through a SPECT camera, with scatter and Poisson noise.
+
+    Item: ``"x"`` the activity (`spect_phantom`, zero outside the body), each pixel its average over the pixel,
+    scaled so that the item's primary counts hold ``total_counts`` (reconstructions of ``y`` and targets share
+    units); ``"mu"`` its μ-map at 140 keV (pixel averages) and ``"scatter"`` its expected scatter in the photopeak
+    window (``scatter_fraction = S / (S + P)``, `spect_scatter`), which ``model.with_attenuation(item["mu"],
+    background=item["scatter"])`` reconstructs with; ``"body"``, ``"rim"``, ``"interior"`` its masks; ``"y"`` counts
+    ``~ Poisson(p + s)``, ``p`` the primary of the camera through activity and μ-map on a grid and detector ``fine``
+    times finer (`SPECTSimulator`; ``data_model="discrete"``: the pixel-centre images through the item's own
+    projector, the inverse crime).
+
+    Shapes: x (y, x) float32; y (views, bins) float32 counts; mu (y, x); scatter (views, bins); masks (y, x) bool.
+    """
+    if not isinstance(model, spect.Projector):
+        raise TypeError(f"expected a bridges.spect.Projector, got {type(model).__name__}")
+    if len(model.domain_shape) != 2:
+        raise ValueError(f"expected a single-slice projector (image (y, x)), got image shape {model.domain_shape}")
+    if not (isinstance(total_counts, (int, float)) and total_counts > 0):
+        raise ValueError(f"expected total_counts as a positive number of counts, got {total_counts!r}")
+    if data_model not in DATA_MODELS:
+        raise ValueError(f"expected data model one of {DATA_MODELS}, got {data_model!r}")
+    template = spect.Projector(model.geometry, model.collimator, dtype=model.domain_dtype)  # the camera alone
+    simulator = (SPECTSimulator(template, total_counts, scatter_fraction, fine, scatter_fwhm)
+                 if data_model == "continuous" else
+                 _SPECTDiscrete(template, total_counts, scatter_fraction, scatter_fwhm))
+    return SimulatedDataset(model, partial(_spect_phantom, model.domain_shape, lungs), _spect_noise, n, seed, cache,
+                            partial(_spect_item_model, model), simulator)
 
 
 # ------------------------------------------------------------------ real anatomy

@@ -133,7 +133,7 @@ def _module_checks(name: str):
     return checks
 
 
-MODALITIES = {"ct": "CT", "mri": "MRI", "pet": "PET", "matrix": "matrix"}  # key -> the table's modality column
+MODALITIES = {"ct": "CT", "mri": "MRI", "pet": "PET", "spect": "SPECT", "matrix": "matrix"}  # key -> the table's modality column
 CHECKS = {key: _module_checks(key) for key in MODALITIES}
 
 

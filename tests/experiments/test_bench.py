@@ -28,8 +28,8 @@ def test_bench_data_measures_each_data_model_and_finds_the_crime_only_in_the_dis
     bench_data.main(["--items", "1"])
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()
             if line.startswith("| ") and not line.startswith("| task ")]
-    assert [(r[0], r[1]) for r in rows] == [(task, model) for task in ("ct-lpd", "mri-cascade", "pet-lpd")
-                                            for model in ("continuous", "discrete")]
+    tasks = ("ct-lpd", "mri-cascade", "pet-lpd", "spect-lpd")
+    assert [(r[0], r[1]) for r in rows] == [(task, model) for task in tasks for model in ("continuous", "discrete")]
     for task, model, ms, gap, noise_units in rows:
         assert float(ms) > 0
         assert (float(gap.rstrip(" %")) == 0) == (model == "discrete"), (task, model, gap)

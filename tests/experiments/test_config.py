@@ -34,7 +34,7 @@ def test_bundled_configurations_pass(name):
     ("train.init='no-such.pt'", "train.init: expected the path of an existing checkpoint file, got 'no-such.pt'"),
     ("model.initial.method=sart", r"model.initial.method: expected one of \['cg_sense', 'fbp', .*\], got 'sart'"),
     ("model.initial.filter=1", r"model.initial.filter: unknown key; did you mean model.initial.filter_type\?"),
-    ("task.modality=xray", r"task.modality: expected one of \['ct', 'mri', 'pet'\], got 'xray'"),
+    ("task.modality=xray", r"task.modality: expected one of \['ct', 'mri', 'pet', 'spect'\], got 'xray'"),
     ("evaluate.baselines.TV.tune={lam=[1]}", "evaluate.baselines.TV.method: missing; expected one of"),
     # a model's counts and the image's side: each failed deep in torch or scikit-image, some after training
     ("model.n_iter=0", "model.n_iter: expected an integer >= 1, got 0"),
@@ -154,6 +154,7 @@ OLD_DEFAULTS = {
     "pet": {"scanner": "biograph-mmr", "downsample": 4, "total_counts": 2e5, "scatter_fraction": 0.35,
             "randoms_fraction": 0.2, "resolution_fwhm": None, "lungs": True},
     "data": {"source": "synthetic", "root": None, "seed": None, "cache": True, "n_train": 8, "n_val": 8, "n_test": 8,
+             "n_calib": 32,  # a key added since (experiments.uncertainty)
              "eval_phantom": None, "model": "continuous", "sub_rays": 4, "fine": None, "real_anatomy": True},
     "train": {"steps": 100, "batch_size": 4, "lr": 1e-3, "betas": [0.9, 0.99], "clip_grad": 1.0,
               "checkpoint_every": None, "num_workers": 0, "schedule": "cosine", "n_threads": None, "device": "auto",
