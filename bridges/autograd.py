@@ -17,6 +17,7 @@ map itself, and vmap becomes the kernels' own batch dimension, one call and neve
 The custom op takes tensors and numbers only, so it finds its operator through a registry of weak
 references keyed by an integer each operator holds (`register`).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -137,8 +138,10 @@ def _tracked_inputs(op) -> tuple:
         return ()
     if torch.compiler.is_compiling():  # the custom op would hold them constant, silently
         names = ", ".join(dict.fromkeys(name for name, t in inputs if t.requires_grad))
-        raise RuntimeError(f"{type(op).__name__}: gradients with respect to the {names} run eagerly; got {names} "
-                           "that require grad under torch.compile")
+        raise RuntimeError(
+            f"{type(op).__name__}: gradients with respect to the {names} run eagerly; got {names} "
+            "that require grad under torch.compile"
+        )
     return tuple(t for _, t in inputs)
 
 

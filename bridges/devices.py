@@ -1,4 +1,5 @@
 """Where an operator keeps the constant tensors it is built from (DESIGN.md, devices)."""
+
 from __future__ import annotations
 
 import torch

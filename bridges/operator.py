@@ -19,6 +19,7 @@ Example::
     y = A(torch.randn(8, 3))          # (8, 5)
     x = A.T(y)                        # (8, 3)
 """
+
 from __future__ import annotations
 
 import weakref
@@ -111,11 +112,11 @@ class LinearOperator(nn.Module):
         raise NotImplementedError
 
     # --- hooks a subclass may implement --------------------------------------
-    def _adjoint_operator(self) -> "LinearOperator":
+    def _adjoint_operator(self) -> LinearOperator:
         """The operator A^H that ``H`` returns and keeps."""
         return AdjointOperator(self)
 
-    def _normal(self, weights) -> "LinearOperator":
+    def _normal(self, weights) -> LinearOperator:
         """The operator A^H W A that ``gram`` returns; weights None (W = I) unless a subclass takes them."""
         if weights is not None:
             raise TypeError(f"{type(self).__name__}.gram takes no weights, got {type(weights).__name__}")
@@ -135,25 +136,30 @@ class LinearOperator(nn.Module):
     # --- public application --------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """A x for x of shape (*batch, *domain_shape)."""
-        return self._checked_apply(False, x, self.domain_shape, self.domain_dtype,
-                                   self.range_shape, self.range_dtype, "input")
+        return self._checked_apply(
+            False, x, self.domain_shape, self.domain_dtype, self.range_shape, self.range_dtype, "input"
+        )
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """A^H y for y of shape (*batch, *range_shape)."""
-        return self._checked_apply(True, y, self.range_shape, self.range_dtype,
-                                   self.domain_shape, self.domain_dtype, "adjoint input")
+        return self._checked_apply(
+            True, y, self.range_shape, self.range_dtype, self.domain_shape, self.domain_dtype, "adjoint input"
+        )
 
     def _checked_apply(self, adjoint, x, in_shape, in_dtype, out_shape, out_dtype, what):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: expected {what} as a torch.Tensor, got {type(x).__name__}")
         n = len(in_shape)
-        if x.dim() < n or tuple(x.shape[x.dim() - n:]) != in_shape:
-            raise ValueError(f"{type(self).__name__}: expected {what} of shape {_shape_str(in_shape)}, "
-                             f"got {tuple(x.shape)}")
+        if x.dim() < n or tuple(x.shape[x.dim() - n :]) != in_shape:
+            raise ValueError(
+                f"{type(self).__name__}: expected {what} of shape {_shape_str(in_shape)}, got {tuple(x.shape)}"
+            )
         wide = x.dtype == _WIDER.get(in_dtype)
         if x.dtype != in_dtype and not wide:
-            raise TypeError(f"{type(self).__name__}: expected {what} of dtype {in_dtype}"
-                            f"{' or ' + str(_WIDER[in_dtype]) if in_dtype in _WIDER else ''}, got {x.dtype}")
+            raise TypeError(
+                f"{type(self).__name__}: expected {what} of dtype {in_dtype}"
+                f"{' or ' + str(_WIDER[in_dtype]) if in_dtype in _WIDER else ''}, got {x.dtype}"
+            )
         batch = x.shape[: x.dim() - n]
         # reshape copies only a non-contiguous input; kernels always see contiguous memory
         flat = x.to(in_dtype).reshape(-1, *in_shape).contiguous()
@@ -180,7 +186,7 @@ class LinearOperator(nn.Module):
 
     # --- algebra -------------------------------------------------------------
     @property
-    def H(self) -> "LinearOperator":
+    def H(self) -> LinearOperator:
         """The adjoint as an operator: ``A.H(y) == A.adjoint(y)``; the same object while it lives, and
         ``A.H.H is A``.
 
@@ -194,7 +200,7 @@ class LinearOperator(nn.Module):
         return adjoint
 
     @property
-    def T(self) -> "LinearOperator":
+    def T(self) -> LinearOperator:
         """The transpose of a real operator (CT, PET); complex operators use ``H``."""
         if self.domain_dtype.is_complex or self.range_dtype.is_complex:
             raise TypeError(f"{type(self).__name__} is complex: use .H for its adjoint, not .T")
@@ -228,13 +234,12 @@ class LinearOperator(nn.Module):
     def __sub__(self, other):
         return self + (-other)
 
-    def gram(self, weights=None) -> "LinearOperator":
+    def gram(self, weights=None) -> LinearOperator:
         """The normal operator A^H W A, W = diag(weights) on the range where the operator takes weights (a
         density compensation; the identity by default); ``A.H @ A`` unless a subclass has a cheaper form."""
         return self._normal(weights)
 
-    def norm(self, n_iter: int = 50, rtol: float = 1e-4, seed: int = 0, recompute: bool = False,
-             device=None) -> float:
+    def norm(self, n_iter: int = 50, rtol: float = 1e-4, seed: int = 0, recompute: bool = False, device=None) -> float:
         """Spectral norm ||A||_2 by power iteration on A^H A, cached after the first call.
 
         Runs on ``device`` (default `device`): an operator that only runs on a GPU needs it.
@@ -293,13 +298,15 @@ class LinearOperator(nn.Module):
                 self._sensitivity[str(device)] = self.adjoint(ones)
         return self._sensitivity[str(device)]
 
-    def subset(self, views) -> "LinearOperator":
+    def subset(self, views) -> LinearOperator:
         """The operator on some of its views (a slice or index array of axis -2 of the data): CT and PET only."""
         return self._subset(views)
 
-    def _subset(self, views) -> "LinearOperator":
-        raise TypeError(f"{type(self).__name__} has no views to split into ordered subsets: expected a CT Projector "
-                        "or a PET SystemModel")
+    def _subset(self, views) -> LinearOperator:
+        raise TypeError(
+            f"{type(self).__name__} has no views to split into ordered subsets: expected a CT Projector "
+            "or a PET SystemModel"
+        )
 
     def subsets(self, n_subsets: int) -> list:
         """The ``n_subsets`` interleaved view subsets of ordered-subsets solvers (subset k: views k, k + n, ...),
@@ -337,12 +344,15 @@ class LinearOperator(nn.Module):
         lhs, rhs = inner(ax, y), inner(x, ahy)
         if not self.domain_dtype.is_complex and self.range_dtype.is_complex:
             lhs = lhs.real  # a real-to-complex operator is adjoint for Re<., .>
-        scale = torch.linalg.vector_norm(ax.to(torch.complex128)) * \
-            torch.linalg.vector_norm(y.to(torch.complex128))
+        scale = torch.linalg.vector_norm(ax.to(torch.complex128)) * torch.linalg.vector_norm(y.to(torch.complex128))
         return float(abs(lhs - rhs) / scale)
 
     def extra_repr(self) -> str:
-        dt = str(self.domain_dtype) if self.domain_dtype == self.range_dtype else f"{self.domain_dtype}->{self.range_dtype}"
+        dt = (
+            str(self.domain_dtype)
+            if self.domain_dtype == self.range_dtype
+            else f"{self.domain_dtype}->{self.range_dtype}"
+        )
         return f"{self.domain_shape} -> {self.range_shape}, {dt}"
 
 
@@ -404,8 +414,10 @@ class ComposedOperator(LinearOperator):
 
     def __init__(self, outer: LinearOperator, inner: LinearOperator):
         if inner.range_shape != outer.domain_shape or inner.range_dtype != outer.domain_dtype:
-            raise ValueError(f"cannot compose: expected the inner range {inner.range_shape} {inner.range_dtype} to "
-                             f"match the outer domain, got {outer.domain_shape} {outer.domain_dtype}")
+            raise ValueError(
+                f"cannot compose: expected the inner range {inner.range_shape} {inner.range_dtype} to "
+                f"match the outer domain, got {outer.domain_shape} {outer.domain_dtype}"
+            )
         super().__init__(inner.domain_shape, outer.range_shape, inner.domain_dtype, outer.range_dtype)
         self.outer, self.inner = outer, inner
         self.item_axes = min(outer.item_axes, inner.item_axes)  # block-diagonal over items only if both are
@@ -467,8 +479,12 @@ class SumOperator(LinearOperator):
     traceable = True
 
     def __init__(self, a: LinearOperator, b: LinearOperator):
-        if (a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype) != \
-                (b.domain_shape, b.range_shape, b.domain_dtype, b.range_dtype):
+        if (a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype) != (
+            b.domain_shape,
+            b.range_shape,
+            b.domain_dtype,
+            b.range_dtype,
+        ):
             raise ValueError(f"cannot add operators on different spaces: {a.extra_repr()} and {b.extra_repr()}")
         super().__init__(a.domain_shape, a.range_shape, a.domain_dtype, a.range_dtype)
         self.a, self.b, self.item_axes = a, b, min(a.item_axes, b.item_axes)
@@ -483,8 +499,9 @@ class SumOperator(LinearOperator):
         return self.a._tensor_inputs() + self.b._tensor_inputs()
 
     def _tensor_inputs_vjp(self, x, grad, adjoint):
-        return tuple(grads for op in (self.a, self.b) if op._tensor_inputs()
-                     for grads in op._tensor_inputs_vjp(x, grad, adjoint))
+        return tuple(
+            grads for op in (self.a, self.b) if op._tensor_inputs() for grads in op._tensor_inputs_vjp(x, grad, adjoint)
+        )
 
 
 class Stacked(LinearOperator):
@@ -514,8 +531,9 @@ class Stacked(LinearOperator):
         return self.op._tensor_inputs()
 
     def _tensor_inputs_vjp(self, x, grad, adjoint):
-        shape, other = (self.op.range_shape, self.op.domain_shape) if adjoint else \
-            (self.op.domain_shape, self.op.range_shape)
+        shape, other = (
+            (self.op.range_shape, self.op.domain_shape) if adjoint else (self.op.domain_shape, self.op.range_shape)
+        )
         return self.op._tensor_inputs_vjp(x.reshape(-1, *shape), grad.reshape(-1, *other), adjoint)
 
 
@@ -534,7 +552,7 @@ class Identity(LinearOperator):
 
     _adjoint = _forward
 
-    def _adjoint_operator(self) -> "Identity":
+    def _adjoint_operator(self) -> Identity:
         return self
 
 

@@ -14,17 +14,28 @@ Example::
     x = tv_pdhg(A, y, n_iter=200, lam=0.01, nonneg=True)
     x = osem(model, counts, n_iter=3, n_subsets=7)
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from .operator import LinearOperator
 
-__all__ = ["landweber", "cgls", "tv_pdhg", "tv_blocks", "gradient", "gradient_adjoint", "em_step", "mlem",
-           "osem", "check_counts"]
+__all__ = [
+    "landweber",
+    "cgls",
+    "tv_pdhg",
+    "tv_blocks",
+    "gradient",
+    "gradient_adjoint",
+    "em_step",
+    "mlem",
+    "osem",
+    "check_counts",
+]
 
 Callback = Callable[[int, torch.Tensor], None] | None
 
@@ -42,8 +53,10 @@ def _start(b: torch.Tensor, x0, fill: float = 0.0) -> torch.Tensor:
     if x0 is None:
         return torch.full_like(b, fill)
     if not isinstance(x0, torch.Tensor) or x0.shape != b.shape:
-        raise ValueError(f"expected x0 of shape {tuple(b.shape)}, got "
-                         f"{tuple(x0.shape) if isinstance(x0, torch.Tensor) else type(x0).__name__}")
+        raise ValueError(
+            f"expected x0 of shape {tuple(b.shape)}, got "
+            f"{tuple(x0.shape) if isinstance(x0, torch.Tensor) else type(x0).__name__}"
+        )
     return x0.to(b.dtype).clone()
 
 
@@ -56,8 +69,9 @@ def _sqnorm(t, n):
     return _sum(t.abs().pow(2), n)
 
 
-def landweber(A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | None = None, x0=None,
-              callback: Callback = None) -> torch.Tensor:
+def landweber(
+    A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | None = None, x0=None, callback: Callback = None
+) -> torch.Tensor:
     """Landweber iteration ``x ← x + ω A^H (y − A x)``; ``ω = step``, default ``1/‖A‖²`` (converges for ω < 2/‖A‖²).
 
     Shapes: y (*batch, *A.range_shape) -> x (*batch, *A.domain_shape).
@@ -76,8 +90,9 @@ def landweber(A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | 
     return x
 
 
-def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
-         callback: Callback = None) -> torch.Tensor:
+def cgls(
+    A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam=0.0, x0=None, callback: Callback = None
+) -> torch.Tensor:
     """Conjugate gradients for ``min_x ½‖A x − y‖² + ½ λ‖x‖²``: CG on ``(A^H A + λ I) x = A^H y``.
 
     The normal operator is ``A.gram()``, so an operator with a cheaper one (a Toeplitz embedding)
@@ -151,13 +166,23 @@ def tv_blocks(op_norm: float, spacing: Sequence[float], step_ratio: float = 1.0)
     and ``∇`` one of about 3, and with a single σ the TV dual would then take thousands of steps to act."""
     if not step_ratio > 0:
         raise ValueError(f"step_ratio must be positive, got {step_ratio!r}")
-    c = op_norm / math.sqrt(sum(4.0 / h ** 2 for h in spacing))
+    c = op_norm / math.sqrt(sum(4.0 / h**2 for h in spacing))
     bound, root = math.sqrt(2) * op_norm, math.sqrt(step_ratio)
     return root / bound, 1.0 / (root * bound), c
 
 
-def tv_pdhg(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float, spacing: Sequence[float] | None = None,
-            nonneg: bool = False, step_ratio: float = 1.0, x0=None, callback: Callback = None) -> torch.Tensor:
+def tv_pdhg(
+    A: LinearOperator,
+    y: torch.Tensor,
+    n_iter: int,
+    *,
+    lam: float,
+    spacing: Sequence[float] | None = None,
+    nonneg: bool = False,
+    step_ratio: float = 1.0,
+    x0=None,
+    callback: Callback = None,
+) -> torch.Tensor:
     """TV-regularised least squares ``min_x ½‖Ax − y‖² + λ Σ_i |(∇x)_i|₂ (+ ι_{x≥0})`` by PDHG
     (Chambolle–Pock, θ = 1; dual step first, as ODL's ``pdhg``) on ``K = [A; c ∇]`` (`tv_blocks`). Real operators.
 
@@ -200,9 +225,10 @@ def check_counts(counts, range_shape=None) -> torch.Tensor:
     if counts.is_complex():
         raise TypeError(f"expected real counts, got dtype {counts.dtype}")
     n = 0 if range_shape is None else len(range_shape)
-    if range_shape is not None and (counts.dim() < n or tuple(counts.shape[counts.dim() - n:]) != tuple(range_shape)):
-        raise ValueError(f"expected counts of shape (..., {', '.join(map(str, range_shape))}), "
-                         f"got {tuple(counts.shape)}")
+    if range_shape is not None and (counts.dim() < n or tuple(counts.shape[counts.dim() - n :]) != tuple(range_shape)):
+        raise ValueError(
+            f"expected counts of shape (..., {', '.join(map(str, range_shape))}), got {tuple(counts.shape)}"
+        )
     if counts.numel() == 0:
         return counts
     # One pass (NaN propagates to both, so it fails the test too) and one read-back on a GPU: at each
@@ -216,8 +242,9 @@ def check_counts(counts, range_shape=None) -> torch.Tensor:
     raise ValueError(f"counts must be non-negative, got a minimum of {float(low):.3g}")
 
 
-def em_step(A: LinearOperator, x: torch.Tensor, y: torch.Tensor, *, background=None,
-            sensitivity: torch.Tensor | None = None) -> torch.Tensor:
+def em_step(
+    A: LinearOperator, x: torch.Tensor, y: torch.Tensor, *, background=None, sensitivity: torch.Tensor | None = None
+) -> torch.Tensor:
     """One EM update ``x⁺ = x / A^H 1 · A^H(y / (A x + s))``, autograd-aware in ``x``.
 
     ``s`` is ``background`` (default ``A.background``, none for most operators); ``A x + s`` and the
@@ -251,8 +278,9 @@ def _em_start(A, y, x0, n_iter):
     return _start(A.adjoint(y), x0, fill=1.0)
 
 
-def mlem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, background=None, x0=None,
-         callback: Callback = None) -> torch.Tensor:
+def mlem(
+    A: LinearOperator, y: torch.Tensor, n_iter: int, *, background=None, x0=None, callback: Callback = None
+) -> torch.Tensor:
     """Maximum-likelihood EM for ``y ~ Poisson(A x + s)`` (Shepp & Vardi 1982): ``n_iter`` `em_step` updates
     from ``x0`` (default ones). ``s``: ``background``, default ``A.background``.
 
@@ -265,8 +293,16 @@ def mlem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, background=None, x0
     return osem(A, y, n_iter, n_subsets=1, background=background, x0=x0, callback=callback)
 
 
-def osem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, n_subsets: int, background=None, x0=None,
-         callback: Callback = None) -> torch.Tensor:
+def osem(
+    A: LinearOperator,
+    y: torch.Tensor,
+    n_iter: int,
+    *,
+    n_subsets: int,
+    background=None,
+    x0=None,
+    callback: Callback = None,
+) -> torch.Tensor:
     """Ordered-subsets EM (Hudson & Larkin 1994): each iteration runs `em_step` on every view subset in turn.
 
     Subset k holds views k, k + n_subsets, ... (axis -2 of the data), through ``A.subsets(n_subsets)``,

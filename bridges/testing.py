@@ -1,8 +1,9 @@
 """Checks every operator must pass, public so that a new modality can run them.
 
-    from bridges.testing import check_operator
-    check_operator(MyOperator(...))      # raises OperatorCheckError naming the failed check
+from bridges.testing import check_operator
+check_operator(MyOperator(...))      # raises OperatorCheckError naming the failed check
 """
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ _WIDE = {torch.float32: torch.float64, torch.complex64: torch.complex128}
 
 class OperatorCheckError(AssertionError):
     """A check failed: the message names the operator, the check, the measured figure and the tolerance."""
+
     # An explicit raise, not `assert`, which `python -O` strips; an AssertionError still,
     # so pytest reports it as a failed check and `pytest.raises(AssertionError)` keeps working.
 
@@ -28,8 +30,16 @@ def adjoint_error(op: LinearOperator, seed: int = 0, device="cpu") -> float:
     return op.adjoint_error(seed=seed, device=device)
 
 
-def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: float = 1e-5,
-                   gradcheck: bool = True, transforms: bool = True, device="cpu", seed: int = 0) -> dict:
+def check_operator(
+    op: LinearOperator,
+    *,
+    adjoint_rtol: float = 1e-5,
+    grad_tol: float = 1e-5,
+    gradcheck: bool = True,
+    transforms: bool = True,
+    device="cpu",
+    seed: int = 0,
+) -> dict:
     """Run the checks every operator must pass; return the measured figures.
 
     - adjoint: dot-product test below `adjoint_rtol`;
@@ -50,15 +60,20 @@ def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: 
     y = random_input(op.range_shape, op.range_dtype, g, device, batch=(2, 3))
     with torch.no_grad():
         ax, ahy = op(x), op.adjoint(y)
-        for what, got, expected in (("batched forward", ax, (2, 3, *op.range_shape)),
-                                    ("batched adjoint", ahy, (2, 3, *op.domain_shape)),
-                                    ("unbatched forward", op(x[0, 0]), op.range_shape),
-                                    ("unbatched adjoint", op.adjoint(y[0, 0]), op.domain_shape)):
+        for what, got, expected in (
+            ("batched forward", ax, (2, 3, *op.range_shape)),
+            ("batched adjoint", ahy, (2, 3, *op.domain_shape)),
+            ("unbatched forward", op(x[0, 0]), op.range_shape),
+            ("unbatched adjoint", op.adjoint(y[0, 0]), op.domain_shape),
+        ):
             if tuple(got.shape) != tuple(expected):
                 _fail(op, "shapes", f"{what} gave shape {tuple(got.shape)}, expected {tuple(expected)}")
         if ax.dtype != op.range_dtype or ahy.dtype != op.domain_dtype:
-            _fail(op, "dtypes", f"forward gave {ax.dtype}, adjoint {ahy.dtype}; "
-                                f"expected {op.range_dtype}, {op.domain_dtype}")
+            _fail(
+                op,
+                "dtypes",
+                f"forward gave {ax.dtype}, adjoint {ahy.dtype}; expected {op.range_dtype}, {op.domain_dtype}",
+            )
         single = torch.stack([op(x[1, i]) for i in range(3)])
         _require(op, "batching", "batched forward vs item by item: relative error", _rel(ax[1], single), 1e-5)
         single = torch.stack([op.adjoint(y[1, i]) for i in range(3)])
@@ -73,8 +88,14 @@ def check_operator(op: LinearOperator, *, adjoint_rtol: float = 1e-5, grad_tol: 
     return figures
 
 
-def check_transforms(op: LinearOperator, device="cpu", seed: int = 0, tol: float = 1e-5,
-                     jacobian_tol: float = 1e-5, max_jacobian_entries: int = 2 ** 22) -> dict:
+def check_transforms(
+    op: LinearOperator,
+    device="cpu",
+    seed: int = 0,
+    tol: float = 1e-5,
+    jacobian_tol: float = 1e-5,
+    max_jacobian_entries: int = 2**22,
+) -> dict:
     """The operator as a torch citizen: forward-mode AD, torch.func and torch.compile.
 
     - jvp: ``torch.func.jvp`` of forward and adjoint gives the map applied to the tangent;
@@ -97,7 +118,9 @@ def check_transforms(op: LinearOperator, device="cpu", seed: int = 0, tol: float
         tangent = random_input(point.shape, point.dtype, g, device)
         primal_out, tangent_out = torch.func.jvp(fn, (point,), (tangent,))
         figures[f"jvp {name}"] = max(_rel(primal_out, value), _rel(tangent_out, fn(tangent)))
-        _require(op, "forward-mode AD", f"torch.func.jvp of {name} vs {name} of the tangent", figures[f"jvp {name}"], tol)
+        _require(
+            op, "forward-mode AD", f"torch.func.jvp of {name} vs {name} of the tangent", figures[f"jvp {name}"], tol
+        )
         batch = random_input(point.shape, point.dtype, g, device, batch=(3,))
         figures[f"vmap {name}"] = _rel(torch.func.vmap(fn)(batch), fn(batch))
         _require(op, "vmap", f"torch.func.vmap of {name} vs the batch", figures[f"vmap {name}"], tol)
@@ -118,12 +141,16 @@ def _jacobian_error(op, x, max_entries):
         return None
     as_real = (lambda t: torch.view_as_real(t)) if op.range_dtype.is_complex else (lambda t: t)
     if op.domain_dtype.is_complex:
+
         def real_map(v):
             return as_real(op(torch.view_as_complex(v)))
+
         point = torch.view_as_real(x)
     else:
+
         def real_map(v):
             return as_real(op(v))
+
         point = x
     jacobian = torch.func.jacrev(real_map)(point).reshape(m, n)
     basis = torch.eye(n, dtype=point.dtype, device=point.device).reshape(n, *point.shape)
@@ -141,9 +168,11 @@ def _compiled_errors(op, x, y) -> dict:
     op(eager_x).abs().pow(2).sum().backward()
     compiled_loss(compiled_x).backward()
     with torch.no_grad():
-        return {"compiled forward": _rel(compiled_forward(x), op(x)),
-                "compiled adjoint": _rel(compiled_adjoint(y), op.adjoint(y)),
-                "compiled gradient": _rel(compiled_x.grad, eager_x.grad)}
+        return {
+            "compiled forward": _rel(compiled_forward(x), op(x)),
+            "compiled adjoint": _rel(compiled_adjoint(y), op.adjoint(y)),
+            "compiled gradient": _rel(compiled_x.grad, eager_x.grad),
+        }
 
 
 def _numel(shape, dtype) -> int:
@@ -174,16 +203,20 @@ def check_autograd(op: LinearOperator, tol: float = 1e-5, device="cpu", seed: in
     tol = tol if single else 1e-10
     atol = tol * op.norm(device=device)
     kw = dict(eps=1.0, atol=atol, rtol=tol)
-    for fn, shape, dtype in ((op.forward, op.domain_shape, op.domain_dtype),
-                             (op.adjoint, op.range_shape, op.range_dtype)):
+    for fn, shape, dtype in (
+        (op.forward, op.domain_shape, op.domain_dtype),
+        (op.adjoint, op.range_shape, op.range_dtype),
+    ):
         v = random_input(shape, _WIDE.get(dtype, dtype), g, device).requires_grad_()
         for check in (torch.autograd.gradcheck, torch.autograd.gradgradcheck):
             try:
                 check(fn, (v,), **kw)
             except GradcheckError as e:
-                raise OperatorCheckError(f"{_name(op)}: {check.__name__} of {fn.__name__} failed with atol "
-                                         f"{atol:.1e} ({tol:.0e} ||A||, ||A|| = {op.norm():.3g}), rtol {tol:.0e}, "
-                                         f"eps 1: {e}") from e
+                raise OperatorCheckError(
+                    f"{_name(op)}: {check.__name__} of {fn.__name__} failed with atol "
+                    f"{atol:.1e} ({tol:.0e} ||A||, ||A|| = {op.norm():.3g}), rtol {tol:.0e}, "
+                    f"eps 1: {e}"
+                ) from e
     return {"gradcheck": True, "grad_atol": atol}
 
 
@@ -210,6 +243,7 @@ def host_device_bytes(fn, *args, **kwargs):
     if not torch.cuda.is_available():
         raise RuntimeError("host_device_bytes traces CUDA memory copies: it needs a CUDA device")
     from torch.profiler import ProfilerActivity, profile
+
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         result = fn(*args, **kwargs)
@@ -219,8 +253,11 @@ def host_device_bytes(fn, *args, **kwargs):
         prof.export_chrome_trace(path)
         with open(path) as f:
             events = json.load(f)["traceEvents"]
-    copied = sum(int(e.get("args", {}).get("bytes", 0)) for e in events
-                 if e.get("cat") == "gpu_memcpy" and ("HtoD" in e.get("name", "") or "DtoH" in e.get("name", "")))
+    copied = sum(
+        int(e.get("args", {}).get("bytes", 0))
+        for e in events
+        if e.get("cat") == "gpu_memcpy" and ("HtoD" in e.get("name", "") or "DtoH" in e.get("name", ""))
+    )
     return result, copied
 
 

@@ -1,4 +1,5 @@
 """python -m experiments COMMAND [args]: each command is a module of `experiments.commands` with main(argv)."""
+
 import importlib
 import os
 import sys
@@ -11,13 +12,13 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 COMMANDS = {
-    "run": "experiments.commands.run",            # a named quick job (README's first command)
+    "run": "experiments.commands.run",  # a named quick job (README's first command)
     "validate": "experiments.commands.validate",  # every modality against independent references, a table
     "train": "experiments.commands.train",
     "evaluate": "experiments.commands.evaluate",
     "shift": "experiments.commands.shift",
-    "keys": "experiments.commands.keys",          # every configuration key with its default, as markdown
-    "recon": "experiments.commands.recon",        # one raw file (fastMRI, ISMRMRD, LoDoPaB, DICOM-CT-PD) to an image
+    "keys": "experiments.commands.keys",  # every configuration key with its default, as markdown
+    "recon": "experiments.commands.recon",  # one raw file (fastMRI, ISMRMRD, LoDoPaB, DICOM-CT-PD) to an image
     "uncertainty": "experiments.commands.uncertainty",  # calibrated per-pixel intervals of a trained job
 }
 

@@ -10,6 +10,7 @@ Example::
     best, table = tune(BASELINES["tv"], A, y_val, x_val, {"lam": [1e-3, 3e-3]}, n_iter=100, nonneg=True)
     x_tv = BASELINES["tv"](A, y_test, n_iter=100, nonneg=True, **best)
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,8 +34,9 @@ def pixel_size(op) -> float:
         size = getattr(getattr(op, holder, None), "pixel_size", None)
         if isinstance(size, (int, float)):
             return float(size)
-    raise ValueError(f"expected an operator with a pixel size (PET SystemModel, SPECT Projector), got "
-                     f"{type(op).__name__}")
+    raise ValueError(
+        f"expected an operator with a pixel size (PET SystemModel, SPECT Projector), got {type(op).__name__}"
+    )
 
 
 def gaussian_filter(images: torch.Tensor, fwhm_pixels: float) -> torch.Tensor:
@@ -55,6 +57,7 @@ def gaussian_filter(images: torch.Tensor, fwhm_pixels: float) -> torch.Tensor:
     def blur(t):
         t = F.conv2d(t, k.view(1, 1, -1, 1), padding=(r, 0))
         return F.conv2d(t, k.view(1, 1, 1, -1), padding=(0, r))
+
     return (blur(flat) / blur(torch.ones_like(flat[:1]))).reshape(*batch, ny, nx)
 
 
@@ -67,13 +70,14 @@ def osem_filtered(op, y: torch.Tensor, n_iter: int, *, n_subsets: int, fwhm: flo
     x = solvers.osem(op, y, n_iter, n_subsets=n_subsets)
     return gaussian_filter(x, fwhm / pixel_size(op)) if fwhm > 0 else x
 
+
 BASELINES = {
-    "fbp": ct.fbp,                   # CT
+    "fbp": ct.fbp,  # CT
     "tv": solvers.tv_pdhg,
     "zero_filled": mri.zero_filled,  # MRI
     "cg_sense": mri.cg_sense,
     "l1_wavelet": mri.l1_wavelet,
-    "mlem": solvers.mlem,            # PET
+    "mlem": solvers.mlem,  # PET
     "osem": solvers.osem,
     "osem_filtered": osem_filtered,  # PET, SPECT: OSEM and a Gaussian post-filter (FWHM in mm)
 }

@@ -1,4 +1,5 @@
 """Checkpoints written atomically: a killed run leaves the previous checkpoint intact, never half a file."""
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,12 @@ def load_checkpoint(path, map_location="cpu", keys=()) -> dict:
         if "Unsupported global" not in str(err):  # not a pickle at all, or a broken one
             raise _not_a_checkpoint(path, err) from None
         # torch's message advises loading with weights_only=False; ours says why not
-        raise ValueError(f"refused to load {path}: it names code to run on loading ({_reason(err)}), which a "
-                         f"checkpoint of tensors and plain values never does. Loading it unrestricted "
-                         f"(torch.load(weights_only=False)) would run that code, whatever it is: only do so "
-                         f"for a file you wrote yourself") from None
+        raise ValueError(
+            f"refused to load {path}: it names code to run on loading ({_reason(err)}), which a "
+            f"checkpoint of tensors and plain values never does. Loading it unrestricted "
+            f"(torch.load(weights_only=False)) would run that code, whatever it is: only do so "
+            f"for a file you wrote yourself"
+        ) from None
     except Exception as err:
         # truncated or not a checkpoint: torch's reader fails differently at each cut point and on each kind of
         # file (EOFError, OSError [Errno 22] seeking past the end, RuntimeError, KeyError, IndexError, ...)
@@ -71,27 +74,36 @@ def load_weights(model: torch.nn.Module, state: dict, path, configured: dict | N
         raise ValueError(f"expected the weights of a model in {path}['model'], got {_describe(weights)}")
     broken = [k for k, v in weights.items() if (v.is_floating_point() or v.is_complex()) and not v.isfinite().all()]
     if broken:
-        raise ValueError(f"{path} holds weights that are not finite (NaN or inf) in {_few(broken)}: the run that "
-                         f"wrote it diverged; retrain it (e.g. with a lower train.lr)")
+        raise ValueError(
+            f"{path} holds weights that are not finite (NaN or inf) in {_few(broken)}: the run that "
+            f"wrote it diverged; retrain it (e.g. with a lower train.lr)"
+        )
     ours = model.state_dict()
-    problems = [f"{k}: expected {tuple(ours[k].shape)}, found {tuple(v.shape)}"
-                for k, v in weights.items() if k in ours and ours[k].shape != v.shape]
+    problems = [
+        f"{k}: expected {tuple(ours[k].shape)}, found {tuple(v.shape)}"
+        for k, v in weights.items()
+        if k in ours and ours[k].shape != v.shape
+    ]
     missing, unexpected = [k for k in ours if k not in weights], [k for k in weights if k not in ours]
     problems += [f"missing {_few(missing)}"] if missing else []
     problems += [f"unexpected {_few(unexpected)}"] if unexpected else []
     if problems:
         theirs = state.get("config", {}).get("model") if isinstance(state.get("config"), dict) else None
         ours_cfg = _model(configured) if configured else type(model).__name__
-        raise ValueError(f"{path} holds the weights of another model: {_model(theirs)}, where {ours_cfg} is "
-                         f"configured; parameter shapes: {'; '.join(problems[:5])}"
-                         + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+        raise ValueError(
+            f"{path} holds the weights of another model: {_model(theirs)}, where {ours_cfg} is "
+            f"configured; parameter shapes: {'; '.join(problems[:5])}"
+            + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        )
     model.load_state_dict(weights)
     return model
 
 
 def _not_a_checkpoint(path, err) -> ValueError:
-    return ValueError(f"expected a checkpoint written by experiments.checkpoint at {path}, got a file that is "
-                      f"corrupt or not a checkpoint ({type(err).__name__}: {_reason(err)})")
+    return ValueError(
+        f"expected a checkpoint written by experiments.checkpoint at {path}, got a file that is "
+        f"corrupt or not a checkpoint ({type(err).__name__}: {_reason(err)})"
+    )
 
 
 def _reason(err: Exception) -> str:

@@ -16,6 +16,7 @@ Example::
     cfg["train"]["steps"]                      # 50
     cfg["train"]["schedule"]                   # "cosine", the default
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,9 +25,9 @@ import difflib
 import inspect
 import math
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -56,7 +57,9 @@ def config_path(name_or_path) -> Path:
     bundled = CONFIG_DIR / f"{path.stem}.toml"
     if bundled.exists():
         return bundled
-    raise ValueError(f"expected a .toml file or one of the bundled configurations {available()}, got {str(name_or_path)!r}")
+    raise ValueError(
+        f"expected a .toml file or one of the bundled configurations {available()}, got {str(name_or_path)!r}"
+    )
 
 
 def load_config(name_or_path, overrides=()) -> dict:
@@ -68,8 +71,10 @@ def load_config(name_or_path, overrides=()) -> dict:
     except tomllib.TOMLDecodeError as err:  # its message gives the line and column
         raise ValueError(f"expected a TOML configuration in {path}, got a syntax error: {err}") from None
     except UnicodeDecodeError as err:  # a binary file
-        raise ValueError(f"expected a TOML configuration in {path}, got a file that is not UTF-8 text (byte "
-                         f"{err.object[err.start:err.start + 1]!r} at offset {err.start})") from None
+        raise ValueError(
+            f"expected a TOML configuration in {path}, got a file that is not UTF-8 text (byte "
+            f"{err.object[err.start : err.start + 1]!r} at offset {err.start})"
+        ) from None
     return check_config(apply_overrides(cfg, overrides))
 
 
@@ -111,6 +116,7 @@ def _number(low=None, above=None):
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
         ok = ok and (low is None or v >= low) and (above is None or v > above)
         return None if ok else what
+
     return rule
 
 
@@ -176,6 +182,7 @@ class Key:
     preset's); REQUIRED means the key must be given. ``filled`` False leaves the key out when absent: the
     keyword arguments of a learned model or a baseline, whose defaults are their functions' own.
     """
+
     rule: Callable
     default: object = None
     doc: str = ""
@@ -188,10 +195,12 @@ _ANY = Key(_anything)
 
 def _grid(rule):
     """A baseline's ``tune`` entry: the values to try, each allowed by the parameter's rule."""
+
     def check(v):
         if isinstance(v, list) and v and all(rule(x) is None for x in v):
             return None
         return f"a non-empty list of values, each {rule([]) or 'any value'}"
+
     return check
 
 
@@ -211,80 +220,116 @@ _MRI = {  # the synthetic MRI task's and the fastMRI files' common keys
     "mask_seed": Key(_integer(0), 0, "seed of the random mask (fastMRI: added to the data seed)"),
 }
 TASK = {
-    "ct": {"geometry": Key(_one_of(("scanner", "parallel")), "scanner",
-                           "a preset's geometry (task.scanner), or the LPD paper's parallel beam"),
-           "scanner": Key(_one_of(ct.PRESETS), "siemens-definition-as", "the preset of bridges.ct.scanner"),
-           "view_step": Key(_integer(1), 1, "keep every n-th view of the preset"),
-           "detector_binning": Key(_integer(1), 1, "merge n adjacent detector channels"),
-           "n_views": Key(_integer(1), 30, "views of the parallel beam (geometry 'parallel')"),
-           "image_size": Key(_integer(MIN_IMAGE_SIZE), 128, "image side in pixels"),
-           "fov": Key(_number(above=0), None, "field of view in mm (default: the preset's; parallel: image_size)"),
-           "photons": Key(_number(above=0), 1e4, "photons per detector bin before the object (noise 'poisson')"),
-           "noise": Key(_one_of(CT_NOISE), "poisson", "noise model of the measurements"),
-           "noise_level": Key(_number(low=0), 0.05, "white noise in units of mean |data| (noise 'relative-gaussian')"),
-           "phantom": Key(_one_of(CT_PHANTOMS), "lpd", "the synthetic objects")},
+    "ct": {
+        "geometry": Key(
+            _one_of(("scanner", "parallel")),
+            "scanner",
+            "a preset's geometry (task.scanner), or the LPD paper's parallel beam",
+        ),
+        "scanner": Key(_one_of(ct.PRESETS), "siemens-definition-as", "the preset of bridges.ct.scanner"),
+        "view_step": Key(_integer(1), 1, "keep every n-th view of the preset"),
+        "detector_binning": Key(_integer(1), 1, "merge n adjacent detector channels"),
+        "n_views": Key(_integer(1), 30, "views of the parallel beam (geometry 'parallel')"),
+        "image_size": Key(_integer(MIN_IMAGE_SIZE), 128, "image side in pixels"),
+        "fov": Key(_number(above=0), None, "field of view in mm (default: the preset's; parallel: image_size)"),
+        "photons": Key(_number(above=0), 1e4, "photons per detector bin before the object (noise 'poisson')"),
+        "noise": Key(_one_of(CT_NOISE), "poisson", "noise model of the measurements"),
+        "noise_level": Key(_number(low=0), 0.05, "white noise in units of mean |data| (noise 'relative-gaussian')"),
+        "phantom": Key(_one_of(CT_PHANTOMS), "lpd", "the synthetic objects"),
+    },
     "mri": {**_MRI, "noise_sigma": Key(_number(low=0), 0.01, "standard deviation of the complex k-space noise")},
-    "pet": {"scanner": Key(_one_of(pet.PRESETS), "biograph-mmr", "the preset of bridges.pet.scanner"),
-            "downsample": Key(_integer(1), 4, "merge n neighbouring crystals (and radial bins)"),
-            "total_counts": Key(_number(above=0), data.PET_TOTAL_COUNTS, "true coincidences per slice"),
-            "scatter_fraction": Key(_number(low=0), 0.35, "scatter counts as a fraction of the trues"),
-            "randoms_fraction": Key(_number(low=0), 0.2, "randoms counts as a fraction of the trues"),
-            "resolution_fwhm": Key(_number(low=0), None, "image-space resolution in mm (default: none modelled)"),
-            "lungs": Key(_boolean, True, "each item its own μ-map, lungs where cold")},
-    "spect": {"camera": Key(_one_of(spect.PRESETS), "siemens-symbia-lehr", "the preset of bridges.spect.camera"),
-              "image_size": Key(_integer(MIN_IMAGE_SIZE), 64, "image side in pixels (one 2D slice)"),
-              "pixel_size": Key(_number(above=0), 6.0, "pixel (and detector bin) size in mm"),
-              "n_views": Key(_integer(1), 60, "camera stops over 360°, all heads together"),
-              "heads": Key(_integer(1), 2, "camera heads (H-mode: 180° apart)"),
-              "radius": Key(_number(above=0), 250.0, "circular orbit: collimator face to rotation axis, mm"),
-              "total_counts": Key(_number(above=0), data.SPECT_TOTAL_COUNTS, "primary counts per slice"),
-              "scatter_fraction": Key(_number(low=0), 0.3, "scatter in the photopeak window, S / (S + P)"),
-              "scatter_fwhm": Key(_number(above=0), 100.0, "FWHM of the scatter's broad profile across bins, mm"),
-              "lungs": Key(_boolean, True, "each item its own μ-map, lungs where cold")},
+    "pet": {
+        "scanner": Key(_one_of(pet.PRESETS), "biograph-mmr", "the preset of bridges.pet.scanner"),
+        "downsample": Key(_integer(1), 4, "merge n neighbouring crystals (and radial bins)"),
+        "total_counts": Key(_number(above=0), data.PET_TOTAL_COUNTS, "true coincidences per slice"),
+        "scatter_fraction": Key(_number(low=0), 0.35, "scatter counts as a fraction of the trues"),
+        "randoms_fraction": Key(_number(low=0), 0.2, "randoms counts as a fraction of the trues"),
+        "resolution_fwhm": Key(_number(low=0), None, "image-space resolution in mm (default: none modelled)"),
+        "lungs": Key(_boolean, True, "each item its own μ-map, lungs where cold"),
+    },
+    "spect": {
+        "camera": Key(_one_of(spect.PRESETS), "siemens-symbia-lehr", "the preset of bridges.spect.camera"),
+        "image_size": Key(_integer(MIN_IMAGE_SIZE), 64, "image side in pixels (one 2D slice)"),
+        "pixel_size": Key(_number(above=0), 6.0, "pixel (and detector bin) size in mm"),
+        "n_views": Key(_integer(1), 60, "camera stops over 360°, all heads together"),
+        "heads": Key(_integer(1), 2, "camera heads (H-mode: 180° apart)"),
+        "radius": Key(_number(above=0), 250.0, "circular orbit: collimator face to rotation axis, mm"),
+        "total_counts": Key(_number(above=0), data.SPECT_TOTAL_COUNTS, "primary counts per slice"),
+        "scatter_fraction": Key(_number(low=0), 0.3, "scatter in the photopeak window, S / (S + P)"),
+        "scatter_fwhm": Key(_number(above=0), 100.0, "FWHM of the scatter's broad profile across bins, mm"),
+        "lungs": Key(_boolean, True, "each item its own μ-map, lungs where cold"),
+    },
 }
 # fastMRI files: the MRI task's image size, (virtual) coils and mask, and ESPIRiT's calibration width
-FASTMRI_TASK = {"modality": Key(_one_of(("mri",)), REQUIRED, "the modality: 'mri'"),
-                **_MRI, "image_size": Key(_integer(MIN_IMAGE_SIZE), 320, "image side in pixels (a central crop)"),
-                "calib_width": Key(_integer(1), 24, "ESPIRiT's calibration width in k-space columns")}
+FASTMRI_TASK = {
+    "modality": Key(_one_of(("mri",)), REQUIRED, "the modality: 'mri'"),
+    **_MRI,
+    "image_size": Key(_integer(MIN_IMAGE_SIZE), 320, "image side in pixels (a central crop)"),
+    "calib_width": Key(_integer(1), 24, "ESPIRiT's calibration width in k-space columns"),
+}
 _SPLITS = {f"n_{split}": Key(_integer(1), 8, f"synthetic {split} items") for split in ("train", "val", "test")}
 _SPLITS["n_calib"] = Key(_integer(1), 32, "synthetic calibration items (python -m experiments uncertainty)")
-_FILES = {f"n_{split}": Key(_integer(1), None, f"the first n {split} items of the files (default: all)")
-          for split in ("train", "val", "test")}
-DATA = {"source": Key(_one_of(("synthetic", "lodopab", "fastmri")), "synthetic",
-                      "synthetic items, or the files of LoDoPaB-CT or fastMRI in data.root"),
-        "root": Key(_text, None, "the folder of the data files"),
-        "seed": Key(_integer(0), None, "seed of the items (default: the top-level seed)"),
-        "cache": Key(_boolean, True, "keep generated items in memory"), **_SPLITS,
-        "eval_phantom": Key(_one_of(CT_PHANTOMS), None, "CT: the validation and test phantom (default: task.phantom)"),
-        "model": Key(_one_of(DATA_MODELS), "continuous",
-                     "'continuous': data the reconstruction did not simulate; 'discrete': the inverse crime"),
-        "sub_rays": Key(_integer(1), 4, "CT: exact line integrals per detector channel"),
-        "fine": Key(_integer(1), None, "the continuous model's grid, this many times finer "
-                                       "(default: 4 for CT and MRI, 2 for PET and SPECT)"),
-        "real_anatomy": Key(_boolean, True, "also test on real-anatomy items (CT, MRI)")}
+_FILES = {
+    f"n_{split}": Key(_integer(1), None, f"the first n {split} items of the files (default: all)")
+    for split in ("train", "val", "test")
+}
+DATA = {
+    "source": Key(
+        _one_of(("synthetic", "lodopab", "fastmri")),
+        "synthetic",
+        "synthetic items, or the files of LoDoPaB-CT or fastMRI in data.root",
+    ),
+    "root": Key(_text, None, "the folder of the data files"),
+    "seed": Key(_integer(0), None, "seed of the items (default: the top-level seed)"),
+    "cache": Key(_boolean, True, "keep generated items in memory"),
+    **_SPLITS,
+    "eval_phantom": Key(_one_of(CT_PHANTOMS), None, "CT: the validation and test phantom (default: task.phantom)"),
+    "model": Key(
+        _one_of(DATA_MODELS),
+        "continuous",
+        "'continuous': data the reconstruction did not simulate; 'discrete': the inverse crime",
+    ),
+    "sub_rays": Key(_integer(1), 4, "CT: exact line integrals per detector channel"),
+    "fine": Key(
+        _integer(1),
+        None,
+        "the continuous model's grid, this many times finer (default: 4 for CT and MRI, 2 for PET and SPECT)",
+    ),
+    "real_anatomy": Key(_boolean, True, "also test on real-anatomy items (CT, MRI)"),
+}
 LODOPAB_DATA = {**DATA, "root": Key(_text, REQUIRED, "the folder of the LoDoPaB-CT files"), **_FILES}
-FASTMRI_DATA = {"source": DATA["source"], "root": Key(_text, REQUIRED, "the folder of the fastMRI multi-coil .h5 files"),
-                "seed": DATA["seed"], **_FILES,
-                "val_volumes": Key(_integer(1), 1, "volumes for validation (the files before the test ones)"),
-                "test_volumes": Key(_integer(1), 1, "volumes for testing (the last files by name)")}
-TRAIN = {"steps": Key(_integer(1), 100, "optimiser steps"),
-         "batch_size": Key(_integer(1), 4, "items per step"),
-         "lr": Key(_number(above=0), 1e-3, "Adam's learning rate"),
-         "betas": Key(_betas, [0.9, 0.99], "Adam's betas"),
-         # 0: no clipping; a negative norm would flip the gradient
-         "clip_grad": Key(_number(low=0), 1.0, "the gradient's norm is clipped to this (0: no clipping)"),
-         "checkpoint_every": Key(_integer(1), None, "steps between checkpoints (default: a quarter of steps)"),
-         "num_workers": Key(_integer(0), 0, "DataLoader processes drawing the items"),
-         "schedule": Key(_one_of(("cosine", "constant")), "cosine", "learning-rate schedule"),
-         "n_threads": Key(_integer(1), None, "torch's intra-op threads during training (default: torch's)"),
-         "device": Key(_device, "auto", "where to train ('auto': CUDA if there is one)"),
-         "init": Key(_existing_file, None, "a checkpoint whose model weights start the training (fine-tuning)"),
-         "compile": Key(_boolean, False, "torch.compile the model")}
-GAN = {"loss": Key(_one_of(("dagan", "wgan-gp")), "dagan", "the adversarial loss (the table's presence turns it on)"),
-       "lr": Key(_number(above=0), 1e-4, "the discriminator's Adam learning rate")}
+FASTMRI_DATA = {
+    "source": DATA["source"],
+    "root": Key(_text, REQUIRED, "the folder of the fastMRI multi-coil .h5 files"),
+    "seed": DATA["seed"],
+    **_FILES,
+    "val_volumes": Key(_integer(1), 1, "volumes for validation (the files before the test ones)"),
+    "test_volumes": Key(_integer(1), 1, "volumes for testing (the last files by name)"),
+}
+TRAIN = {
+    "steps": Key(_integer(1), 100, "optimiser steps"),
+    "batch_size": Key(_integer(1), 4, "items per step"),
+    "lr": Key(_number(above=0), 1e-3, "Adam's learning rate"),
+    "betas": Key(_betas, [0.9, 0.99], "Adam's betas"),
+    # 0: no clipping; a negative norm would flip the gradient
+    "clip_grad": Key(_number(low=0), 1.0, "the gradient's norm is clipped to this (0: no clipping)"),
+    "checkpoint_every": Key(_integer(1), None, "steps between checkpoints (default: a quarter of steps)"),
+    "num_workers": Key(_integer(0), 0, "DataLoader processes drawing the items"),
+    "schedule": Key(_one_of(("cosine", "constant")), "cosine", "learning-rate schedule"),
+    "n_threads": Key(_integer(1), None, "torch's intra-op threads during training (default: torch's)"),
+    "device": Key(_device, "auto", "where to train ('auto': CUDA if there is one)"),
+    "init": Key(_existing_file, None, "a checkpoint whose model weights start the training (fine-tuning)"),
+    "compile": Key(_boolean, False, "torch.compile the model"),
+}
+GAN = {
+    "loss": Key(_one_of(("dagan", "wgan-gp")), "dagan", "the adversarial loss (the table's presence turns it on)"),
+    "lr": Key(_number(above=0), 1e-4, "the discriminator's Adam learning rate"),
+}
 GAN_LOSSES = {"dagan": learned.DAGANLoss, "wgan-gp": learned.WGANGPLoss}
-EVALUATE = {"paper_source": Key(_text, "published", "where the published values of evaluate.paper come from"),
-            "crime_free": Key(_boolean, False, "evaluate again on data of the continuous model")}
+EVALUATE = {
+    "paper_source": Key(_text, "published", "where the published values of evaluate.paper come from"),
+    "crime_free": Key(_boolean, False, "evaluate again on data of the continuous model"),
+}
 
 
 def _paper_row(v):
@@ -306,16 +351,24 @@ def _parameters(fn, skip) -> dict:
         if name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             annotation = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
             default = None if p.default is p.empty else p.default
-            keys[name] = Key(_TYPES.get(annotation.removesuffix(" | None"), _anything), default,
-                             f"{fn.__qualname__}'s {name}", filled=False)
+            keys[name] = Key(
+                _TYPES.get(annotation.removesuffix(" | None"), _anything),
+                default,
+                f"{fn.__qualname__}'s {name}",
+                filled=False,
+            )
     return keys
 
 
 def _counts(keys: dict) -> dict:
     """A model's integers count iterations, cascades, layers, channels or filters: 0 or fewer builds a network
     that fails deep inside torch (n_iter = 0 only after training); a seed is any integer."""
-    return {name: dataclasses.replace(key, rule=_integer(MODEL_MINIMUM.get(name, 1)))
-            if key.rule is _TYPES["int"] and name != "seed" else key for name, key in keys.items()}
+    return {
+        name: dataclasses.replace(key, rule=_integer(MODEL_MINIMUM.get(name, 1)))
+        if key.rule is _TYPES["int"] and name != "seed"
+        else key
+        for name, key in keys.items()
+    }
 
 
 DISCRIMINATOR = _counts(_parameters(learned.PatchDiscriminator, skip={"self", "op", "seed"}))
@@ -340,8 +393,9 @@ def _model(node: dict) -> dict:
         return {"name": name_key, _OTHERS: _ANY}
     model = {"name": name_key, **_counts(_parameters(getattr(learned, name), skip={"self", "op"}))}
     if "dropout" in model:  # a probability; 0 (the default) keeps trained models and their results unchanged
-        model["dropout"] = dataclasses.replace(model["dropout"], rule=_fraction,
-                                               doc="dropout after each activation while training (0: none)")
+        model["dropout"] = dataclasses.replace(
+            model["dropout"], rule=_fraction, doc="dropout after each activation while training (0: none)"
+        )
     for key in {"initial", "pseudo_inverse"} & set(model):  # a classical reconstruction, named by a table
         model[key] = _baseline(_section(node, key), tunable=False)
     return model
@@ -362,21 +416,35 @@ def _schema(cfg: dict) -> dict:
     modality = _section(cfg, "task").get("modality")
     source = _section(cfg, "data").get("source")
     lodopab = source == "lodopab"  # LoDoPaB files fix the task
-    task = {"modality": Key(_one_of(TASK), None if lodopab else REQUIRED, "'ct', 'mri', 'pet' or 'spect'"),
-            **TASK.get(modality, {_OTHERS: _ANY})}
+    task = {
+        "modality": Key(_one_of(TASK), None if lodopab else REQUIRED, "'ct', 'mri', 'pet' or 'spect'"),
+        **TASK.get(modality, {_OTHERS: _ANY}),
+    }
     if source == "fastmri":
         task = FASTMRI_TASK
     compare = _section(cfg, "compare")  # more learned models, trained alike and in the same table
     loss = GAN_LOSSES.get(_section(cfg, "gan").get("loss", GAN["loss"].default))
-    gan = {**GAN, **DISCRIMINATOR,
-           **(_parameters(loss, skip={"self", "op", "discriminator", "generator"}) if loss else {_OTHERS: _ANY})}
+    gan = {
+        **GAN,
+        **DISCRIMINATOR,
+        **(_parameters(loss, skip={"self", "op", "discriminator", "generator"}) if loss else {_OTHERS: _ANY}),
+    }
     methods = _section(_section(cfg, "evaluate"), "baselines")
     data_keys = LODOPAB_DATA if lodopab else FASTMRI_DATA if source == "fastmri" else DATA
-    return {"seed": SEED, "task": task, "data": data_keys, "model": _model(_section(cfg, "model")), "train": TRAIN,
-            "gan": gan, "compare": {k: _model(_section(compare, k)) for k in compare},
-            "evaluate": {"baselines": {k: _baseline(_section(methods, k), tunable=True) for k in methods},
-                         "paper": {_OTHERS: Key(_paper_row, doc="a method's published [PSNR, SSIM]")},
-                         **EVALUATE}}
+    return {
+        "seed": SEED,
+        "task": task,
+        "data": data_keys,
+        "model": _model(_section(cfg, "model")),
+        "train": TRAIN,
+        "gan": gan,
+        "compare": {k: _model(_section(compare, k)) for k in compare},
+        "evaluate": {
+            "baselines": {k: _baseline(_section(methods, k), tunable=True) for k in methods},
+            "paper": {_OTHERS: Key(_paper_row, doc="a method's published [PSNR, SSIM]")},
+            **EVALUATE,
+        },
+    }
 
 
 def check_config(cfg: dict) -> dict:
@@ -421,15 +489,16 @@ def _check(node, schema: dict, path: str, problems: list):
         if name not in node and isinstance(key, Key) and key.default is REQUIRED:
             problems.append(f"{prefix}{name}: missing; expected {key.rule(_NOTHING)}")
         elif name not in node and isinstance(key, dict) and not path:  # a top-level section left out still
-            _check({}, key, name, problems)                            # needs its keys (model.name)
+            _check({}, key, name, problems)  # needs its keys (model.name)
     for name, value in node.items():
         where = prefix + name
         key = schema.get(name, schema.get(_OTHERS))
         if key is None:
             known = sorted(k for k in schema if k != _OTHERS)
             near = difflib.get_close_matches(name, known, n=1)
-            problems.append(f"{where}: unknown key; " + (f"did you mean {prefix}{near[0]}?" if near else
-                                                          f"expected one of {known}"))
+            problems.append(
+                f"{where}: unknown key; " + (f"did you mean {prefix}{near[0]}?" if near else f"expected one of {known}")
+            )
         elif isinstance(key, dict):
             _check(value, key, where, problems)
         elif value is None and key.default is None:  # filled in as absent (TOML itself has no None)
@@ -442,25 +511,33 @@ def _check(node, schema: dict, path: str, problems: list):
 def reference() -> str:
     """Every key a configuration may hold, as markdown: one table per section, each key with its default, what it
     allows and its line of documentation (`python -m experiments keys`)."""
-    parts = ["# Configuration keys",
-             "Generated from `experiments/config.py` by `python -m experiments keys`. A default of `—` means the "
-             "description says what the code takes; `required` keys must be given.",
-             _table("top level", {"seed": SEED})]
+    parts = [
+        "# Configuration keys",
+        "Generated from `experiments/config.py` by `python -m experiments keys`. A default of `—` means the "
+        "description says what the code takes; `required` keys must be given.",
+        _table("top level", {"seed": SEED}),
+    ]
     for modality, keys in TASK.items():
         modality_key = Key(_one_of(TASK), REQUIRED, "'ct', 'mri', 'pet' or 'spect'")
         parts.append(_table(f'[task] with modality = "{modality}"', {"modality": modality_key, **keys}))
-    parts += [_table('[task] with data.source = "fastmri"', FASTMRI_TASK),
-              _table("[data] (synthetic)", DATA),
-              _table('[data] with source = "lodopab" (the task is fixed: LoDoPaB-CT\'s parallel beam)', LODOPAB_DATA),
-              _table('[data] with source = "fastmri"', FASTMRI_DATA),
-              _table("[train]", TRAIN),
-              _table("[gan] (optional: the table turns adversarial training on), with the loss's keyword arguments",
-                     {**GAN, **DISCRIMINATOR}),
-              _table("[evaluate] (and [evaluate.baselines.NAME] tables: `method` and its parameters, `tune` a grid "
-                     "of each; [evaluate.paper]: NAME = [PSNR, SSIM])", EVALUATE)]
+    parts += [
+        _table('[task] with data.source = "fastmri"', FASTMRI_TASK),
+        _table("[data] (synthetic)", DATA),
+        _table('[data] with source = "lodopab" (the task is fixed: LoDoPaB-CT\'s parallel beam)', LODOPAB_DATA),
+        _table('[data] with source = "fastmri"', FASTMRI_DATA),
+        _table("[train]", TRAIN),
+        _table(
+            "[gan] (optional: the table turns adversarial training on), with the loss's keyword arguments",
+            {**GAN, **DISCRIMINATOR},
+        ),
+        _table(
+            "[evaluate] (and [evaluate.baselines.NAME] tables: `method` and its parameters, `tune` a grid "
+            "of each; [evaluate.paper]: NAME = [PSNR, SSIM])",
+            EVALUATE,
+        ),
+    ]
     for name in tasks.MODELS:
-        parts.append(_table(f'[model] with name = "{name}" (and [compare.LABEL] tables alike)',
-                            _model({"name": name})))
+        parts.append(_table(f'[model] with name = "{name}" (and [compare.LABEL] tables alike)', _model({"name": name})))
     return "\n\n".join(parts) + "\n"
 
 

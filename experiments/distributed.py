@@ -1,4 +1,5 @@
 """Data-parallel training under torchrun: this process's place in the group, and the batches each rank takes."""
+
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ from torch.utils.data import Sampler
 @dataclass
 class Process:
     """Where this process runs: its rank among ``world`` processes and its device."""
+
     rank: int = 0
     world: int = 1
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -56,11 +58,11 @@ class StepBatches(Sampler):
     on another number of processes, sees the same global batches.
     """
 
-    def __init__(self, n: int, global_batch: int, steps: int, seed: int, start: int = 0, rank: int = 0,
-                 world: int = 1):
+    def __init__(self, n: int, global_batch: int, steps: int, seed: int, start: int = 0, rank: int = 0, world: int = 1):
         if global_batch % world:
-            raise ValueError(f"train.batch_size must be divisible by the number of processes ({world}), "
-                             f"got {global_batch}")
+            raise ValueError(
+                f"train.batch_size must be divisible by the number of processes ({world}), got {global_batch}"
+            )
         if global_batch > n:
             raise ValueError(f"train.batch_size ({global_batch}) exceeds the training set ({n} items)")
         self.n, self.batch, self.steps, self.seed = n, global_batch, steps, seed
@@ -70,7 +72,7 @@ class StepBatches(Sampler):
     def batch_indices(self, step: int) -> list[int]:
         epoch, k = divmod(step, self.per_epoch)
         order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-        return order[k * self.batch:(k + 1) * self.batch][self.rank::self.world].tolist()
+        return order[k * self.batch : (k + 1) * self.batch][self.rank :: self.world].tolist()
 
     def __iter__(self):
         return (self.batch_indices(s) for s in range(self.start, self.steps))

@@ -13,6 +13,7 @@ Example::
     cfg, task, model = load_run("runs/ct-lpd")
     evaluate(task, model, cfg, "runs/ct-lpd")
 """
+
 from __future__ import annotations
 
 import time
@@ -49,8 +50,7 @@ def tuned_baselines(task: Task, cfg: dict, log=print) -> dict:
         method, grid = spec.pop("method"), spec.pop("tune", None)  # names checked by config.check_config
         if grid:
             val = val or stack(task.val)
-            best, _ = baselines.tune(baselines.BASELINES[method], task.operator(val), val["y"], val["x"], grid,
-                                     **spec)
+            best, _ = baselines.tune(baselines.BASELINES[method], task.operator(val), val["y"], val["x"], grid, **spec)
             spec.update(best)
             log(f"{name}: tuned {best} on {len(task.val)} validation items")
         methods[name] = baselines.baseline(method, **spec)
@@ -92,8 +92,13 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
     op = task.operator(test)
     rows = []
     for method, (image, seconds) in recons.items():
-        row = {"method": method, "PSNR (dB)": metrics.psnr(image, x), "SSIM": metrics.ssim(image, x),
-               "data fit": metrics.data_fit(op, image, test["y"], kind=kind), "s / image": seconds}
+        row = {
+            "method": method,
+            "PSNR (dB)": metrics.psnr(image, x),
+            "SSIM": metrics.ssim(image, x),
+            "data fit": metrics.data_fit(op, image, test["y"], kind=kind),
+            "s / image": seconds,
+        }
         row.update(region_scores(image, x, test))
         if method in real_recons:
             row[REAL] = metrics.psnr(real_recons[method][0], real["x"])
@@ -117,11 +122,12 @@ def evaluate(task: Task, model, cfg: dict, out: Path, log=print) -> list[dict]:
         header += f"; {REAL.split(' (')[0]}: {len(task.real)} items"
     header += "\n\n"
     (out / "results.md").write_text(header + table + "\n")
-    origin = "upper" if task.modality == "mri" else "lower"   # CT, PET and SPECT images grow in y with the row
+    origin = "upper" if task.modality == "mri" else "lower"  # CT, PET and SPECT images grow in y with the row
     report.figure_grid(out / "results.png", x, {m: r for m, (r, _) in recons.items()}, origin=origin)
     if real is not None:
-        report.figure_grid(out / "results-real.png", real["x"], {m: r for m, (r, _) in real_recons.items()},
-                           origin=origin)
+        report.figure_grid(
+            out / "results-real.png", real["x"], {m: r for m, (r, _) in real_recons.items()}, origin=origin
+        )
     log(header + table)
     log(f"\ntable: {out / 'results.md'}\nfigure: {out / 'results.png'}")
     return rows
@@ -148,8 +154,9 @@ def add_paired_column(rows: list[dict], n_classical: int, score: str = "PSNR (dB
     best[column] = "reference"
     for row in rows[n_classical:]:
         d = metrics.paired_difference(row[score], best[score])
-        row[column] = (f"{d['mean']:+.2f} dB [{d['low']:+.2f}, {d['high']:+.2f}] vs {best['method']}, "
-                       f"{d['wins']}/{d['n']}")
+        row[column] = (
+            f"{d['mean']:+.2f} dB [{d['low']:+.2f}, {d['high']:+.2f}] vs {best['method']}, {d['wins']}/{d['n']}"
+        )
     return True
 
 

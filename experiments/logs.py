@@ -1,4 +1,5 @@
 """Training logs: a CSV file and TensorBoard scalars, written by the main process only."""
+
 from __future__ import annotations
 
 import csv
@@ -32,6 +33,7 @@ class Logs:
         self.csv.writeheader()
         self.csv.writerows(rows)
         from torch.utils.tensorboard import SummaryWriter
+
         self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=resume_step)
 
     def write(self, row: dict):

@@ -14,6 +14,7 @@ Example::
     ssim(x_rec, x_true).mean()
     data_fit(A, x_rec, y)            # ‖A x − y‖ / ‖y‖ per item
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def image_pairs(x, truth, data_range=None):
         if not isinstance(value, (torch.Tensor, np.ndarray)):
             raise TypeError(f"expected {name} as a torch.Tensor or numpy array, got {type(value).__name__}")
     if tuple(x.shape) != tuple(truth.shape) or len(x.shape) < 2:
-        raise ValueError(f"expected x and truth of the same shape (*batch, y, x), got {tuple(x.shape)} "
-                         f"and {tuple(truth.shape)}")
+        raise ValueError(
+            f"expected x and truth of the same shape (*batch, y, x), got {tuple(x.shape)} and {tuple(truth.shape)}"
+        )
     x, truth = (_magnitude(v).reshape(-1, *v.shape[-2:]) for v in (x, truth))
     if data_range is None:
         data_range = truth.max(axis=(1, 2)) - truth.min(axis=(1, 2))
@@ -69,8 +71,9 @@ def psnr(x, truth, data_range=None) -> torch.Tensor:
         psnr(fbp(A, y), x_true)          # tensor([27.3, 26.9])
     """
     x, truth, peaks = image_pairs(x, truth, data_range)
-    return torch.tensor([peak_signal_noise_ratio(t, r, data_range=p) for r, t, p in zip(x, truth, peaks)],
-                        dtype=torch.float64)
+    return torch.tensor(
+        [peak_signal_noise_ratio(t, r, data_range=p) for r, t, p in zip(x, truth, peaks)], dtype=torch.float64
+    )
 
 
 def region_psnr(x, truth, region, data_range=None) -> torch.Tensor:
@@ -88,14 +91,16 @@ def region_psnr(x, truth, region, data_range=None) -> torch.Tensor:
     x, truth, peaks = image_pairs(x, truth, data_range)
     region = np.asarray(region.cpu() if isinstance(region, torch.Tensor) else region)
     if region.dtype != bool or region.size != x.size:
-        raise ValueError(f"expected region as a boolean mask of {x.size} pixels (the images' shape), got "
-                         f"{region.dtype} of shape {region.shape}")
+        raise ValueError(
+            f"expected region as a boolean mask of {x.size} pixels (the images' shape), got "
+            f"{region.dtype} of shape {region.shape}"
+        )
     region = region.reshape(x.shape)
     empty = np.flatnonzero(~region.any(axis=(1, 2)))
     if empty.size:
         raise ValueError(f"region of item {empty[0]} is empty: leave that item out")
     mse = np.array([((r - t)[m] ** 2).mean() for r, t, m in zip(x, truth, region)])
-    return torch.from_numpy(10 * np.log10(peaks ** 2 / mse))
+    return torch.from_numpy(10 * np.log10(peaks**2 / mse))
 
 
 def ssim(x, truth, data_range=None, **options) -> torch.Tensor:
@@ -113,8 +118,9 @@ def ssim(x, truth, data_range=None, **options) -> torch.Tensor:
         ssim(x_rec, x_true).mean()
     """
     x, truth, peaks = image_pairs(x, truth, data_range)
-    return torch.tensor([structural_similarity(t, r, data_range=p, **options) for r, t, p in zip(x, truth, peaks)],
-                        dtype=torch.float64)
+    return torch.tensor(
+        [structural_similarity(t, r, data_range=p, **options) for r, t, p in zip(x, truth, peaks)], dtype=torch.float64
+    )
 
 
 def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Tensor:
@@ -137,13 +143,15 @@ def data_fit(op, x: torch.Tensor, y: torch.Tensor, kind: str = "l2") -> torch.Te
     for name, value, shape in (("x", x, op.domain_shape), ("y", y, op.range_shape)):
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"expected {name} as a torch.Tensor, got {type(value).__name__}")
-        if tuple(value.shape[value.dim() - len(shape):]) != tuple(shape):
+        if tuple(value.shape[value.dim() - len(shape) :]) != tuple(shape):
             raise ValueError(f"expected {name} of shape (..., {', '.join(map(str, shape))}), got {tuple(value.shape)}")
     batch = tuple(x.shape[: x.dim() - len(op.domain_shape)])
     if tuple(y.shape[: y.dim() - len(op.range_shape)]) != batch:
-        raise ValueError(f"expected x and y with the same batch shape, got {batch} and "
-                         f"{tuple(y.shape[: y.dim() - len(op.range_shape)])}")
-    item_shape = op.range_shape[op.item_axes:]  # a per-item operator's first axis counts items
+        raise ValueError(
+            f"expected x and y with the same batch shape, got {batch} and "
+            f"{tuple(y.shape[: y.dim() - len(op.range_shape)])}"
+        )
+    item_shape = op.range_shape[op.item_axes :]  # a per-item operator's first axis counts items
     with torch.no_grad():
         expected = op.expected(x).reshape(-1, *item_shape)
         y = y.reshape(-1, *item_shape).to(expected.dtype)
@@ -166,13 +174,19 @@ def paired_difference(scores, reference, n_resamples: int = 10_000, seed: int = 
         paired_difference(psnr(lpd, x), psnr(tv, x))   # {"wins": 14, "n": 16, "mean": 1.2, "low": 0.8, "high": 1.6}
     """
     a = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64).reshape(-1)
-    b = np.asarray(reference.detach().cpu() if isinstance(reference, torch.Tensor) else reference,
-                   dtype=np.float64).reshape(-1)
+    b = np.asarray(
+        reference.detach().cpu() if isinstance(reference, torch.Tensor) else reference, dtype=np.float64
+    ).reshape(-1)
     if a.shape != b.shape or a.size == 0:
         raise ValueError(f"expected paired scores of the same non-zero length, got {a.size} and {b.size}")
     diff = a - b
     resampled = np.random.default_rng(seed).integers(0, diff.size, size=(n_resamples, diff.size))
     means = diff[resampled].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
-    return {"wins": int((diff > 0).sum()), "n": int(diff.size), "mean": float(diff.mean()),
-            "low": float(low), "high": float(high)}
+    return {
+        "wins": int((diff > 0).sum()),
+        "n": int(diff.size),
+        "mean": float(diff.mean()),
+        "low": float(low),
+        "high": float(high),
+    }

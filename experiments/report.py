@@ -6,10 +6,11 @@ Example::
     print(markdown_table(rows, ["method", "PSNR", "SSIM"], decimals={"SSIM": 3}))
     figure_grid(out / "ct.png", truth, recons, n_examples=2)
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -19,8 +20,9 @@ from experiments.metrics import image_pairs, psnr, ssim
 __all__ = ["markdown_table", "figure_grid"]
 
 
-def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None,
-                   decimals: int | Mapping[str, int] = 2) -> str:
+def markdown_table(
+    rows: Sequence[Mapping], columns: Sequence[str] | None = None, decimals: int | Mapping[str, int] = 2
+) -> str:
     """A list of dicts as a GitHub markdown table, one row per dict, one column per key in ``columns``.
 
     Cells: a number with ``decimals`` decimals (an int, or per column with 2 for the others); a sequence,
@@ -41,8 +43,10 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
         columns = list(dict.fromkeys(key for row in rows for key in row))
     absent = [c for c in columns if all(c not in row for row in rows)]
     if not columns or absent:
-        raise ValueError(f"expected columns among the rows' keys {sorted({k for r in rows for k in r}, key=str)}, "
-                         f"got {list(columns)}")
+        raise ValueError(
+            f"expected columns among the rows' keys {sorted({k for r in rows for k in r}, key=str)}, "
+            f"got {list(columns)}"
+        )
 
     def cell(column, value):
         places = decimals if isinstance(decimals, int) else decimals.get(column, 2)
@@ -58,9 +62,19 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
     return "\n".join(lines)
 
 
-def figure_grid(path, truth, recons: Mapping[str, object], n_examples: int = 2, error: bool = True,
-                measurements=None, measurements_title: str = "measurements", panel_inches: float = 2.5,
-                dpi: int = 100, error_cmap: str = "inferno", origin: str = "upper") -> Path:
+def figure_grid(
+    path,
+    truth,
+    recons: Mapping[str, object],
+    n_examples: int = 2,
+    error: bool = True,
+    measurements=None,
+    measurements_title: str = "measurements",
+    panel_inches: float = 2.5,
+    dpi: int = 100,
+    error_cmap: str = "inferno",
+    origin: str = "upper",
+) -> Path:
     """A PNG comparing reconstructions: per example, a row of ground truth and each reconstruction, and a
     row of absolute error maps ``|x − truth|`` below it.
 
@@ -81,6 +95,7 @@ def figure_grid(path, truth, recons: Mapping[str, object], n_examples: int = 2, 
         figure_grid("runs/ct.png", x_test, {"FBP": x_fbp, "TV": x_tv, "LPD": x_lpd}, n_examples=2)
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -91,16 +106,17 @@ def figure_grid(path, truth, recons: Mapping[str, object], n_examples: int = 2, 
     stacks = {name: image_pairs(x, truth) for name, x in recons.items()}  # checks every shape against the truth
     truths = next(iter(stacks.values()))[1]
     n = min(n_examples, len(truths))
-    scores = {name: (psnr(x[:n], t[:n], peaks[:n]), ssim(x[:n], t[:n], peaks[:n]))
-              for name, (x, t, peaks) in stacks.items()}
+    scores = {
+        name: (psnr(x[:n], t[:n], peaks[:n]), ssim(x[:n], t[:n], peaks[:n])) for name, (x, t, peaks) in stacks.items()
+    }
     data = None if measurements is None else _measurement_stack(measurements, len(truths))
 
     offset = int(data is not None)
     n_cols, n_rows = offset + 1 + len(recons), n * (1 + int(error))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * panel_inches, n_rows * panel_inches), dpi=dpi,
-                             squeeze=False)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92 if n_rows == 1 else 0.95,
-                        wspace=0.04, hspace=0.25)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(n_cols * panel_inches, n_rows * panel_inches), dpi=dpi, squeeze=False
+    )
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92 if n_rows == 1 else 0.95, wspace=0.04, hspace=0.25)
     for ax in axes.flat:
         ax.axis("off")
     for k in range(n):
@@ -119,8 +135,7 @@ def figure_grid(path, truth, recons: Mapping[str, object], n_examples: int = 2, 
             axes[row, j].imshow(x[k], **window)
             axes[row, j].set_title(f"{name}\n{p:.2f} dB / {s:.3f}", fontsize=9)
             if error:
-                shown = axes[row + 1, j].imshow(errors[name], cmap=error_cmap, vmin=0, vmax=scale,
-                                                  origin=origin)
+                shown = axes[row + 1, j].imshow(errors[name], cmap=error_cmap, vmin=0, vmax=scale, origin=origin)
         if error:
             bar = axes[row + 1, offset].inset_axes([0.1, 0.45, 0.8, 0.1])
             fig.colorbar(shown, cax=bar, orientation="horizontal")
@@ -141,6 +156,7 @@ def _measurement_stack(measurements, n_items) -> np.ndarray:
     m = np.log1p(np.abs(m)) if np.iscomplexobj(m) else m.astype(np.float64)
     m = m.reshape(-1, *m.shape[-2:])
     if len(m) != n_items:
-        raise ValueError(f"expected one measurement image per truth item ({n_items}), got shape "
-                         f"{tuple(measurements.shape)}")
+        raise ValueError(
+            f"expected one measurement image per truth item ({n_items}), got shape {tuple(measurements.shape)}"
+        )
     return m

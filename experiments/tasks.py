@@ -17,14 +17,15 @@ Example::
     task = build_task(load_config("ct-lpd"))
     model = build_model(task, load_config("ct-lpd")["model"])
 """
+
 from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -54,6 +55,7 @@ class Task:
     test items of real anatomy (`experiments.data.real_anatomy`) through the same data model: out of distribution.
     ``calib``, for synthetic data, are ``data.n_calib`` items of a fourth stream (`SPLITS`), drawn only when read.
     """
+
     modality: str
     op: LinearOperator
     train: Dataset
@@ -91,40 +93,62 @@ def build_operator(task_cfg: dict) -> tuple[LinearOperator, str]:
     if modality == "ct" and task_cfg["geometry"] == "parallel":
         fov = float(size if task_cfg["fov"] is None else task_cfg["fov"])  # default: one pixel a mm
         geometry = paper_parallel_beam(size, fov, task_cfg["n_views"])
-        return ct.Projector(geometry), (f"parallel beam, {geometry.n_views} views x {geometry.n_detectors} channels "
-                                        f"(ODL's parallel_beam_geometry), {size}² pixels of "
-                                        f"{geometry.pixel_size[0]:.2f} mm, {_ct_noise(task_cfg)}")
+        return ct.Projector(geometry), (
+            f"parallel beam, {geometry.n_views} views x {geometry.n_detectors} channels "
+            f"(ODL's parallel_beam_geometry), {size}² pixels of "
+            f"{geometry.pixel_size[0]:.2f} mm, {_ct_noise(task_cfg)}"
+        )
     if modality == "ct":
-        geometry = ct.scanner(task_cfg["scanner"], view_step=task_cfg["view_step"],
-                              detector_binning=task_cfg["detector_binning"], image_shape=(size, size),
-                              fov=task_cfg["fov"])  # None: the preset's
-        return ct.Projector(geometry), (f"{task_cfg['scanner']}: {geometry.n_views} views x "
-                                        f"{geometry.n_detectors} channels, {size}² pixels of {geometry.pixel_size[0]:.2f} mm, "
-                                        f"{_ct_noise(task_cfg)}")
+        geometry = ct.scanner(
+            task_cfg["scanner"],
+            view_step=task_cfg["view_step"],
+            detector_binning=task_cfg["detector_binning"],
+            image_shape=(size, size),
+            fov=task_cfg["fov"],
+        )  # None: the preset's
+        return ct.Projector(geometry), (
+            f"{task_cfg['scanner']}: {geometry.n_views} views x "
+            f"{geometry.n_detectors} channels, {size}² pixels of {geometry.pixel_size[0]:.2f} mm, "
+            f"{_ct_noise(task_cfg)}"
+        )
     if modality == "mri":
         shape = (size, size)
         maps = mri.birdcage_maps(shape, task_cfg["n_coils"])
         sampler = _choice("task.mask", MRI_MASKS, task_cfg["mask"])
         acceleration = float(task_cfg["acceleration"])
         mask = sampler(shape, acceleration, float(task_cfg["center_fraction"]), seed=task_cfg["mask_seed"])
-        return mri.CartesianSense(maps, mask), (f"{maps.shape[0]}-coil Cartesian, {size}², {acceleration:g}x "
-                                                f"{task_cfg['mask']} columns")
+        return mri.CartesianSense(maps, mask), (
+            f"{maps.shape[0]}-coil Cartesian, {size}², {acceleration:g}x {task_cfg['mask']} columns"
+        )
     if modality == "pet":
         scanner = pet.scanner(task_cfg["scanner"], downsample=task_cfg["downsample"])
         total_counts = float(task_cfg["total_counts"])
-        model = data.pet_system_model(scanner, total_counts, float(task_cfg["scatter_fraction"]),
-                                      float(task_cfg["randoms_fraction"]), resolution_fwhm=task_cfg["resolution_fwhm"])
-        return model, (f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
-                       f"{scanner.image_shape[0]}² pixels, {total_counts:g} true counts")
+        model = data.pet_system_model(
+            scanner,
+            total_counts,
+            float(task_cfg["scatter_fraction"]),
+            float(task_cfg["randoms_fraction"]),
+            resolution_fwhm=task_cfg["resolution_fwhm"],
+        )
+        return model, (
+            f"{scanner.name}: {scanner.n_views} views x {scanner.n_radial_bins} bins, "
+            f"{scanner.image_shape[0]}² pixels, {total_counts:g} true counts"
+        )
     if modality == "spect":
         size = task_cfg["image_size"]
-        geometry, collimator = spect.camera(task_cfg["camera"], image_shape=(size, size),
-                                            pixel_size=float(task_cfg["pixel_size"]), n_views=task_cfg["n_views"],
-                                            radius=float(task_cfg["radius"]), heads=task_cfg["heads"])
+        geometry, collimator = spect.camera(
+            task_cfg["camera"],
+            image_shape=(size, size),
+            pixel_size=float(task_cfg["pixel_size"]),
+            n_views=task_cfg["n_views"],
+            radius=float(task_cfg["radius"]),
+            heads=task_cfg["heads"],
+        )
         return data.spect_projector(geometry, collimator), (
             f"{task_cfg['camera']}: {geometry.n_views} views ({task_cfg['heads']} heads, {task_cfg['radius']:g} mm "
             f"orbit) x {geometry.n_bins} bins, {size}² pixels of {geometry.pixel_size:g} mm, "
-            f"{float(task_cfg['total_counts']):g} primary counts, {task_cfg['scatter_fraction']:g} scatter fraction")
+            f"{float(task_cfg['total_counts']):g} primary counts, {task_cfg['scatter_fraction']:g} scatter fraction"
+        )
     raise ValueError(f"expected task.modality 'ct', 'mri', 'pet' or 'spect', got {modality!r}")
 
 
@@ -135,9 +159,13 @@ def paper_parallel_beam(size: int, fov: float, n_views: int) -> ct.ParallelBeam2
     one (183 channels for 128² pixels). tests/experiments/test_lpd_paper.py checks it against ODL's."""
     half_diagonal = fov / 2 * math.sqrt(2)
     n_detectors = 2 * math.ceil(half_diagonal / (fov / size)) + 1
-    return ct.ParallelBeam2D(angles=math.pi * (np.arange(n_views) + 0.5) / n_views, n_detectors=n_detectors,
-                             detector_spacing=2 * half_diagonal / n_detectors, image_shape=(size, size),
-                             pixel_size=fov / size)
+    return ct.ParallelBeam2D(
+        angles=math.pi * (np.arange(n_views) + 0.5) / n_views,
+        n_detectors=n_detectors,
+        detector_spacing=2 * half_diagonal / n_detectors,
+        image_shape=(size, size),
+        pixel_size=fov / size,
+    )
 
 
 def _ct_noise(task_cfg: dict) -> str:
@@ -164,27 +192,53 @@ def _spect_projector_of(template: spect.Projector, batch: dict, device) -> Linea
     return template.with_attenuation(batch["mu"].to(device), background=batch["scatter"].to(device))
 
 
-def build_dataset(modality: str, op: LinearOperator, task_cfg: dict, data_cfg: dict, n: int, seed: int,
-                  phantom: str | None = None) -> Dataset:
+def build_dataset(
+    modality: str, op: LinearOperator, task_cfg: dict, data_cfg: dict, n: int, seed: int, phantom: str | None = None
+) -> Dataset:
     """A split's synthetic items; ``phantom`` overrides ``task.phantom`` (CT: ``data.eval_phantom``, the phantom of the
     validation and test splits, as the LPD paper validated and tested on the Shepp-Logan phantom alone).
     ``data.model`` names the data model: "continuous" (the default; data the reconstruction did not simulate) or
     "discrete" (the inverse crime, for ablations)."""
     cache, model, fine = data_cfg["cache"], data_cfg["model"], _fine(modality, data_cfg)
     if modality == "ct":
-        return data.ct_dataset(op, n, seed, photons=float(task_cfg["photons"]), noise=task_cfg["noise"],
-                               phantom=phantom or task_cfg["phantom"], cache=cache,
-                               noise_level=float(task_cfg["noise_level"]), model=model, sub_rays=data_cfg["sub_rays"],
-                               fine=fine)
+        return data.ct_dataset(
+            op,
+            n,
+            seed,
+            photons=float(task_cfg["photons"]),
+            noise=task_cfg["noise"],
+            phantom=phantom or task_cfg["phantom"],
+            cache=cache,
+            noise_level=float(task_cfg["noise_level"]),
+            model=model,
+            sub_rays=data_cfg["sub_rays"],
+            fine=fine,
+        )
     if modality == "mri":
         return data.mri_dataset(op, n, seed, sigma=float(task_cfg["noise_sigma"]), cache=cache, model=model, fine=fine)
     if modality == "spect":
-        return data.spect_dataset(op, n, seed, total_counts=float(task_cfg["total_counts"]),
-                                  scatter_fraction=float(task_cfg["scatter_fraction"]), lungs=task_cfg["lungs"],
-                                  cache=cache, data_model=model, fine=fine,
-                                  scatter_fwhm=float(task_cfg["scatter_fwhm"]))
-    return data.pet_dataset(op, n, seed, total_counts=float(task_cfg["total_counts"]), lungs=task_cfg["lungs"],
-                            cache=cache, data_model=model, fine=fine)
+        return data.spect_dataset(
+            op,
+            n,
+            seed,
+            total_counts=float(task_cfg["total_counts"]),
+            scatter_fraction=float(task_cfg["scatter_fraction"]),
+            lungs=task_cfg["lungs"],
+            cache=cache,
+            data_model=model,
+            fine=fine,
+            scatter_fwhm=float(task_cfg["scatter_fwhm"]),
+        )
+    return data.pet_dataset(
+        op,
+        n,
+        seed,
+        total_counts=float(task_cfg["total_counts"]),
+        lungs=task_cfg["lungs"],
+        cache=cache,
+        data_model=model,
+        fine=fine,
+    )
 
 
 def _fine(modality: str, data_cfg: dict) -> int:
@@ -228,16 +282,26 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
     files = sorted(Path(data_cfg["root"]).glob("*.h5"))
     n_val, n_test = data_cfg["val_volumes"], data_cfg["test_volumes"]
     if len(files) < n_val + n_test + 1:
-        raise ValueError(f"expected at least {n_val + n_test + 1} fastMRI .h5 files in {data_cfg['root']} (training, "
-                         f"{n_val} validation and {n_test} test volumes), found {len(files)}")
+        raise ValueError(
+            f"expected at least {n_val + n_test + 1} fastMRI .h5 files in {data_cfg['root']} (training, "
+            f"{n_val} validation and {n_test} test volumes), found {len(files)}"
+        )
     size = task_cfg["image_size"]
     acceleration, kind = float(task_cfg["acceleration"]), task_cfg["mask"]
-    mask = partial(_choice("task.mask", MRI_MASKS, kind), acceleration=acceleration,
-                   center_fraction=float(task_cfg["center_fraction"]))
-    options = dict(image_size=size, n_coils=task_cfg["n_coils"], mask=mask, calib_width=task_cfg["calib_width"],
-                   seed=task_cfg["mask_seed"] + seed)
+    mask = partial(
+        _choice("task.mask", MRI_MASKS, kind),
+        acceleration=acceleration,
+        center_fraction=float(task_cfg["center_fraction"]),
+    )
+    options = dict(
+        image_size=size,
+        n_coils=task_cfg["n_coils"],
+        mask=mask,
+        calib_width=task_cfg["calib_width"],
+        seed=task_cfg["mask_seed"] + seed,
+    )
     n_train = len(files) - n_val - n_test
-    volumes = {"train": files[:n_train], "val": files[n_train:n_train + n_val], "test": files[n_train + n_val:]}
+    volumes = {"train": files[:n_train], "val": files[n_train : n_train + n_val], "test": files[n_train + n_val :]}
     # every file's header and shapes first (slices, coils: FastMRISense), then the k-space of each slice the job
     # will read, streamed: a bad file is named, with its slice, before ESPIRiT's first item and before training
     full = {split: data.FastMRISense(names, **options) for split, names in volumes.items()}
@@ -251,14 +315,17 @@ def fastmri_task(task_cfg: dict, data_cfg: dict, seed: int) -> Task:
         sets[split] = items if n is None else Subset(items, used)
     first = sets["train"][0]
     op = mri.CartesianSense(first["maps"], first["mask"])
-    description = (f"fastMRI files in {data_cfg['root']} ({len(volumes['train'])}/{n_val}/{n_test} volumes): "
-                   f"{options['n_coils']} virtual coils, {size}², {acceleration:g}x {kind} columns, ESPIRiT maps")
+    description = (
+        f"fastMRI files in {data_cfg['root']} ({len(volumes['train'])}/{n_val}/{n_test} volumes): "
+        f"{options['n_coils']} virtual coils, {size}², {acceleration:g}x {kind} columns, ESPIRiT maps"
+    )
     return Task("mri", op, sets["train"], sets["val"], sets["test"], description, _cartesian_sense_of)
 
 
 def build_task(cfg: dict) -> Task:
     """The operator and the train/validation/test sets of a configuration (its defaults filled in here)."""
     from experiments.config import with_defaults  # here: the configuration's schema names this module's models
+
     cfg = with_defaults(cfg)
     task_cfg, data_cfg = cfg["task"], cfg["data"]
     source = data_cfg["source"]
@@ -271,24 +338,44 @@ def build_task(cfg: dict) -> Task:
         raise ValueError(f"expected data.source 'synthetic', 'lodopab' or 'fastmri', got {source!r}")
     op, description = build_operator(task_cfg)
     modality = task_cfg["modality"]
-    sets = {split: build_dataset(modality, op, task_cfg, data_cfg, data_cfg[f"n_{split}"], seed + offset,
-                                 data_cfg["eval_phantom"] if split != "train" else None)
-            for split, offset in SPLITS.items()}
+    sets = {
+        split: build_dataset(
+            modality,
+            op,
+            task_cfg,
+            data_cfg,
+            data_cfg[f"n_{split}"],
+            seed + offset,
+            data_cfg["eval_phantom"] if split != "train" else None,
+        )
+        for split, offset in SPLITS.items()
+    }
     # each PET item its own μ-map, each SPECT item its μ-map and scatter
     item_operator = {"pet": partial(_system_model_of, op), "spect": partial(_spect_projector_of, op)}.get(modality)
     description += f"; data: {_data_description(modality, data_cfg)}"
-    return Task(modality, op, sets["train"], sets["val"], sets["test"], description, item_operator,
-                real_anatomy(modality, sets["test"], data_cfg), sets["calib"])
+    return Task(
+        modality,
+        op,
+        sets["train"],
+        sets["val"],
+        sets["test"],
+        description,
+        item_operator,
+        real_anatomy(modality, sets["test"], data_cfg),
+        sets["calib"],
+    )
 
 
 def _data_description(modality: str, data_cfg: dict) -> str:
     if data_cfg["model"] == "discrete":
         return "the reconstruction's own operator on its grid (discrete: the inverse crime)"
     fine = _fine(modality, data_cfg)
-    return {"ct": f"exact line integrals, {data_cfg['sub_rays']} rays per channel",
-            "mri": f"k-space of a {fine}x finer grid",
-            "pet": f"crystal-pair lines on a {fine}x finer grid, arc-corrected",
-            "spect": f"the camera on a {fine}x finer grid and detector"}[modality] + ", pixel-averaged truth"
+    return {
+        "ct": f"exact line integrals, {data_cfg['sub_rays']} rays per channel",
+        "mri": f"k-space of a {fine}x finer grid",
+        "pet": f"crystal-pair lines on a {fine}x finer grid, arc-corrected",
+        "spect": f"the camera on a {fine}x finer grid and detector",
+    }[modality] + ", pixel-averaged truth"
 
 
 def reconstruct(model: torch.nn.Module, y: torch.Tensor, op: LinearOperator | None) -> torch.Tensor:
@@ -297,8 +384,10 @@ def reconstruct(model: torch.nn.Module, y: torch.Tensor, op: LinearOperator | No
         return model(y)
     forward = getattr(model, "module", model).forward  # inside DistributedDataParallel, the model's own
     if "op" not in inspect.signature(forward).parameters:
-        raise ValueError(f"{type(getattr(model, 'module', model)).__name__} takes no per-call operator, and this "
-                         f"task's items each have their own: use one of {PER_ITEM_MODELS}")
+        raise ValueError(
+            f"{type(getattr(model, 'module', model)).__name__} takes no per-call operator, and this "
+            f"task's items each have their own: use one of {PER_ITEM_MODELS}"
+        )
     return model(y, op=op)
 
 

@@ -10,6 +10,7 @@ Example::
 
     run = train(load_config("ct-lpd", ["train.steps=100"]), Path("runs/ct-lpd"))
 """
+
 from __future__ import annotations
 
 import math
@@ -36,18 +37,24 @@ from experiments.tasks import Task, build_model, build_task, reconstruct
 @dataclass
 class Run:
     """A training run's state: what a checkpoint holds besides the configuration."""
+
     task: Task
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    gan: object = None                      # learned.DAGANLoss / WGANGPLoss when [gan] is configured
+    gan: object = None  # learned.DAGANLoss / WGANGPLoss when [gan] is configured
     d_optimizer: torch.optim.Optimizer | None = None
     step: int = 0
 
     def state(self, cfg: dict) -> dict:
-        state = {"config": cfg, "step": self.step, "model": unwrap(self.model).state_dict(),
-                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                 "rng": torch.get_rng_state()}
+        state = {
+            "config": cfg,
+            "step": self.step,
+            "model": unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
         if self.gan is not None:
             state["discriminator"] = unwrap(self.gan.discriminator).state_dict()
             state["d_optimizer"] = self.d_optimizer.state_dict()
@@ -116,8 +123,10 @@ def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
     discriminator = learned.PatchDiscriminator(task.op, **disc_args).to(proc.device)
     if kind == "wgan-gp":
         if proc.world > 1:
-            raise ValueError("gan.loss 'wgan-gp' needs double backward, which DDP does not support; "
-                             "use gan.loss = 'dagan' under torchrun")
+            raise ValueError(
+                "gan.loss 'wgan-gp' needs double backward, which DDP does not support; "
+                "use gan.loss = 'dagan' under torchrun"
+            )
         loss = learned.WGANGPLoss(task.op, discriminator, generator=torch.Generator().manual_seed(seed), **gan_cfg)
     elif kind == "dagan":
         if proc.world > 1:
@@ -130,8 +139,9 @@ def _gan(gan_cfg: dict, task: Task, proc: Process, seed: int):
     return loss, torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
 
 
-def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None,
-                  op: LinearOperator | None = None) -> tuple[float, float]:
+def training_step(
+    run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None, op: LinearOperator | None = None
+) -> tuple[float, float]:
     """One optimiser step on a batch, reconstructed with ``op`` (the batch's per-item operator, see
     `Task.batch_operator`) or the model's own; returns the generator (or image) loss and the discriminator loss."""
     run.model.train()
@@ -174,11 +184,13 @@ def training_step(run: Run, y: torch.Tensor, x: torch.Tensor, clip: float | None
         values /= dist.get_world_size()
     value, d_value, norm = values.tolist()
     if not math.isfinite(value + norm) or (run.gan is not None and not math.isfinite(d_value)):
-        raise ValueError(f"training diverged at step {run.step + 1}: loss {value}, "
-                         + (f"discriminator loss {d_value}, " if run.gan is not None else "")
-                         + f"gradient norm {norm} (expected finite values); lower train.lr "
-                         f"({_lr(run):g}) or clip the gradient (train.clip_grad). "
-                         f"No checkpoint of this step or after was written")
+        raise ValueError(
+            f"training diverged at step {run.step + 1}: loss {value}, "
+            + (f"discriminator loss {d_value}, " if run.gan is not None else "")
+            + f"gradient norm {norm} (expected finite values); lower train.lr "
+            f"({_lr(run):g}) or clip the gradient (train.clip_grad). "
+            f"No checkpoint of this step or after was written"
+        )
     return value, d_value
 
 
@@ -198,9 +210,11 @@ def check_finite_weights(run: Run, step: int):
     if dist.is_initialized():
         dist.all_reduce(bad)
     if bad.item():
-        raise ValueError(f"training diverged at step {step}: weights are not finite (NaN or inf), though loss "
-                         f"and gradient were; lower train.lr ({_lr(run):g}). "
-                         f"The checkpoint of this step was not written")
+        raise ValueError(
+            f"training diverged at step {step}: weights are not finite (NaN or inf), though loss "
+            f"and gradient were; lower train.lr ({_lr(run):g}). "
+            f"The checkpoint of this step was not written"
+        )
 
 
 @torch.no_grad()
@@ -218,8 +232,14 @@ def validation_scores(model: nn.Module, dataset, device, batch_size: int = 8, ta
     return {"val_psnr": float(sum(psnrs) / len(psnrs)), "val_ssim": float(sum(ssims) / len(ssims))}
 
 
-def train(cfg: dict, out: Path, resume: bool = False, stop_after: int | None = None, task: Task | None = None,
-          progress: bool = True) -> Run:
+def train(
+    cfg: dict,
+    out: Path,
+    resume: bool = False,
+    stop_after: int | None = None,
+    task: Task | None = None,
+    progress: bool = True,
+) -> Run:
     """Train the configured model, writing ``checkpoint.pt``, ``metrics.csv``, ``tensorboard/`` and
     ``config.toml`` to ``out``. ``stop_after`` ends the run early without a final checkpoint (a kill,
     for tests); ``task`` reuses data already built (the same configuration's)."""
@@ -251,8 +271,10 @@ def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
         state = load_checkpoint(ckpt_path, keys=("config", "model"))
         changed = _differences(with_defaults(state["config"]), cfg)  # a checkpoint may predate a default
         if changed:
-            raise ValueError(f"--resume: the configuration differs from the checkpoint's in {changed}; a resumed "
-                             f"run continues the same run (start a new one in another folder to change it)")
+            raise ValueError(
+                f"--resume: the configuration differs from the checkpoint's in {changed}; a resumed "
+                f"run continues the same run (start a new one in another folder to change it)"
+            )
     run = build_run(cfg, proc, task)
     if state is not None:
         run.load(state, ckpt_path)
@@ -269,13 +291,24 @@ def _train(cfg, train_cfg, out, resume, stop_after, task, progress) -> Run:
     shown = {}  # the last validation's PSNR, on the bar until the next
     try:
         for batch_items in loader:
-            loss, d_loss = training_step(run, batch_items["y"].to(proc.device), batch_items["x"].to(proc.device), clip,
-                                         run.task.batch_operator(batch_items, proc.device))
+            loss, d_loss = training_step(
+                run,
+                batch_items["y"].to(proc.device),
+                batch_items["x"].to(proc.device),
+                clip,
+                run.task.batch_operator(batch_items, proc.device),
+            )
             run.step += 1
             seen += batch
-            row = {"step": run.step, "epoch": run.step / sampler.per_epoch, "loss": loss, "d_loss": d_loss,
-                   "lr": run.scheduler.get_last_lr()[0], "samples_per_s": seen / (time.perf_counter() - start),
-                   "seconds": time.perf_counter() - start}
+            row = {
+                "step": run.step,
+                "epoch": run.step / sampler.per_epoch,
+                "loss": loss,
+                "d_loss": d_loss,
+                "lr": run.scheduler.get_last_lr()[0],
+                "samples_per_s": seen / (time.perf_counter() - start),
+                "seconds": time.perf_counter() - start,
+            }
             if run.step % sampler.per_epoch == 0 or run.step == steps:
                 if proc.main:
                     row.update(validation_scores(unwrap(run.model), run.task.val, proc.device, task=run.task))
@@ -318,4 +351,5 @@ def _progress(enabled: bool, start: int, total: int):
     if not enabled:
         return None
     from tqdm import tqdm
+
     return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)

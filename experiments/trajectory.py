@@ -15,6 +15,7 @@ Example::
     result = learn_angles(size=32, spokes=6, steps=3)
     result["psnr"]["learned"], result["psnr"]["start"]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,20 @@ def reconstruct(angles, images, noise, maps, samples, n_iter, lam):
     return cg_sense(A, A(images) + noise, n_iter, lam=lam * A.norm() ** 2)
 
 
-def learn_angles(size: int = 64, spokes: int = 12, samples: int | None = None, coils: int = 4, steps: int = 60,
-                 lr: float = 0.01, n_train: int = 8, n_test: int = 8, noise: float = 0.02, n_iter: int = 10,
-                 lam: float = 0.01, seed: int = 0) -> dict:
+def learn_angles(
+    size: int = 64,
+    spokes: int = 12,
+    samples: int | None = None,
+    coils: int = 4,
+    steps: int = 60,
+    lr: float = 0.01,
+    n_train: int = 8,
+    n_test: int = 8,
+    noise: float = 0.02,
+    n_iter: int = 10,
+    lam: float = 0.01,
+    seed: int = 0,
+) -> dict:
     """Learn ``spokes`` angles for CG-SENSE on ``size``² phantoms; returns the angles and test PSNRs (dB, means).
 
     ``noise``: the standard deviation of each part of the complex Gaussian noise, relative to the RMS of the
@@ -71,8 +83,12 @@ def learn_angles(size: int = 64, spokes: int = 12, samples: int | None = None, c
         scale = Sense(maps, radial_spokes(start, samples, size))(train).abs().pow(2).mean().sqrt()
     shape = (coils, spokes, samples)
     sigma = noise * float(scale)
-    train_noise = sigma * torch.complex(torch.randn(n_train, *shape, generator=g), torch.randn(n_train, *shape, generator=g))
-    test_noise = sigma * torch.complex(torch.randn(n_test, *shape, generator=g), torch.randn(n_test, *shape, generator=g))
+    train_noise = sigma * torch.complex(
+        torch.randn(n_train, *shape, generator=g), torch.randn(n_train, *shape, generator=g)
+    )
+    test_noise = sigma * torch.complex(
+        torch.randn(n_test, *shape, generator=g), torch.randn(n_test, *shape, generator=g)
+    )
 
     angles = start.clone().requires_grad_()
     optimiser = torch.optim.Adam([angles], lr=lr)
@@ -89,11 +105,18 @@ def learn_angles(size: int = 64, spokes: int = 12, samples: int | None = None, c
         with torch.no_grad():
             return float(psnr(reconstruct(theta.detach(), test, test_noise, maps, samples, n_iter, lam), test).mean())
 
-    references = {"start (random)": start, "learned": angles,
-                  "golden angle": torch.arange(spokes, dtype=torch.float64) * GOLDEN_ANGLE % math.pi,
-                  "equispaced": torch.arange(spokes, dtype=torch.float64) * math.pi / spokes}
-    return {"angles": angles.detach(), "start": start, "losses": losses,
-            "psnr": {name: test_psnr(theta) for name, theta in references.items()}}
+    references = {
+        "start (random)": start,
+        "learned": angles,
+        "golden angle": torch.arange(spokes, dtype=torch.float64) * GOLDEN_ANGLE % math.pi,
+        "equispaced": torch.arange(spokes, dtype=torch.float64) * math.pi / spokes,
+    }
+    return {
+        "angles": angles.detach(),
+        "start": start,
+        "losses": losses,
+        "psnr": {name: test_psnr(theta) for name, theta in references.items()},
+    }
 
 
 def _positive(kind):
@@ -108,6 +131,7 @@ def _positive(kind):
         if not value > 0:  # NaN too
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
+
     return parse
 
 
@@ -120,10 +144,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     result = learn_angles(size=args.size, spokes=args.spokes, steps=args.steps, lr=args.lr, seed=args.seed)
-    print(f"{args.spokes} spokes, {args.size}², 4 coils, CG-SENSE 10 iterations; training loss "
-          f"{result['losses'][0]:.4f} -> {result['losses'][-1]:.4f} in {args.steps} Adam steps; largest gap between "
-          f"spokes {largest_gap(result['start']):.1f}° -> {largest_gap(result['angles']):.1f}° (equispaced "
-          f"{180 / args.spokes:.1f}°)\n")
+    print(
+        f"{args.spokes} spokes, {args.size}², 4 coils, CG-SENSE 10 iterations; training loss "
+        f"{result['losses'][0]:.4f} -> {result['losses'][-1]:.4f} in {args.steps} Adam steps; largest gap between "
+        f"spokes {largest_gap(result['start']):.1f}° -> {largest_gap(result['angles']):.1f}° (equispaced "
+        f"{180 / args.spokes:.1f}°)\n"
+    )
     print("| angles | test PSNR (dB) |\n|---|---:|")
     for name, value in result["psnr"].items():
         print(f"| {name} | {value:.2f} |")

@@ -10,6 +10,7 @@ Example::
                                                        image_shape=(128, 128)))
     x = learned.LearnedPrimalDual(A)(A(phantom))
 """
+
 from .automap import AUTOMAP
 from .base import OperatorModel
 from .cascade import DataConsistency, DeepCascade, is_partial_isometry
@@ -21,7 +22,23 @@ from .primal_dual import LearnedPrimalDual
 from .unet import UNet
 from .varnet import NormUNet, VarNet, VarNetBlock
 
-__all__ = ["LearnedPrimalDual", "LearnedGradient", "FieldsOfExperts", "DeepCascade", "DataConsistency",
-           "is_partial_isometry", "VarNet", "VarNetBlock", "NormUNet", "FBPConvNet", "UNet", "PatchDiscriminator",
-           "DAGANLoss", "WGANGPLoss", "measurement_consistency", "AUTOMAP",
-           "OperatorModel", "SpaceLayout"]
+__all__ = [
+    "LearnedPrimalDual",
+    "LearnedGradient",
+    "FieldsOfExperts",
+    "DeepCascade",
+    "DataConsistency",
+    "is_partial_isometry",
+    "VarNet",
+    "VarNetBlock",
+    "NormUNet",
+    "FBPConvNet",
+    "UNet",
+    "PatchDiscriminator",
+    "DAGANLoss",
+    "WGANGPLoss",
+    "measurement_consistency",
+    "AUTOMAP",
+    "OperatorModel",
+    "SpaceLayout",
+]

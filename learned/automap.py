@@ -1,4 +1,5 @@
 """AUTOMAP: a learned reconstruction from fully connected layers (Zhu et al., Nature 555, 2018)."""
+
 from __future__ import annotations
 
 import math
@@ -42,16 +43,22 @@ class AUTOMAP(OperatorModel):
         super().__init__(op)
         pixels = math.prod(op.domain_shape)
         if pixels > MAX_PIXELS:
-            raise ValueError(f"AUTOMAP is limited to images of at most 64 x 64 = {MAX_PIXELS} pixels: its dense "
-                             f"layers for domain {op.domain_shape} would hold {self.memory_bytes(op) / 1e9:.1f} GB "
-                             "of weights; use a model that applies the operator (LearnedPrimalDual, VarNet)")
+            raise ValueError(
+                f"AUTOMAP is limited to images of at most 64 x 64 = {MAX_PIXELS} pixels: its dense "
+                f"layers for domain {op.domain_shape} would hold {self.memory_bytes(op) / 1e9:.1f} GB "
+                "of weights; use a model that applies the operator (LearnedPrimalDual, VarNet)"
+            )
         m, n = self.data.channels * math.prod(self.data.spatial), self.image.channels * math.prod(self.image.spatial)
         c = self.image.channels
         with seeded(seed):
             self.dense = nn.Sequential(nn.Linear(m, n), nn.Tanh(), nn.Linear(n, n), nn.Tanh())
-            self.conv = nn.Sequential(nn.Conv2d(c, channels, 5, padding=2), nn.ReLU(),
-                                      nn.Conv2d(channels, channels, 5, padding=2), nn.ReLU(),
-                                      nn.ConvTranspose2d(channels, c, 7, padding=3))
+            self.conv = nn.Sequential(
+                nn.Conv2d(c, channels, 5, padding=2),
+                nn.ReLU(),
+                nn.Conv2d(channels, channels, 5, padding=2),
+                nn.ReLU(),
+                nn.ConvTranspose2d(channels, c, 7, padding=3),
+            )
 
     @staticmethod
     def memory_bytes(op: LinearOperator) -> int:

@@ -5,6 +5,7 @@ PET factors), but it is physics, not weights: it is left out of ``state_dict()``
 and not expected by ``load_state_dict()``, so trained weights load into a model
 built on another instance of the operator (another mask, another patient's maps).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,10 @@ class OperatorModel(nn.Module):
         if not isinstance(op, LinearOperator):
             raise TypeError(f"{type(self).__name__}: expected a bridges.LinearOperator, got {type(op).__name__}")
         if len(op.domain_shape) < 2:
-            raise ValueError(f"{type(self).__name__}: expected an operator on 2D images (..., y, x), "
-                             f"got domain shape {op.domain_shape}")
+            raise ValueError(
+                f"{type(self).__name__}: expected an operator on 2D images (..., y, x), "
+                f"got domain shape {op.domain_shape}"
+            )
         self.op = op
         # ||A|| once, here: models scale by it in forward, where a first power iteration would stall
         # torch.compile (it cannot trace the iteration's generator); later calls return the cached value.
@@ -61,9 +64,11 @@ class OperatorModel(nn.Module):
         n = len(layout.shape)
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: expected {what} as a torch.Tensor, got {type(t).__name__}")
-        if t.dim() < n or tuple(t.shape[t.dim() - n:]) != layout.shape or t.is_complex() != layout.is_complex:
-            raise ValueError(f"{type(self).__name__}: expected {what} of shape {layout.describe()} for "
-                             f"{type(self.op).__name__} {self.op.extra_repr()}, got {tuple(t.shape)} {t.dtype}")
+        if t.dim() < n or tuple(t.shape[t.dim() - n :]) != layout.shape or t.is_complex() != layout.is_complex:
+            raise ValueError(
+                f"{type(self).__name__}: expected {what} of shape {layout.describe()} for "
+                f"{type(self.op).__name__} {self.op.extra_repr()}, got {tuple(t.shape)} {t.dtype}"
+            )
         batch = t.shape[: t.dim() - n]
         return t.reshape(-1, *layout.shape).to(layout.dtype), batch
 
@@ -73,15 +78,18 @@ class OperatorModel(nn.Module):
         if op is None:
             return self.op
         if not isinstance(op, LinearOperator):
-            raise TypeError(f"{type(self).__name__}: expected op as a bridges.LinearOperator or None, "
-                            f"got {type(op).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: expected op as a bridges.LinearOperator or None, got {type(op).__name__}"
+            )
         spaces = (op.domain_shape, op.range_shape, op.domain_dtype, op.range_dtype)
         shared = (self.op.domain_shape, self.op.range_shape, self.op.domain_dtype, self.op.range_dtype)
         per_item = ((n, *self.op.domain_shape), (n, *self.op.range_shape), *shared[2:])
         if spaces != shared and not (spaces == per_item and op.item_axes == 1):
-            raise ValueError(f"{type(self).__name__}: expected op on this model's spaces, {self.op.extra_repr()}, "
-                             f"or per item on the batch's {n} items, {per_item[0]} -> {per_item[1]}; "
-                             f"got {type(op).__name__} {op.extra_repr()}")
+            raise ValueError(
+                f"{type(self).__name__}: expected op on this model's spaces, {self.op.extra_repr()}, "
+                f"or per item on the batch's {n} items, {per_item[0]} -> {per_item[1]}; "
+                f"got {type(op).__name__} {op.extra_repr()}"
+            )
         return op
 
     def flat_measurements(self, y: torch.Tensor):

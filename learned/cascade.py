@@ -1,4 +1,5 @@
 """Deep cascade of CNNs with data-consistency layers (Schlemper et al., IEEE TMI 2018; arXiv 2017)."""
+
 from __future__ import annotations
 
 import math
@@ -85,9 +86,18 @@ class DeepCascade(OperatorModel):
         (x - target).abs().pow(2).mean().backward()
     """
 
-    def __init__(self, op: LinearOperator, n_cascades: int = 5, n_layers: int = 5, width: int = 32,
-                 data_consistency: str = "auto", noise_level: float = 10.0, n_cg: int = 10,
-                 dropout: float = 0.0, seed: int | None = 0):
+    def __init__(
+        self,
+        op: LinearOperator,
+        n_cascades: int = 5,
+        n_layers: int = 5,
+        width: int = 32,
+        data_consistency: str = "auto",
+        noise_level: float = 10.0,
+        n_cg: int = 10,
+        dropout: float = 0.0,
+        seed: int | None = 0,
+    ):
         super().__init__(op)
         if data_consistency not in DATA_CONSISTENCY:
             raise ValueError(f"data_consistency must be one of {DATA_CONSISTENCY}, got {data_consistency!r}")
@@ -96,8 +106,9 @@ class DeepCascade(OperatorModel):
         self.data_consistency = data_consistency
         c = self.image.channels
         with seeded(seed):
-            self.cnns = nn.ModuleList(conv_block(self.image, c, c, width, n_layers, nn.ReLU, dropout)
-                                      for _ in range(n_cascades))
+            self.cnns = nn.ModuleList(
+                conv_block(self.image, c, c, width, n_layers, nn.ReLU, dropout) for _ in range(n_cascades)
+            )
         self.dcs = nn.ModuleList(DataConsistency(op, data_consistency, noise_level, n_cg) for _ in range(n_cascades))
 
     def forward(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:

@@ -15,6 +15,7 @@ Example::
     h = layout.to_channels(x)            # (N, layout.channels, y, x), real
     x_again = layout.from_channels(h)    # (N, *op.domain_shape), op.domain_dtype
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,7 @@ class SpaceLayout:
     def __init__(self, shape, dtype):
         self.shape, self.dtype = tuple(shape), dtype
         n_spatial = min(2, len(self.shape))
-        self.spatial = self.shape[len(self.shape) - n_spatial:]
+        self.spatial = self.shape[len(self.shape) - n_spatial :]
         self.lead = self.shape[: len(self.shape) - n_spatial]
         self.is_complex = dtype.is_complex
         self.channels = math.prod(self.lead) * (2 if self.is_complex else 1)
@@ -86,8 +87,15 @@ class ConvBlock(nn.Sequential):
         return f"dropout={self.dropout:g}" if self.dropout else ""
 
 
-def conv_block(layout: SpaceLayout, in_channels: int, out_channels: int, width: int, n_layers: int = 3,
-               activation=nn.PReLU, dropout: float = 0.0) -> ConvBlock:
+def conv_block(
+    layout: SpaceLayout,
+    in_channels: int,
+    out_channels: int,
+    width: int,
+    n_layers: int = 3,
+    activation=nn.PReLU,
+    dropout: float = 0.0,
+) -> ConvBlock:
     """``n_layers`` 3x3 convolutions with ``activation`` between them (none after the last), and ``dropout`` after
     each activation while training (`ConvBlock`; 0: none).
 
@@ -95,7 +103,7 @@ def conv_block(layout: SpaceLayout, in_channels: int, out_channels: int, width: 
     run 1.4-1.7x faster so at the widths and sizes of the unrolled models (16-32 channels, 64² images, batch
     4-16, measured on the 2-core CPU), and cuDNN prefers the layout too. Values are unchanged."""
     layers, c = [], in_channels
-    for i in range(n_layers - 1):
+    for _ in range(n_layers - 1):
         layers += [layout.conv(c, width), activation(width) if activation is nn.PReLU else activation()]
         c = width
     layers.append(layout.conv(c, out_channels))

@@ -1,7 +1,8 @@
 """FBPConvNet: a residual U-Net on a direct reconstruction (Jin et al., IEEE TIP 2017)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -30,8 +31,14 @@ class FBPConvNet(OperatorModel):
         (x - phantom).pow(2).mean().backward()
     """
 
-    def __init__(self, op: LinearOperator, pseudo_inverse: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 width: int = 32, depth: int = 3, seed: int | None = 0):
+    def __init__(
+        self,
+        op: LinearOperator,
+        pseudo_inverse: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        width: int = 32,
+        depth: int = 3,
+        seed: int | None = 0,
+    ):
         super().__init__(op)
         self.pseudo_inverse = pseudo_inverse
         with seeded(seed):
@@ -43,8 +50,10 @@ class FBPConvNet(OperatorModel):
             return self.scaled_adjoint(y)
         x0 = self.pseudo_inverse(y)
         if tuple(x0.shape) != (y.shape[0], *self.op.domain_shape):
-            raise ValueError(f"{type(self).__name__}: the pseudo-inverse returned shape {tuple(x0.shape)}, expected "
-                             f"{(y.shape[0], *self.op.domain_shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: the pseudo-inverse returned shape {tuple(x0.shape)}, expected "
+                f"{(y.shape[0], *self.op.domain_shape)}"
+            )
         return x0
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ The generator is any model of this package mapping measurements to images; `FBPC
 U-Net with residual output of DAGAN. The losses hold no optimiser: a training loop calls
 ``loss.generator_loss(...)`` and ``loss.discriminator_loss(...)`` and steps its own optimisers.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,16 +41,17 @@ class PatchDiscriminator(OperatorModel):
         logits = D(images, sinograms)                       # (B, y/8, x/8)
     """
 
-    def __init__(self, op: LinearOperator, width: int = 32, n_layers: int = 3, conditional: bool = True,
-                 seed: int | None = 0):
+    def __init__(
+        self, op: LinearOperator, width: int = 32, n_layers: int = 3, conditional: bool = True, seed: int | None = 0
+    ):
         super().__init__(op)
         self.conditional = conditional
         c = self.image.channels * (2 if conditional else 1)
         layers = []
         with seeded(seed):
             for i in range(n_layers):
-                layers += [nn.Conv2d(c, width * 2 ** i, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-                c = width * 2 ** i
+                layers += [nn.Conv2d(c, width * 2**i, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+                c = width * 2**i
             layers.append(nn.Conv2d(c, 1, 3, padding=1))
         self.net = nn.Sequential(*layers)
 
@@ -87,8 +89,14 @@ class DAGANLoss:
         loss.discriminator_loss(G(y).detach(), x, y).backward()
     """
 
-    def __init__(self, op: LinearOperator, discriminator: nn.Module, image_weight: float = 15.0,
-                 measurement_weight: float = 0.1, adversarial_weight: float = 1.0):
+    def __init__(
+        self,
+        op: LinearOperator,
+        discriminator: nn.Module,
+        image_weight: float = 15.0,
+        measurement_weight: float = 0.1,
+        adversarial_weight: float = 1.0,
+    ):
         self.op, self.discriminator = op, discriminator
         self.image_weight, self.measurement_weight = image_weight, measurement_weight
         self.adversarial_weight = adversarial_weight
@@ -99,13 +107,17 @@ class DAGANLoss:
     def generator_loss(self, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = self._logits(fake, y)
         adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        return (self.image_weight * relative_error(fake, real) + self.adversarial_weight * adversarial
-                + self.measurement_weight * measurement_consistency(self.op, fake, y))
+        return (
+            self.image_weight * relative_error(fake, real)
+            + self.adversarial_weight * adversarial
+            + self.measurement_weight * measurement_consistency(self.op, fake, y)
+        )
 
     def discriminator_loss(self, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         real_logits, fake_logits = self._logits(real, y), self._logits(fake.detach(), y)
-        return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return F.binary_cross_entropy_with_logits(
+            real_logits, torch.ones_like(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 class WGANGPLoss(DAGANLoss):
@@ -123,16 +135,25 @@ class WGANGPLoss(DAGANLoss):
         loss.discriminator_loss(G(y).detach(), x, y).backward()
     """
 
-    def __init__(self, op: LinearOperator, discriminator: nn.Module, image_weight: float = 15.0,
-                 measurement_weight: float = 0.1, adversarial_weight: float = 1.0, penalty_weight: float = 10.0,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        op: LinearOperator,
+        discriminator: nn.Module,
+        image_weight: float = 15.0,
+        measurement_weight: float = 0.1,
+        adversarial_weight: float = 1.0,
+        penalty_weight: float = 10.0,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__(op, discriminator, image_weight, measurement_weight, adversarial_weight)
         self.penalty_weight, self.generator = penalty_weight, generator
 
     def generator_loss(self, fake, real, y):
-        return (-self.adversarial_weight * self._logits(fake, y).mean()
-                + self.image_weight * relative_error(fake, real)
-                + self.measurement_weight * measurement_consistency(self.op, fake, y))
+        return (
+            -self.adversarial_weight * self._logits(fake, y).mean()
+            + self.image_weight * relative_error(fake, real)
+            + self.measurement_weight * measurement_consistency(self.op, fake, y)
+        )
 
     def gradient_penalty(self, fake, real, y):
         shape = (*real.shape[: real.dim() - len(self.op.domain_shape)], *([1] * len(self.op.domain_shape)))
@@ -143,8 +164,11 @@ class WGANGPLoss(DAGANLoss):
         return ((grad.abs().pow(2).sum(dims) + 1e-12).sqrt() - 1).pow(2).mean()
 
     def discriminator_loss(self, fake, real, y):
-        return (self._logits(fake.detach(), y).mean() - self._logits(real, y).mean()
-                + self.penalty_weight * self.gradient_penalty(fake, real, y))
+        return (
+            self._logits(fake.detach(), y).mean()
+            - self._logits(real, y).mean()
+            + self.penalty_weight * self.gradient_penalty(fake, real, y)
+        )
 
 
 def relative_error(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Learned proximal gradient with a fields-of-experts regulariser (LEARN, Chen et al. 2018)."""
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,11 @@ class FieldsOfExperts(nn.Module):
     Shapes: z (N, C, y, x) real -> (N, C, y, x).
     """
 
-    def __init__(self, channels: int, n_filters: int = 24, kernel_size: int = 5, n_rbf: int = 31,
-                 scale: float = 1.0):
+    def __init__(self, channels: int, n_filters: int = 24, kernel_size: int = 5, n_rbf: int = 31, scale: float = 1.0):
         super().__init__()
-        self.filters = nn.Parameter(torch.randn(n_filters, channels, kernel_size, kernel_size)
-                                    / (kernel_size * math.sqrt(channels)))
+        self.filters = nn.Parameter(
+            torch.randn(n_filters, channels, kernel_size, kernel_size) / (kernel_size * math.sqrt(channels))
+        )
         self.register_buffer("centres", torch.linspace(-scale, scale, n_rbf))
         self.sigma = 2 * scale / (n_rbf - 1)
         # start near the identity map: small weights of a linear influence φ(t) ≈ 0.01 t
@@ -37,7 +38,7 @@ class FieldsOfExperts(nn.Module):
 
     def influence(self, t: torch.Tensor) -> torch.Tensor:
         """φ_i(t) = Σ_j w_ij exp(-(t - μ_j)² / 2σ²), per filter response channel i."""
-        rbf = torch.exp(-((t.unsqueeze(-1) - self.centres) ** 2) / (2 * self.sigma ** 2))
+        rbf = torch.exp(-((t.unsqueeze(-1) - self.centres) ** 2) / (2 * self.sigma**2))
         return torch.einsum("nfyxj,fj->nfyx", rbf, self.weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -71,13 +72,22 @@ class LearnedGradient(OperatorModel):
         (x - phantom).pow(2).mean().backward()
     """
 
-    def __init__(self, op: LinearOperator, n_iter: int = 10, n_filters: int = 24, kernel_size: int = 5,
-                 n_rbf: int = 31, scale: float = 1.0, seed: int | None = 0):
+    def __init__(
+        self,
+        op: LinearOperator,
+        n_iter: int = 10,
+        n_filters: int = 24,
+        kernel_size: int = 5,
+        n_rbf: int = 31,
+        scale: float = 1.0,
+        seed: int | None = 0,
+    ):
         super().__init__(op)
         self.log_step = nn.Parameter(torch.full((n_iter,), -2 * math.log(op.norm())))
         with seeded(seed):
-            self.prox = nn.ModuleList(FieldsOfExperts(self.image.channels, n_filters, kernel_size, n_rbf, scale)
-                                      for _ in range(n_iter))
+            self.prox = nn.ModuleList(
+                FieldsOfExperts(self.image.channels, n_filters, kernel_size, n_rbf, scale) for _ in range(n_iter)
+            )
 
     def forward(self, y: torch.Tensor, op: LinearOperator | None = None) -> torch.Tensor:
         y, batch = self.flat_measurements(y)

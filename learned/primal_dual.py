@@ -1,4 +1,5 @@
 """Learned primal-dual reconstruction (Adler & Öktem, IEEE TMI 37(6), 2018)."""
+
 from __future__ import annotations
 
 import torch
@@ -52,9 +53,20 @@ class LearnedPrimalDual(OperatorModel):
         loss = (f - phantom).pow(2).mean(); loss.backward()
     """
 
-    def __init__(self, op: LinearOperator, n_iter: int = 10, n_primal: int = 5, n_dual: int = 5, width: int = 32,
-                 poisson: bool = False, image_scale: float = 1.0, initial=None, zero_init: bool = False,
-                 dropout: float = 0.0, seed: int | None = 0):
+    def __init__(
+        self,
+        op: LinearOperator,
+        n_iter: int = 10,
+        n_primal: int = 5,
+        n_dual: int = 5,
+        width: int = 32,
+        poisson: bool = False,
+        image_scale: float = 1.0,
+        initial=None,
+        zero_init: bool = False,
+        dropout: float = 0.0,
+        seed: int | None = 0,
+    ):
         super().__init__(op)
         if not image_scale > 0:
             raise ValueError(f"expected a positive image_scale, got {image_scale!r}")
@@ -63,12 +75,13 @@ class LearnedPrimalDual(OperatorModel):
         ci, cd = self.image.channels, self.data.channels
         dual_inputs = n_dual + (3 if poisson else 2)
         with seeded(seed):
-            self.dual_nets = nn.ModuleList(conv_block(self.data, cd * dual_inputs, cd * n_dual, width,
-                                                      dropout=dropout)
-                                           for _ in range(n_iter))
-            self.primal_nets = nn.ModuleList(conv_block(self.image, ci * (n_primal + 1), ci * n_primal, width,
-                                                        dropout=dropout)
-                                             for _ in range(n_iter))
+            self.dual_nets = nn.ModuleList(
+                conv_block(self.data, cd * dual_inputs, cd * n_dual, width, dropout=dropout) for _ in range(n_iter)
+            )
+            self.primal_nets = nn.ModuleList(
+                conv_block(self.image, ci * (n_primal + 1), ci * n_primal, width, dropout=dropout)
+                for _ in range(n_iter)
+            )
         if zero_init:
             for net in (*self.dual_nets, *self.primal_nets):
                 nn.init.zeros_(net[-1].weight)
@@ -86,7 +99,7 @@ class LearnedPrimalDual(OperatorModel):
             f = start.repeat(1, self.n_primal, *([1] * len(self.image.spatial)))
         h = g.new_zeros(n, cd * self.n_dual, *self.data.spatial, dtype=g.real.dtype)
         norm = self.op.norm()
-        scale = 1 / (norm * self.image_scale)   # data to the networks' units
+        scale = 1 / (norm * self.image_scale)  # data to the networks' units
         g_channels = self.data.to_channels(g * scale)
         for dual_net, primal_net in zip(self.dual_nets, self.primal_nets):
             primal = self.image.from_channels(f[:, :ci]) * self.image_scale

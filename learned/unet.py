@@ -1,4 +1,5 @@
 """The U-Net (Ronneberger et al. 2015) in the form FBPConvNet uses (Jin et al., IEEE TIP 2017)."""
+
 from __future__ import annotations
 
 import torch
@@ -7,8 +8,12 @@ from torch import nn
 
 
 def _double_conv(c_in, c_out):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+    )
 
 
 class UNet(nn.Module):
@@ -31,17 +36,19 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, width: int = 32, depth: int = 3):
         super().__init__()
         self.depth = depth
-        widths = [width * 2 ** i for i in range(depth + 1)]
-        self.down = nn.ModuleList([_double_conv(in_channels, widths[0])] +
-                                  [_double_conv(widths[i], widths[i + 1]) for i in range(depth)])
-        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
-                                for i in reversed(range(depth)))
+        widths = [width * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList(
+            [_double_conv(in_channels, widths[0])] + [_double_conv(widths[i], widths[i + 1]) for i in range(depth)]
+        )
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))
+        )
         self.merge = nn.ModuleList(_double_conv(2 * widths[i], widths[i]) for i in reversed(range(depth)))
         self.out = nn.Conv2d(widths[0], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        m = 2 ** self.depth
+        m = 2**self.depth
         x = F.pad(x, (0, -w % m, 0, -h % m))
         skips = []
         for i, block in enumerate(self.down):

@@ -1,4 +1,5 @@
 """The end-to-end variational network (Hammernik et al. 2018; Sriram et al. 2020)."""
+
 from __future__ import annotations
 
 import torch
@@ -82,8 +83,15 @@ class VarNet(OperatorModel):
         (x - target).abs().pow(2).mean().backward()
     """
 
-    def __init__(self, op: LinearOperator, n_cascades: int = 8, width: int = 18, depth: int = 2,
-                 form: str = "auto", seed: int | None = 0):
+    def __init__(
+        self,
+        op: LinearOperator,
+        n_cascades: int = 8,
+        width: int = 18,
+        depth: int = 2,
+        form: str = "auto",
+        seed: int | None = 0,
+    ):
         super().__init__(op)
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
@@ -108,8 +116,12 @@ class VarNet(OperatorModel):
             # per item, maps (N, C, y, x) and mask (N, 1, y, x) line up with the flat batch (N, C, y, x) as they are
             k = y
             for block in self.cascades:
-                k = block(k, sampling.sampled(op, k - y), lambda h: sampling.expand(op, from_image(h)),
-                          lambda k: to_image(sampling.combine(op, k)))
+                k = block(
+                    k,
+                    sampling.sampled(op, k - y),
+                    lambda h: sampling.expand(op, from_image(h)),
+                    lambda k: to_image(sampling.combine(op, k)),
+                )
             x = sampling.combine(op, k)
         else:
             # ∇½||A x - y||² = A^H A x - A^H y through the normal operator: for NUFFT and SENSE its Toeplitz

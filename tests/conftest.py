@@ -1,4 +1,5 @@
 """Shared test set-up: the cuda marker's skip, the device parameter, and the helpers every test file uses."""
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +32,7 @@ def assert_gpu_resident(fn, *args, data_bytes: int, astra=None):
     ASTRA's, outside our reach, and allowed on top.
     """
     from bridges.testing import host_device_bytes
+
     fn(*args)
     allowed = 0
     if astra is not None:
@@ -39,7 +41,8 @@ def assert_gpu_resident(fn, *args, data_bytes: int, astra=None):
     out, copied = host_device_bytes(fn, *args)
     assert copied - allowed < HOST_COPY_LIMIT * data_bytes, (
         f"{copied} bytes copied between host and device (the same ASTRA calls alone: {allowed}), "
-        f"against {data_bytes} bytes of data")
+        f"against {data_bytes} bytes of data"
+    )
     return out
 
 
@@ -48,12 +51,15 @@ def assert_operator_on_gpu(cpu, gpu, x, y, tol, astra=None):
     first): results on the GPU, no host copies (`assert_gpu_resident`; ``astra(xg, yg)`` makes the same ASTRA calls),
     each within ``tol`` of CPU operator ``cpu``'s."""
     xg, yg = x.cuda(), y.cuda()
-    forward, back = assert_gpu_resident(lambda a, b: (gpu(a), gpu.adjoint(b)), xg, yg,
-                                        data_bytes=2 * (x.nbytes + y.nbytes),
-                                        astra=None if astra is None else lambda: astra(xg, yg))
+    forward, back = assert_gpu_resident(
+        lambda a, b: (gpu(a), gpu.adjoint(b)),
+        xg,
+        yg,
+        data_bytes=2 * (x.nbytes + y.nbytes),
+        astra=None if astra is None else lambda: astra(xg, yg),
+    )
     assert forward.is_cuda and back.is_cuda
     assert rel(forward, cpu(x)) < tol and rel(back, cpu.adjoint(y)) < tol
-
 
 
 def pytest_collection_modifyitems(config, items):

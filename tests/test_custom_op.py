@@ -1,6 +1,7 @@
 """The custom op ``bridges::apply`` (`bridges.autograd`) under `torch.library.opcheck`, on the CPU: its schema,
 its fake implementation against the real kernels (shapes, dtypes, strides), its registered autograd, and AOT
 dispatch with dynamic shapes, for each kind of kernel behind it (a dense matrix, real and complex; ASTRA's)."""
+
 import pytest
 import torch
 from torch.testing._internal.optests import OpCheckError  # what opcheck raises, not exported elsewhere

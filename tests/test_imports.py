@@ -1,5 +1,6 @@
 """The package's modules import each other without a cycle (a cycle made NUFFT's Toeplitz kernel depend on the
 module that uses it, and the core on its test helpers)."""
+
 import ast
 import pathlib
 
@@ -23,8 +24,11 @@ def module_graph() -> dict:
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = ".".join(here[:len(here) - node.level + 1] + ([node.module] if node.module else [])) \
-                    if node.level else node.module
+                base = (
+                    ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
+                    if node.level
+                    else node.module
+                )
                 # `from . import testing` imports the module bridges.testing, `from .x import f` the module x
                 targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base for alias in node.names]
             else:
@@ -64,9 +68,9 @@ def cycles(graph) -> list:
 
 def test_the_graph_sees_relative_and_lazy_imports():
     graph = module_graph()
-    assert "bridges.operator" in graph["bridges.mri.nufft"]          # from ..operator import ...
+    assert "bridges.operator" in graph["bridges.mri.nufft"]  # from ..operator import ...
     assert "bridges.mri.nufft_backends" in graph["bridges.mri.nufft"]  # from . import nufft_backends
-    assert "bridges.testing" in graph["bridges"]                      # from . import testing
+    assert "bridges.testing" in graph["bridges"]  # from . import testing
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

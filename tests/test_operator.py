@@ -1,4 +1,5 @@
 """The operator core against dense matrices, the closed-form reference."""
+
 import pytest
 import torch
 
@@ -74,17 +75,23 @@ def _empty_batch_operators():
 
     from bridges import ct, mri, pet
     from bridges.odl import from_odl
+
     maps = mri.birdcage_maps((8, 8), 2)
     return {
-        "ct": lambda: ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8))),
+        "ct": lambda: ct.Projector(
+            ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8))
+        ),
         "pet": lambda: pet.SystemModel(pet.scanner("biograph-mmr", downsample=12)),
         "cartesian": lambda: mri.CartesianSense(maps, mri.mask_equispaced((8, 8), 2, 0.25)),
         "nufft-finufft": lambda: mri.NUFFT((8, 8), mri.radial(4, 8, (8, 8)), backend="finufft"),
         "nufft-sigpy": lambda: mri.NUFFT((8, 8), mri.radial(4, 8, (8, 8)), backend="sigpy"),
         "sense": lambda: mri.Sense(maps, mri.radial(4, 8, (8, 8))),
         "from_sigpy": lambda: mri.from_sigpy(sp.linop.FFT((6, 5))),
-        "from_odl": lambda: from_odl(odl.MatrixOperator(torch.ones(4, 3).numpy(), domain=odl.rn(3, dtype="float32"),
-                                                        range=odl.rn(4, dtype="float32"))),
+        "from_odl": lambda: from_odl(
+            odl.MatrixOperator(
+                torch.ones(4, 3).numpy(), domain=odl.rn(3, dtype="float32"), range=odl.rn(4, dtype="float32")
+            )
+        ),
         "matrix": lambda: MatrixOperator(matrix(5, 3, torch.float32)),
     }
 
@@ -161,7 +168,7 @@ def test_bad_inputs_name_expected_and_got():
     with pytest.raises(ValueError, match="cannot compose"):
         A @ A
     with pytest.raises(TypeError, match="use .H"):
-        MatrixOperator(matrix(2, 2, torch.complex64)).T
+        _ = MatrixOperator(matrix(2, 2, torch.complex64)).T
     with pytest.raises(ValueError, match="positive sizes"):
         MatrixOperator(torch.zeros(0, 3))
 
@@ -177,6 +184,7 @@ def test_module_conversions_reach_the_buffers():
 # ---------------------------------------------------------------- torch.func, forward-mode AD, torch.compile
 class CountingMatrix(MatrixOperator):
     """A matrix operator that counts its kernel calls: a vmap must be one call, never one per item."""
+
     calls = 0
 
     def _forward(self, x):
@@ -187,7 +195,11 @@ class CountingMatrix(MatrixOperator):
 def test_func_transforms_match_the_matrix():
     M = matrix(5, 3, torch.float64)
     A = MatrixOperator(M)
-    x, v, X = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64), torch.randn(7, 3, dtype=torch.float64)
+    x, v, X = (
+        torch.randn(3, dtype=torch.float64),
+        torch.randn(3, dtype=torch.float64),
+        torch.randn(7, 3, dtype=torch.float64),
+    )
     y, tangent = torch.func.jvp(A, (x,), (v,))
     torch.testing.assert_close((y, tangent), (M @ x, M @ v))
     torch.testing.assert_close(torch.func.jvp(A.adjoint, (M @ x,), (M @ v,))[1], M.T @ M @ v)
@@ -202,6 +214,7 @@ def test_func_transforms_match_the_matrix():
 
 def test_forward_mode_ad_through_forward_and_adjoint():
     import torch.autograd.forward_ad as fwAD
+
     M = matrix(4, 3, torch.complex128)
     A = MatrixOperator(M)
     x, v = matrix(1, 3, torch.complex128, 1)[0], matrix(1, 3, torch.complex128, 2)[0]
@@ -241,6 +254,7 @@ def test_compiled_training_step_equals_eager_without_graph_breaks():
 
 def test_a_copied_operator_is_an_operator_of_its_own():
     import copy
+
     A = MatrixOperator(matrix(3, 2, torch.float32))
     B = copy.deepcopy(A)
     B.matrix.mul_(2)
@@ -251,6 +265,7 @@ def test_a_copied_operator_is_an_operator_of_its_own():
 
 def test_check_transforms_catches_a_jacobian_that_is_not_the_matrix():
     from bridges.testing import OperatorCheckError, check_transforms
+
     with pytest.raises(OperatorCheckError, match="jacrev"):
         check_transforms(_BrokenAdjoint())
 
@@ -284,9 +299,13 @@ def test_compiled_kernels_see_lazy_conjugates_as_eager_does():
 # ---------------------------------------------------------------- the protocol: hooks, never public methods
 # The core's own public methods and properties (not its class flags, batched_kernels and traceable, which are
 # declarations, nor torch.nn.Module's extension points such as extra_repr)
-PUBLIC = sorted(name for name, value in vars(LinearOperator).items()
-                if not name.startswith("_") and (callable(value) or isinstance(value, property))
-                and not hasattr(torch.nn.Module, name))
+PUBLIC = sorted(
+    name
+    for name, value in vars(LinearOperator).items()
+    if not name.startswith("_")
+    and (callable(value) or isinstance(value, property))
+    and not hasattr(torch.nn.Module, name)
+)
 
 
 def test_no_operator_in_bridges_overrides_a_public_method():
@@ -296,6 +315,7 @@ def test_no_operator_in_bridges_overrides_a_public_method():
     import pkgutil
 
     import bridges
+
     for module in pkgutil.walk_packages(bridges.__path__, "bridges."):
         importlib.import_module(module.name)
 
@@ -304,10 +324,14 @@ def test_no_operator_in_bridges_overrides_a_public_method():
             yield sub
             yield from subclasses(sub)
 
-    overrides = {f"{cls.__module__}.{cls.__name__}: {name} (in {base.__name__})"
-                 for cls in subclasses(LinearOperator) if cls.__module__.startswith("bridges.")
-                 for base in cls.__mro__[:cls.__mro__.index(LinearOperator)]
-                 for name in PUBLIC if name in vars(base)}
+    overrides = {
+        f"{cls.__module__}.{cls.__name__}: {name} (in {base.__name__})"
+        for cls in subclasses(LinearOperator)
+        if cls.__module__.startswith("bridges.")
+        for base in cls.__mro__[: cls.__mro__.index(LinearOperator)]
+        for name in PUBLIC
+        if name in vars(base)
+    }
     assert not overrides, f"expected no override of the core's public methods, got {sorted(overrides)}"
 
 
@@ -315,6 +339,7 @@ def test_H_is_kept_its_adjoint_is_the_operator_and_nothing_leaks():
     import copy
     import gc
     import weakref
+
     A = MatrixOperator(matrix(3, 2, torch.complex64))
     B = A.H
     assert A.H is B and B.H is A and A.H.H is A

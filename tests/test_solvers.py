@@ -1,5 +1,6 @@
 """The torch solvers against closed forms: batches, convergence, EM's invariants, caching, bad input.
 (Agreement with ODL's implementations is tests/odl/test_reference.py.)"""
+
 import pytest
 import torch
 
@@ -69,7 +70,9 @@ def test_gradient_adjoint_is_its_transpose():
 def pet_problem():
     scanner = pet.scanner("biograph-mmr", downsample=12)
     model = pet.SystemModel(scanner, background=0.3)
-    counts = torch.poisson(model.expected(2 * torch.ones(scanner.image_shape)), generator=torch.Generator().manual_seed(0))
+    counts = torch.poisson(
+        model.expected(2 * torch.ones(scanner.image_shape)), generator=torch.Generator().manual_seed(0)
+    )
     return model, counts
 
 
@@ -86,7 +89,9 @@ def test_mlem_without_background_keeps_the_total_counts(pet_problem):
 def test_em_uses_the_operators_background_unless_given(pet_problem):
     model, counts = pet_problem
     plain = pet.SystemModel(model.scanner)
-    torch.testing.assert_close(solvers.mlem(model, counts, 3), solvers.mlem(plain, counts, 3, background=model.background))
+    torch.testing.assert_close(
+        solvers.mlem(model, counts, 3), solvers.mlem(plain, counts, 3, background=model.background)
+    )
     torch.testing.assert_close(solvers.mlem(model, counts, 3, background=0.0), solvers.mlem(plain, counts, 3))
     assert rel(solvers.mlem(model, counts, 3), solvers.mlem(plain, counts, 3)) > 1e-4
 
@@ -130,6 +135,7 @@ def test_em_step_checks_its_counts_as_mlem_does(pet_problem, em_step):
 def test_counts_must_be_finite(pet_problem, bad):
     # mlem returned an all-NaN image, or silently dropped the NaN where its ray missed the image
     from bridges.odl import reference
+
     model, counts = pet_problem
     for corner in ((0, 0), (10, 20)):
         y = counts.clone()
@@ -154,15 +160,18 @@ def test_bad_input(pet_problem):
     with pytest.raises(ValueError, match=r"n_subsets must be at most the number of views \(21\), got 22"):
         solvers.osem(model, counts, 1, n_subsets=22)
     with pytest.raises(TypeError, match="no views to split into ordered subsets"):
-        solvers.osem(MatrixOperator(torch.eye(4)[:, :3]).H @ MatrixOperator(torch.eye(4)[:, :3]), torch.ones(3, 3), 1,
-                     n_subsets=2)
+        solvers.osem(
+            MatrixOperator(torch.eye(4)[:, :3]).H @ MatrixOperator(torch.eye(4)[:, :3]),
+            torch.ones(3, 3),
+            1,
+            n_subsets=2,
+        )
     with pytest.raises(ValueError, match="step_ratio must be positive"):
         solvers.tv_pdhg(model, counts, 1, lam=0.1, step_ratio=0)
 
 
 EM_RUNS = {  # solver, ASTRA passes (A then A^T over all views) it makes, OSEM's subsets
-    "em_step": (lambda A, y: solvers.em_step(A, torch.ones(*y.shape[:-2], *A.domain_shape, device=y.device), y),
-                1, 1),
+    "em_step": (lambda A, y: solvers.em_step(A, torch.ones(*y.shape[:-2], *A.domain_shape, device=y.device), y), 1, 1),
     "mlem": (lambda A, y: solvers.mlem(A, y, 3), 3, 1),
     "osem": (lambda A, y: solvers.osem(A, y, 2, n_subsets=7), 2, 7),
 }
@@ -175,6 +184,7 @@ def test_em_on_cuda_is_the_cpus_there(name):
     each within CUDA_CPU_TOL of the CPU's (experiments/validation/ct.py), and EM's ratio y / A x does not amplify
     it. Copies: only ASTRA's per-view geometry of the same calls."""
     from tests.pet.phantoms import cpu_and_cuda_models
+
     cpu, gpu, x = cpu_and_cuda_models()
     y = torch.poisson(cpu.expected(x), generator=torch.Generator().manual_seed(0))
     yg, xg = y.cuda(), x.cuda()

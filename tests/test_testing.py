@@ -1,5 +1,6 @@
 """The public checker: passes correct operators at any scale, catches a wrong adjoint and a wrong backward,
 and still raises under `python -O`."""
+
 import ast
 import subprocess
 import sys
@@ -26,20 +27,42 @@ def fan_arc(pixel_size, n=24, views=7, n_detectors=341):
     angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)[:views]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # at 20 mm pixels the fan misses the image corners: irrelevant here
-        return ct.FanBeam2D(angles=angles, n_detectors=n_detectors, detector_spacing=0.8, source_distance=400,
-                            detector_distance=400, detector_curve="arc", image_shape=(n, n), pixel_size=pixel_size)
+        return ct.FanBeam2D(
+            angles=angles,
+            n_detectors=n_detectors,
+            detector_spacing=0.8,
+            source_distance=400,
+            detector_distance=400,
+            detector_curve="arc",
+            image_shape=(n, n),
+            pixel_size=pixel_size,
+        )
 
 
 def small_fan(pixel_size=5.0):
     """A small fan beam at 5 mm pixels: ||A|| = 68 against Jacobian entries below 8."""
-    return ct.FanBeam2D(angles=24, n_detectors=40, detector_spacing=1.5 * pixel_size, source_distance=80 * pixel_size,
-                        detector_distance=40 * pixel_size, image_shape=(8, 8), detector_curve="arc",
-                        pixel_size=pixel_size)
+    return ct.FanBeam2D(
+        angles=24,
+        n_detectors=40,
+        detector_spacing=1.5 * pixel_size,
+        source_distance=80 * pixel_size,
+        detector_distance=40 * pixel_size,
+        image_shape=(8, 8),
+        detector_curve="arc",
+        pixel_size=pixel_size,
+    )
 
 
-@pytest.mark.parametrize("pixel_size,n_detectors", [(5.0, 341), (1.0, 101), (20.0, 101),
-                                                    pytest.param(1.0, 341, marks=pytest.mark.slow),
-                                                    pytest.param(20.0, 341, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "pixel_size,n_detectors",
+    [
+        (5.0, 341),
+        (1.0, 101),
+        (20.0, 101),
+        pytest.param(1.0, 341, marks=pytest.mark.slow),
+        pytest.param(20.0, 341, marks=pytest.mark.slow),
+    ],
+)
 def test_correct_projector_passes_whatever_the_pixel_size(pixel_size, n_detectors):
     """The rounding of float32 finite differences grows with ||A||; the tolerance grows with it.
 
@@ -75,14 +98,22 @@ class _PerturbedAdjoint(MatrixOperator):
         return y @ self.wrong.conj()
 
 
-@pytest.mark.parametrize("make", [lambda: _LeakyAdjoint(small_fan()),
-                                  lambda: _PerturbedAdjoint(matrix(20, 30, torch.float32, 1)),
-                                  lambda: _PerturbedAdjoint(matrix(20, 30, torch.complex128, 1))],
-                         ids=["projector", "float32-matrix", "complex128-matrix"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _LeakyAdjoint(small_fan()),
+        lambda: _PerturbedAdjoint(matrix(20, 30, torch.float32, 1)),
+        lambda: _PerturbedAdjoint(matrix(20, 30, torch.complex128, 1)),
+    ],
+    ids=["projector", "float32-matrix", "complex128-matrix"],
+)
 def test_a_slightly_wrong_adjoint_fails_both_the_adjoint_test_and_gradcheck(make):
     op = make()
-    with pytest.raises(OperatorCheckError, match=rf"^{type(op).__name__}\(.*\): adjoint test failed: "
-                                                 r"adjoint error \S+, tolerance 1e-05"):
+    with pytest.raises(
+        OperatorCheckError,
+        match=rf"^{type(op).__name__}\(.*\): adjoint test failed: "
+        r"adjoint error \S+, tolerance 1e-05",
+    ):
         check_operator(op)
     with pytest.raises(OperatorCheckError, match="gradcheck of forward failed with atol"):
         check_autograd(op)
@@ -111,10 +142,15 @@ class _WrongBackwardMatrix(MatrixOperator):
         return _ScaledBackward.apply(self, x)
 
 
-@pytest.mark.parametrize("make", [lambda: _WrongBackwardProjector(small_fan()),
-                                  lambda: _WrongBackwardMatrix(1e-6 * matrix(6, 5, torch.float32, 0)),
-                                  lambda: _WrongBackwardMatrix(1e6 * matrix(6, 5, torch.float32, 0))],
-                         ids=["projector", "matrix-1e-6", "matrix-1e6"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _WrongBackwardProjector(small_fan()),
+        lambda: _WrongBackwardMatrix(1e-6 * matrix(6, 5, torch.float32, 0)),
+        lambda: _WrongBackwardMatrix(1e6 * matrix(6, 5, torch.float32, 0)),
+    ],
+    ids=["projector", "matrix-1e-6", "matrix-1e6"],
+)
 def test_a_wrong_backward_with_a_right_adjoint_fails_gradcheck(make):
     """A fixed atol of 1e-3 passed these: at 5 mm pixels 0.1 % of an entry is below it, at 1e-6 everything is."""
     op = make()
@@ -160,6 +196,7 @@ def test_no_assert_statement_left_in_the_checker():
 @pytest.mark.cuda
 def test_host_device_bytes_sees_a_round_trip_and_not_device_work():
     from bridges.testing import host_device_bytes
+
     x = torch.rand(256, 256, device="cuda")
     _, on_device = host_device_bytes(lambda: (x * 2).sum())
     _, round_trip = host_device_bytes(lambda: x.cpu().cuda())

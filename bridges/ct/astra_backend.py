@@ -3,6 +3,7 @@
 Every ASTRA projector made here is deleted by a finaliser when its owner is
 collected, so operators may cache projectors without leaking them.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,8 @@ import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
-import torch
-
 import astra
+import torch
 from astra import experimental as astra_direct
 
 from .astra_layout import astra_3d
@@ -51,8 +51,9 @@ class CPUProjector2D:
         self._run(lambda pid, i: astra_direct.direct_FP2D(pid, images[i], out[i].view(self.astra_shape)), len(images))
 
     def adjoint(self, sinograms: torch.Tensor, out: torch.Tensor):
-        self._run(lambda pid, i: astra_direct.direct_BP2D(pid, out[i], sinograms[i].view(self.astra_shape)),
-                  len(sinograms))
+        self._run(
+            lambda pid, i: astra_direct.direct_BP2D(pid, out[i], sinograms[i].view(self.astra_shape)), len(sinograms)
+        )
 
     def _run(self, kernel, n: int):
         workers = min(n, len(self.ids))
@@ -114,9 +115,12 @@ def matrix_bytes_bound(geometry) -> int:
 def _torch_csr(matrix) -> torch.Tensor:
     with warnings.catch_warnings():  # torch calls its CSR support "beta" at every construction
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype("int32")),
-                                       torch.from_numpy(matrix.indices.astype("int32")),
-                                       torch.from_numpy(matrix.data.astype("float32")), matrix.shape)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype("int32")),
+            torch.from_numpy(matrix.indices.astype("int32")),
+            torch.from_numpy(matrix.data.astype("float32")),
+            matrix.shape,
+        )
 
 
 def _apply(matrix: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor):
@@ -135,8 +139,10 @@ class CUDAProjector:
 
     def __init__(self, geometry, device: torch.device):
         if not astra.use_cuda():
-            raise ValueError(f"got a tensor on {device}, but this ASTRA build has no CUDA support; "
-                             "move the input to the CPU or install a CUDA build of astra-toolbox")
+            raise ValueError(
+                f"got a tensor on {device}, but this ASTRA build has no CUDA support; "
+                "move the input to the CPU or install a CUDA build of astra-toolbox"
+            )
         self.geometry = geometry
         self.device = device
         self._problems: dict = {}  # batch size -> (projector id, Astra3D), oldest first

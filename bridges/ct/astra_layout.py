@@ -20,6 +20,7 @@ that bites.
 Lengths are in mm throughout; ASTRA's 3D arrays index along +x, +y, +z, so unlike in 2D no axis is
 mirrored.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from .geometry import ConeBeam3D, FanBeam2D, FanVec2D, ParallelVec2D
 class Astra3D:
     """An ASTRA 3D problem: projection ``kind``, per-view ``vectors``, detector ``(rows, columns)``,
     volume ``(z, y, x)`` of voxels ``(dz, dy, dx)`` mm."""
+
     kind: str
     vectors: np.ndarray
     detector_shape: tuple
@@ -52,9 +54,11 @@ class Astra3D:
         ``astra.create_projector``'s options it is ignored, with only a printed warning.
         """
         import astra
+
         config = astra.astra_dict("cuda3d")
-        config.update(ProjectionGeometry=self.projection_geometry(), VolumeGeometry=self.volume_geometry(),
-                      **self.settings)
+        config.update(
+            ProjectionGeometry=self.projection_geometry(), VolumeGeometry=self.volume_geometry(), **self.settings
+        )
         return astra.projector3d.create(config)
 
     @property
@@ -64,12 +68,15 @@ class Astra3D:
 
     def volume_geometry(self) -> dict:
         import astra
+
         (nz, ny, nx), (dz, dy, dx) = self.volume_shape, self.voxel_size
-        return astra.create_vol_geom(ny, nx, nz, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2,
-                                     -nz * dz / 2, nz * dz / 2)
+        return astra.create_vol_geom(
+            ny, nx, nz, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2, -nz * dz / 2, nz * dz / 2
+        )
 
     def projection_geometry(self) -> dict:
         import astra
+
         return astra.create_proj_geom(self.kind, *self.detector_shape, self.vectors)
 
 
@@ -93,8 +100,12 @@ def astra_3d(geometry, batch: int = 1) -> Astra3D:
         vectors = np.concatenate([first, centers, tangents, np.broadcast_to(row, (n, 3))], 1)
         return Astra3D(kind, vectors, (batch, geometry.n_detectors), **volume)
     lift = z[:, None, None] * np.array([0.0, 0.0, 1.0])  # view b * n + i: view i moved into slice b's plane
-    parts = [(first + lift).reshape(-1, 3), (centers + lift).reshape(-1, 3), np.tile(tangents, (batch, 1)),
-             np.broadcast_to(row, (batch * n, 3))]
+    parts = [
+        (first + lift).reshape(-1, 3),
+        (centers + lift).reshape(-1, 3),
+        np.tile(tangents, (batch, 1)),
+        np.broadcast_to(row, (batch * n, 3)),
+    ]
     if radius is not None:
         parts.append(np.full((batch * n, 1), radius))
     return Astra3D(kind, np.concatenate(parts, 1), (1, geometry.n_detectors), **volume)
@@ -104,11 +115,17 @@ def _one_slice(geometry):
     """A 2D geometry's rays as 3D vectors in the plane z = 0: (ASTRA kind, sources or ray directions,
     detector centres, column vectors, cylinder radius or None)."""
     if isinstance(geometry, FanBeam2D) and geometry.detector_curve == "arc":
-        vec = ConeBeam3D(angles=geometry.angles, detector_shape=(1, geometry.n_detectors),
-                         detector_spacing=(1.0, geometry.detector_spacing), source_distance=geometry.source_distance,
-                         detector_distance=geometry.detector_distance, image_shape=(1, *geometry.image_shape),
-                         pixel_size=(1.0, *geometry.pixel_size), detector_offset=(0.0, geometry.detector_offset),
-                         detector_curve="arc").to_vec()
+        vec = ConeBeam3D(
+            angles=geometry.angles,
+            detector_shape=(1, geometry.n_detectors),
+            detector_spacing=(1.0, geometry.detector_spacing),
+            source_distance=geometry.source_distance,
+            detector_distance=geometry.detector_distance,
+            image_shape=(1, *geometry.image_shape),
+            pixel_size=(1.0, *geometry.pixel_size),
+            detector_offset=(0.0, geometry.detector_offset),
+            detector_curve="arc",
+        ).to_vec()
         return "cyl_cone_vec", vec.sources, vec.detector_centers, vec.column_axes, vec.detector_radius
     vec = geometry.to_vec()
     if isinstance(vec, ParallelVec2D):

@@ -2,6 +2,7 @@
 
 Conventions: `bridges.ct.geometry`.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,6 +26,7 @@ class ParallelBeam2D(_CircularOrbit):
     ``angles``: a number of views spread over [0, π), or explicit angles in radians.
     Detector pixel k sits at ``(k - (n-1)/2) * detector_spacing + detector_offset`` mm.
     """
+
     angles: np.ndarray
     n_detectors: int
     detector_spacing: float
@@ -41,14 +43,22 @@ class ParallelBeam2D(_CircularOrbit):
         object.__setattr__(self, "pixel_size", _pair("pixel_size", self.pixel_size))
         half_width = self.n_detectors * self.detector_spacing / 2 - abs(self.detector_offset)
         if half_width < self._image_radius() * (1 - 1e-9):
-            warnings.warn(f"the detector covers radius {half_width:.1f} mm but the image reaches "
-                          f"{self._image_radius():.1f} mm: rays miss part of the image", stacklevel=3)
+            warnings.warn(
+                f"the detector covers radius {half_width:.1f} mm but the image reaches "
+                f"{self._image_radius():.1f} mm: rays miss part of the image",
+                stacklevel=3,
+            )
 
     def to_vec(self) -> ParallelVec2D:
         w, u = _rotations(self.angles)
-        return ParallelVec2D(ray_directions=w, detector_centers=self.detector_offset * u,
-                             detector_axes=self.detector_spacing * u, n_detectors=self.n_detectors,
-                             image_shape=self.image_shape, pixel_size=self.pixel_size)
+        return ParallelVec2D(
+            ray_directions=w,
+            detector_centers=self.detector_offset * u,
+            detector_axes=self.detector_spacing * u,
+            n_detectors=self.n_detectors,
+            image_shape=self.image_shape,
+            pixel_size=self.pixel_size,
+        )
 
     def to_astra(self):
         return self.to_vec().to_astra()
@@ -69,6 +79,7 @@ class FanBeam2D(_CircularOrbit):
         g = FanBeam2D(angles=360, n_detectors=256, detector_spacing=1.2, source_distance=500,
                       detector_distance=500, image_shape=(128, 128))
     """
+
     angles: np.ndarray
     n_detectors: int
     detector_spacing: float
@@ -90,12 +101,16 @@ class FanBeam2D(_CircularOrbit):
         object.__setattr__(self, "pixel_size", _pair("pixel_size", self.pixel_size))
         radius = self._image_radius()
         if radius >= self.source_distance:
-            raise ValueError(f"the source (at {self.source_distance} mm) lies inside the image "
-                             f"(radius {radius:.1f} mm)")
+            raise ValueError(
+                f"the source (at {self.source_distance} mm) lies inside the image (radius {radius:.1f} mm)"
+            )
         if self._half_fan_angle() < math.asin(radius / self.source_distance) * (1 - 1e-9):
-            warnings.warn(f"the fan covers {math.degrees(self._half_fan_angle()):.2f} degrees each side but the "
-                          f"image needs {math.degrees(math.asin(radius / self.source_distance)):.2f}: "
-                          "rays miss part of the image", stacklevel=3)
+            warnings.warn(
+                f"the fan covers {math.degrees(self._half_fan_angle()):.2f} degrees each side but the "
+                f"image needs {math.degrees(math.asin(radius / self.source_distance)):.2f}: "
+                "rays miss part of the image",
+                stacklevel=3,
+            )
 
     @property
     def source_detector_distance(self):
@@ -116,10 +131,14 @@ class FanBeam2D(_CircularOrbit):
         if self.detector_curve == "arc":
             raise ValueError("an arc detector has no flat-detector vector form; use to_astra()")
         w, u = _rotations(self.angles)
-        return FanVec2D(sources=-self.source_distance * w,
-                        detector_centers=self.detector_distance * w + self.detector_offset * u,
-                        detector_axes=self.detector_spacing * u, n_detectors=self.n_detectors,
-                        image_shape=self.image_shape, pixel_size=self.pixel_size)
+        return FanVec2D(
+            sources=-self.source_distance * w,
+            detector_centers=self.detector_distance * w + self.detector_offset * u,
+            detector_axes=self.detector_spacing * u,
+            n_detectors=self.n_detectors,
+            image_shape=self.image_shape,
+            pixel_size=self.pixel_size,
+        )
 
     def ray_geometry(self):
         """Per ray (view-major): source, the point of the channel on the detector, the channel's
@@ -138,5 +157,8 @@ class FanBeam2D(_CircularOrbit):
         if self.detector_curve == "flat":
             return self.to_vec().to_astra()
         sources, centers, tangents = self.ray_geometry()
-        return (self.astra_volume(), _astra_2d("fanflat_vec", 1, sources, centers, tangents),
-                (self.n_views * self.n_detectors, 1))
+        return (
+            self.astra_volume(),
+            _astra_2d("fanflat_vec", 1, sources, centers, tangents),
+            (self.n_views * self.n_detectors, 1),
+        )

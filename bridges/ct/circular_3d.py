@@ -3,6 +3,7 @@ helical paths as cone vector geometries), in mm.
 
 Conventions: `bridges.ct.geometry`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,6 +33,7 @@ class ParallelBeam3D(_CircularOrbit):
     ``detector_spacing`` and ``detector_offset`` are (row, column) in mm. When the
     rows match the volume's slices the transform is the 2D one per slice and runs on CPU.
     """
+
     angles: np.ndarray
     detector_shape: tuple
     detector_spacing: tuple
@@ -49,9 +51,15 @@ class ParallelBeam3D(_CircularOrbit):
 
     def to_vec(self) -> ParallelVec3D:
         w, _, center, col, row = _circular_3d(self.angles, 0.0, 0.0, self.detector_spacing, self.detector_offset)
-        return ParallelVec3D(ray_directions=w, detector_centers=center, column_axes=col, row_axes=row,
-                             detector_shape=self.detector_shape, image_shape=self.image_shape,
-                             pixel_size=self.pixel_size)
+        return ParallelVec3D(
+            ray_directions=w,
+            detector_centers=center,
+            column_axes=col,
+            row_axes=row,
+            detector_shape=self.detector_shape,
+            image_shape=self.image_shape,
+            pixel_size=self.pixel_size,
+        )
 
     def to_astra(self):
         return self.to_vec().to_astra()
@@ -69,6 +77,7 @@ class ConeBeam3D(_CircularOrbit):
         g = ConeBeam3D(angles=360, detector_shape=(64, 96), detector_spacing=(1.0, 1.0),
                        source_distance=500, detector_distance=300, image_shape=(48, 64, 64))
     """
+
     angles: np.ndarray
     detector_shape: tuple
     detector_spacing: tuple
@@ -98,32 +107,59 @@ class ConeBeam3D(_CircularOrbit):
     def to_vec(self) -> ConeVec3D | CylConeVec3D:
         if self.detector_curve == "arc":
             return self._cylinder_vec()
-        _, src, center, col, row = _circular_3d(self.angles, self.source_distance, self.detector_distance,
-                                                self.detector_spacing, self.detector_offset)
-        return ConeVec3D(sources=src, detector_centers=center, column_axes=col, row_axes=row,
-                         detector_shape=self.detector_shape, image_shape=self.image_shape, pixel_size=self.pixel_size)
+        _, src, center, col, row = _circular_3d(
+            self.angles, self.source_distance, self.detector_distance, self.detector_spacing, self.detector_offset
+        )
+        return ConeVec3D(
+            sources=src,
+            detector_centers=center,
+            column_axes=col,
+            row_axes=row,
+            detector_shape=self.detector_shape,
+            image_shape=self.image_shape,
+            pixel_size=self.pixel_size,
+        )
 
     def _cylinder_vec(self) -> CylConeVec3D:
         # The column offset is an arc length: it turns the detector centre about the source by
         # offset / D, the same rule as FanBeam2D's channels, since ASTRA's cylinder has no offset of its own.
-        w, src, _, col, row = _circular_3d(self.angles, self.source_distance, self.detector_distance,
-                                           self.detector_spacing)
+        w, src, _, col, row = _circular_3d(
+            self.angles, self.source_distance, self.detector_distance, self.detector_spacing
+        )
         u = col / self.detector_spacing[1]
         d = self.source_detector_distance
         g0 = self.detector_offset[1] / d
         centers = src + d * (math.cos(g0) * w + math.sin(g0) * u) + [0.0, 0.0, self.detector_offset[0]]
         tangents = self.detector_spacing[1] * (math.cos(g0) * u - math.sin(g0) * w)
-        return CylConeVec3D(sources=src, detector_centers=centers, column_axes=tangents, row_axes=row,
-                            detector_radius=d, detector_shape=self.detector_shape, image_shape=self.image_shape,
-                            pixel_size=self.pixel_size)
+        return CylConeVec3D(
+            sources=src,
+            detector_centers=centers,
+            column_axes=tangents,
+            row_axes=row,
+            detector_radius=d,
+            detector_shape=self.detector_shape,
+            image_shape=self.image_shape,
+            pixel_size=self.pixel_size,
+        )
 
     def to_astra(self):
         return self.to_vec().to_astra()
 
     @classmethod
-    def helical(cls, *, n_views: int, n_turns: float, pitch: float, detector_shape, detector_spacing,
-                source_distance, detector_distance, image_shape, pixel_size=(1.0, 1.0, 1.0),
-                detector_curve: str = "flat") -> ConeVec3D | CylConeVec3D:
+    def helical(
+        cls,
+        *,
+        n_views: int,
+        n_turns: float,
+        pitch: float,
+        detector_shape,
+        detector_spacing,
+        source_distance,
+        detector_distance,
+        image_shape,
+        pixel_size=(1.0, 1.0, 1.0),
+        detector_curve: str = "flat",
+    ) -> ConeVec3D | CylConeVec3D:
         """A helical source path: the table advances ``pitch`` mm per turn (table feed, not the pitch
         factor), centred on z = 0; ``detector_curve`` as in `ConeBeam3D`."""
         _positive("n_views", n_views)
@@ -132,8 +168,15 @@ class ConeBeam3D(_CircularOrbit):
         turned = np.arange(n_views) * (2 * math.pi * n_turns / n_views)
         z = pitch * turned / (2 * math.pi)
         z = z - z.mean()
-        circ = cls(angles=turned, detector_shape=detector_shape, detector_spacing=detector_spacing,
-                   source_distance=source_distance, detector_distance=detector_distance,
-                   image_shape=image_shape, pixel_size=pixel_size, detector_curve=detector_curve).to_vec()
+        circ = cls(
+            angles=turned,
+            detector_shape=detector_shape,
+            detector_spacing=detector_spacing,
+            source_distance=source_distance,
+            detector_distance=detector_distance,
+            image_shape=image_shape,
+            pixel_size=pixel_size,
+            detector_curve=detector_curve,
+        ).to_vec()
         shift = np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)
         return dataclasses.replace(circ, sources=circ.sources + shift, detector_centers=circ.detector_centers + shift)

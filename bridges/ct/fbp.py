@@ -1,4 +1,5 @@
 """Filtered back-projection as a filtered adjoint, in torch: differentiable and batched."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,14 @@ FILTERS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
 _CONSTANTS = weakref.WeakKeyDictionary()
 
 
-def ramp_filter(n_detectors: int, spacing: float, filter_type: str = "ram-lak", frequency_scaling: float = 1.0,
-                dtype=torch.float32, device="cpu") -> torch.Tensor:
+def ramp_filter(
+    n_detectors: int,
+    spacing: float,
+    filter_type: str = "ram-lak",
+    frequency_scaling: float = 1.0,
+    dtype=torch.float32,
+    device="cpu",
+) -> torch.Tensor:
     """|ξ| W(ξ / ξ_max) on the rfft grid of the zero-padded length ``2 n - 1`` (ξ in rad/mm).
 
     W is the window named by ``filter_type``, stretched so that frequencies above
@@ -33,11 +40,13 @@ def ramp_filter(n_detectors: int, spacing: float, filter_type: str = "ram-lak", 
     xi = 2 * math.pi * torch.fft.rfftfreq(n, d=spacing, dtype=torch.float64, device=device)
     nu = xi / xi.max()  # normalised frequency in [0, 1]
     s = frequency_scaling
-    window = {"ram-lak": torch.ones_like(nu),
-              "shepp-logan": torch.sinc(nu / (2 * s)),
-              "cosine": torch.cos(nu * math.pi / (2 * s)),
-              "hamming": 0.54 + 0.46 * torch.cos(nu * math.pi / s),
-              "hann": torch.cos(nu * math.pi / (2 * s)) ** 2}[filter_type]
+    window = {
+        "ram-lak": torch.ones_like(nu),
+        "shepp-logan": torch.sinc(nu / (2 * s)),
+        "cosine": torch.cos(nu * math.pi / (2 * s)),
+        "hamming": 0.54 + 0.46 * torch.cos(nu * math.pi / s),
+        "hann": torch.cos(nu * math.pi / (2 * s)) ** 2,
+    }[filter_type]
     return (xi * window * (nu <= s)).to(dtype)
 
 
@@ -52,8 +61,9 @@ def angular_weights(angles: np.ndarray) -> np.ndarray:
     return w
 
 
-def fbp(projector: Projector, sinogram: torch.Tensor, *, filter_type: str = "ram-lak",
-        frequency_scaling: float = 1.0) -> torch.Tensor:
+def fbp(
+    projector: Projector, sinogram: torch.Tensor, *, filter_type: str = "ram-lak", frequency_scaling: float = 1.0
+) -> torch.Tensor:
     """Filtered back-projection ``f = Aᵀ (w · (h * p)) · d / (2 L |pixel|)``.
 
     ``h`` is the ramp filter (``ramp_filter``) along the detector, ``w`` the angular
@@ -75,11 +85,15 @@ def fbp(projector: Projector, sinogram: torch.Tensor, *, filter_type: str = "ram
     if not hasattr(geometry, "angles"):
         raise ValueError(f"fbp needs a circular geometry with angles, got {type(geometry).__name__}")
     if geometry.is_3d and getattr(geometry, "detector_curve", "flat") != "flat":
-        raise ValueError("FDK here weights a flat detector; a cylindrical one (detector_curve='arc') needs FDK's "
-                         "curved-detector form, which is not implemented")
-    if tuple(sinogram.shape[sinogram.dim() - len(projector.range_shape):]) != projector.range_shape:
-        raise ValueError(f"expected sinogram of shape (..., {', '.join(map(str, projector.range_shape))}), "
-                         f"got {tuple(sinogram.shape)}")
+        raise ValueError(
+            "FDK here weights a flat detector; a cylindrical one (detector_curve='arc') needs FDK's "
+            "curved-detector form, which is not implemented"
+        )
+    if tuple(sinogram.shape[sinogram.dim() - len(projector.range_shape) :]) != projector.range_shape:
+        raise ValueError(
+            f"expected sinogram of shape (..., {', '.join(map(str, projector.range_shape))}), "
+            f"got {tuple(sinogram.shape)}"
+        )
     n_det = projector.range_shape[-1]
     real = sinogram.real.dtype if sinogram.is_complex() else sinogram.dtype
     cosine, filt, weights, scale = _constants(projector, sinogram.device, real, filter_type, frequency_scaling)
@@ -118,11 +132,12 @@ def _fdk_cosine_weights(geometry, dtype=torch.float32, device="cpu"):
     d = geometry.source_distance + geometry.detector_distance
     v = (torch.arange(rows, dtype=torch.float64, device=device) - (rows - 1) / 2) * dv
     u = (torch.arange(cols, dtype=torch.float64, device=device) - (cols - 1) / 2) * du
-    return (d / torch.sqrt(d ** 2 + u[None, None, :] ** 2 + v[:, None, None] ** 2)).to(dtype)
+    return (d / torch.sqrt(d**2 + u[None, None, :] ** 2 + v[:, None, None] ** 2)).to(dtype)
 
 
-def fdk(projector: Projector, projections: torch.Tensor, *, filter_type: str = "ram-lak",
-        frequency_scaling: float = 1.0) -> torch.Tensor:
+def fdk(
+    projector: Projector, projections: torch.Tensor, *, filter_type: str = "ram-lak", frequency_scaling: float = 1.0
+) -> torch.Tensor:
     """Feldkamp-Davis-Kress reconstruction for circular cone beams (on CUDA tensors: ASTRA's 3D
     projectors need a GPU). Shapes: (*batch, rows, views, columns) -> (*batch, z, y, x)."""
     if not isinstance(projector.geometry, ConeBeam3D):

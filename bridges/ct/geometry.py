@@ -15,6 +15,7 @@ axis is ``(cos θ, sin θ)``; a fan-beam source sits at ``R_s (sin θ, -cos θ)`
 and the detector centre at ``R_d (-sin θ, cos θ)``. In 3D the rotation axis is z
 and detector rows run along z.
 """
+
 from __future__ import annotations
 
 from .circular_2d import FanBeam2D, ParallelBeam2D
@@ -22,5 +23,15 @@ from .circular_3d import ConeBeam3D, ParallelBeam3D
 from .geometry_base import uniform_angles
 from .vector_geometry import ConeVec3D, CylConeVec3D, FanVec2D, ParallelVec2D, ParallelVec3D
 
-__all__ = ["ParallelBeam2D", "FanBeam2D", "ParallelVec2D", "FanVec2D", "ParallelBeam3D", "ConeBeam3D",
-           "ParallelVec3D", "ConeVec3D", "CylConeVec3D", "uniform_angles"]
+__all__ = [
+    "ParallelBeam2D",
+    "FanBeam2D",
+    "ParallelVec2D",
+    "FanVec2D",
+    "ParallelBeam3D",
+    "ConeBeam3D",
+    "ParallelVec3D",
+    "ConeVec3D",
+    "CylConeVec3D",
+    "uniform_angles",
+]

@@ -2,6 +2,7 @@
 
 The conventions (units, axes, rotation) are stated once, in `bridges.ct.geometry`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,8 +92,11 @@ class _Geometry:
         """The same geometry restricted to a subset of views (a slice or index array)."""
         index = np.arange(self.n_views)[views]
         index = np.atleast_1d(index)
-        changes = {f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)
-                   if isinstance(getattr(self, f.name), np.ndarray)}
+        changes = {
+            f.name: getattr(self, f.name)[index]
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        }
         return dataclasses.replace(self, **changes)
 
     def isclose(self, other, tol: float = 1e-9) -> bool:
@@ -128,10 +132,12 @@ class _Geometry:
         """ASTRA volume geometry; in 2D the rows run to -y (ASTRA's row 0 is at the top),
         which `_astra_2d` compensates by mirroring y in the projection vectors."""
         import astra
+
         if self.is_3d:
             (nz, ny, nx), (dz, dy, dx) = self.image_shape, self.pixel_size
-            return astra.create_vol_geom(ny, nx, nz, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2,
-                                         -nz * dz / 2, nz * dz / 2)
+            return astra.create_vol_geom(
+                ny, nx, nz, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2, -nz * dz / 2, nz * dz / 2
+            )
         (ny, nx), (dy, dx) = self.image_shape, self.pixel_size
         return astra.create_vol_geom(ny, nx, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2)
 
@@ -147,6 +153,7 @@ class _CircularOrbit(_Geometry):
 def _astra_2d(kind, n_detectors, first, centers, axes):
     """ASTRA 2D vector geometry; y is mirrored to match ASTRA's row orientation."""
     import astra
+
     flip = np.array([1.0, -1.0])
     vectors = np.concatenate([first * flip, centers * flip, axes * flip], axis=1)
     return astra.create_proj_geom(kind, n_detectors, vectors)

@@ -1,7 +1,8 @@
 """Real scanner geometries from published parameters, with arguments to scale them down.
 
-    g = scanner("siemens-definition-as", view_step=8, detector_binning=4, image_shape=(128, 128))
+g = scanner("siemens-definition-as", view_step=8, detector_binning=4, image_shape=(128, 128))
 """
+
 from __future__ import annotations
 
 import math
@@ -13,43 +14,79 @@ from .geometry import ConeBeam3D, FanBeam2D, ParallelBeam2D
 # Each entry: geometry class, its parameters at full resolution, reconstruction field of view (mm), source.
 PRESETS = {
     "siemens-definition-as": dict(
-        kind=FanBeam2D, views=2304, channels=736, channel_pitch=1.2858,
-        source_distance=595.0, detector_distance=1085.6 - 595.0, detector_curve="arc",
-        fov=500.0, image_shape=(512, 512),
+        kind=FanBeam2D,
+        views=2304,
+        channels=736,
+        channel_pitch=1.2858,
+        source_distance=595.0,
+        detector_distance=1085.6 - 595.0,
+        detector_curve="arc",
+        fov=500.0,
+        image_shape=(512, 512),
         source="Siemens SOMATOM Definition AS as used for the AAPM/Mayo Low Dose CT Grand Challenge: "
-               "source-isocentre 595 mm, source-detector 1085.6 mm, 736 channels of 1.2858 mm on a "
-               "cylindrical detector, 2304 views per rotation (McCollough et al., Med. Phys. 44(10):e339, 2017; "
-               "DICOM-CT-PD format of the TCIA LDCT-and-Projection-data collection). Flying focal spot and the "
-               "quarter-channel detector shift are not modelled."),
+        "source-isocentre 595 mm, source-detector 1085.6 mm, 736 channels of 1.2858 mm on a "
+        "cylindrical detector, 2304 views per rotation (McCollough et al., Med. Phys. 44(10):e339, 2017; "
+        "DICOM-CT-PD format of the TCIA LDCT-and-Projection-data collection). Flying focal spot and the "
+        "quarter-channel detector shift are not modelled.",
+    ),
     "siemens-definition-as-helical": dict(
-        kind="helical", views=2304, channels=736, channel_pitch=1.2858, rows=64, row_pitch=1.0947,
-        source_distance=595.0, detector_distance=1085.6 - 595.0, pitch_factor=0.8,
-        fov=500.0, image_shape=(64, 512, 512),
+        kind="helical",
+        views=2304,
+        channels=736,
+        channel_pitch=1.2858,
+        rows=64,
+        row_pitch=1.0947,
+        source_distance=595.0,
+        detector_distance=1085.6 - 595.0,
+        pitch_factor=0.8,
+        fov=500.0,
+        image_shape=(64, 512, 512),
         source="Siemens SOMATOM Definition AS as for the AAPM/Mayo Low Dose CT Grand Challenge, helical: the "
-               "geometry of 'siemens-definition-as' (McCollough et al., Med. Phys. 44(10):e339, 2017) with a "
-               "cylindrical detector of 64 rows. Recalled, not verified from a source reachable here: the rows' "
-               "axial width of 1.0947 mm at the detector (DicomCT-PD tag DetectorElementAxialSpacing; 0.6 mm at the "
-               "isocentre, the 64 x 0.6 mm collimation) and the pitch factor 0.8 (the TCIA LDCT-and-Projection-data "
-               "cases, Moen et al., Med. Phys. 48(2):902, 2021, use 0.6 to 1.0 by protocol). The z flying focal "
-               "spot (128 slices from 64 rows) and the quarter-channel shift are not modelled. Needs CUDA."),
+        "geometry of 'siemens-definition-as' (McCollough et al., Med. Phys. 44(10):e339, 2017) with a "
+        "cylindrical detector of 64 rows. Recalled, not verified from a source reachable here: the rows' "
+        "axial width of 1.0947 mm at the detector (DicomCT-PD tag DetectorElementAxialSpacing; 0.6 mm at the "
+        "isocentre, the 64 x 0.6 mm collimation) and the pitch factor 0.8 (the TCIA LDCT-and-Projection-data "
+        "cases, Moen et al., Med. Phys. 48(2):902, 2021, use 0.6 to 1.0 by protocol). The z flying focal "
+        "spot (128 slices from 64 rows) and the quarter-channel shift are not modelled. Needs CUDA.",
+    ),
     "lodopab": dict(
-        kind=ParallelBeam2D, views=1000, channels=513, channel_pitch=2 * 130.0 * math.sqrt(2) / 513,
-        fov=260.0, image_shape=(362, 362),
+        kind=ParallelBeam2D,
+        views=1000,
+        channels=513,
+        channel_pitch=2 * 130.0 * math.sqrt(2) / 513,
+        fov=260.0,
+        image_shape=(362, 362),
         source="LoDoPaB-CT (Leuschner et al., Sci. Data 8:109, 2021): 2D parallel beam, 1000 angles over "
-               "[0, π), 513 detector bins spanning the circumscribed circle of a 26 cm x 26 cm, 362 x 362 image "
-               "(ODL's parallel_beam_geometry). Angles here start at 0; LoDoPaB's sit mid-step (add π/2000)."),
+        "[0, π), 513 detector bins spanning the circumscribed circle of a 26 cm x 26 cm, 362 x 362 image "
+        "(ODL's parallel_beam_geometry). Angles here start at 0; LoDoPaB's sit mid-step (add π/2000).",
+    ),
     "varian-truebeam-cbct": dict(
-        kind=ConeBeam3D, views=900, channels=1024, rows=768, channel_pitch=0.388,
-        source_distance=1000.0, detector_distance=500.0, fov=260.0, image_shape=(192, 256, 256),
+        kind=ConeBeam3D,
+        views=900,
+        channels=1024,
+        rows=768,
+        channel_pitch=0.388,
+        source_distance=1000.0,
+        detector_distance=500.0,
+        fov=260.0,
+        image_shape=(192, 256, 256),
         source="Varian TrueBeam On-Board Imager kV cone-beam CT: source-isocentre 1000 mm, source-detector "
-               "1500 mm, PaxScan 4030CB flat panel of 1024 x 768 pixels at 0.388 mm, full-fan about 900 "
-               "projections per 360 degrees (Varian TrueBeam technical specifications; Srinivasan et al., "
-               "J. Appl. Clin. Med. Phys. 15(3), 2014). Needs CUDA (ASTRA's 3D projectors)."),
+        "1500 mm, PaxScan 4030CB flat panel of 1024 x 768 pixels at 0.388 mm, full-fan about 900 "
+        "projections per 360 degrees (Varian TrueBeam technical specifications; Srinivasan et al., "
+        "J. Appl. Clin. Med. Phys. 15(3), 2014). Needs CUDA (ASTRA's 3D projectors).",
+    ),
 }
 
 
-def scanner(name: str, *, view_step: int = 1, detector_binning: int = 1, image_shape=None, fov: float | None = None,
-            n_turns: float | None = None):
+def scanner(
+    name: str,
+    *,
+    view_step: int = 1,
+    detector_binning: int = 1,
+    image_shape=None,
+    fov: float | None = None,
+    n_turns: float | None = None,
+):
     """The geometry of a real scanner, optionally down-sampled.
 
     ``view_step`` keeps every n-th view; ``detector_binning`` merges n adjacent channels
@@ -84,16 +121,30 @@ def scanner(name: str, *, view_step: int = 1, detector_binning: int = 1, image_s
     arc = math.pi if p["kind"] is ParallelBeam2D else 2 * math.pi
     angles = np.arange(views) * (arc / views)
     if p["kind"] is ParallelBeam2D:
-        return ParallelBeam2D(angles=angles, n_detectors=channels, detector_spacing=pitch,
-                              image_shape=image_shape, pixel_size=pixel)
+        return ParallelBeam2D(
+            angles=angles, n_detectors=channels, detector_spacing=pitch, image_shape=image_shape, pixel_size=pixel
+        )
     if p["kind"] is FanBeam2D:
-        return FanBeam2D(angles=angles, n_detectors=channels, detector_spacing=pitch,
-                         source_distance=p["source_distance"], detector_distance=p["detector_distance"],
-                         detector_curve=p["detector_curve"], image_shape=image_shape, pixel_size=pixel)
+        return FanBeam2D(
+            angles=angles,
+            n_detectors=channels,
+            detector_spacing=pitch,
+            source_distance=p["source_distance"],
+            detector_distance=p["detector_distance"],
+            detector_curve=p["detector_curve"],
+            image_shape=image_shape,
+            pixel_size=pixel,
+        )
     rows = p["rows"] // detector_binning
-    return ConeBeam3D(angles=angles, detector_shape=(rows, channels), detector_spacing=(pitch, pitch),
-                      source_distance=p["source_distance"], detector_distance=p["detector_distance"],
-                      image_shape=image_shape, pixel_size=pixel)
+    return ConeBeam3D(
+        angles=angles,
+        detector_shape=(rows, channels),
+        detector_spacing=(pitch, pitch),
+        source_distance=p["source_distance"],
+        detector_distance=p["detector_distance"],
+        image_shape=image_shape,
+        pixel_size=pixel,
+    )
 
 
 def _helical(p, view_step, binning, image_shape, pixel, n_turns):
@@ -107,7 +158,15 @@ def _helical(p, view_step, binning, image_shape, pixel, n_turns):
     if not (isinstance(n_turns, (int, float)) and math.isfinite(n_turns) and n_turns > 0):
         raise ValueError(f"n_turns must be a positive number, got {n_turns!r}")
     views_per_turn = p["views"] // view_step
-    return ConeBeam3D.helical(n_views=max(1, round(views_per_turn * n_turns)), n_turns=n_turns, pitch=feed,
-                              detector_shape=(rows, channels), detector_spacing=(row_pitch, channel_pitch),
-                              source_distance=p["source_distance"], detector_distance=p["detector_distance"],
-                              image_shape=image_shape, pixel_size=pixel, detector_curve="arc")
+    return ConeBeam3D.helical(
+        n_views=max(1, round(views_per_turn * n_turns)),
+        n_turns=n_turns,
+        pitch=feed,
+        detector_shape=(rows, channels),
+        detector_spacing=(row_pitch, channel_pitch),
+        source_distance=p["source_distance"],
+        detector_distance=p["detector_distance"],
+        image_shape=image_shape,
+        pixel_size=pixel,
+        detector_curve="arc",
+    )

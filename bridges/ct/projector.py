@@ -1,4 +1,5 @@
 """The CT forward model: X-ray line integrals through ASTRA, as a `LinearOperator`."""
+
 from __future__ import annotations
 
 import numbers
@@ -49,8 +50,9 @@ class Projector(LinearOperator):
         if matrix not in (True, False, "auto"):
             raise ValueError(f"matrix must be True, False or 'auto', got {matrix!r}")
         self.matrix = matrix
-        if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
-                                      or n_threads < 1):
+        if n_threads is not None and (
+            isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral) or n_threads < 1
+        ):
             # ASTRA is handed this many projectors: 0 or fewer leaves the output uninitialised
             raise ValueError(f"n_threads must be a positive integer, or None for one per core, got {n_threads!r}")
         self.n_threads = n_threads or max(1, torch.get_num_threads())
@@ -64,10 +66,13 @@ class Projector(LinearOperator):
         """The CPU, or CUDA for a geometry that only ASTRA's CUDA projectors run (3D, except parallel beams
         whose rows are the volume's slices): where `norm`, `sensitivity` and the learned models apply it."""
         needs_cuda = self.geometry.is_3d and self._slices is None
-        return torch.device("cuda", torch.cuda.current_device()) if needs_cuda and torch.cuda.is_available() \
+        return (
+            torch.device("cuda", torch.cuda.current_device())
+            if needs_cuda and torch.cuda.is_available()
             else torch.device("cuda" if needs_cuda else "cpu")
+        )
 
-    def _subset(self, views) -> "Projector":
+    def _subset(self, views) -> Projector:
         """The projector of some of the geometry's views (an ordered subset); ASTRA projectors are made anew."""
         return Projector(self.geometry[views], self.n_threads, self.matrix)
 
@@ -80,9 +85,11 @@ class Projector(LinearOperator):
             raise ValueError(f"{type(self).__name__}: expected a CPU or CUDA tensor, got one on {device}")
         if self._cpu is None:
             if self.geometry.is_3d and self._slices is None:
-                raise ValueError(f"{type(self.geometry).__name__} on a CPU tensor: ASTRA's 3D projectors need "
-                                 "CUDA, and only 3D parallel beams whose detector rows match the volume's "
-                                 "slices run slice by slice on the CPU; move the input to a GPU")
+                raise ValueError(
+                    f"{type(self.geometry).__name__} on a CPU tensor: ASTRA's 3D projectors need "
+                    "CUDA, and only 3D parallel beams whose detector rows match the volume's "
+                    "slices run slice by slice on the CPU; move the input to a GPU"
+                )
             plane = self._slices or self.geometry
             if self.matrix is True or (self.matrix == "auto" and matrix_bytes_bound(plane) <= MATRIX_AUTO_BYTES):
                 self._cpu = CPUMatrix2D(plane)

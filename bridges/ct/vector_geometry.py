@@ -4,6 +4,7 @@ fits; the circular geometries convert to these with ``to_vec()``.
 
 Conventions: `bridges.ct.geometry`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,6 +19,7 @@ from .geometry_base import _astra_2d, _Geometry, _pair, _positive, _triple, _vec
 class _VectorGeometry(_Geometry):
     """What every vector geometry shares: its per-view vectors are its array fields, each (views, dim), and one of
     them fixes the beam of each view (`beam`), the first of ASTRA's vectors."""
+
     detector_centers: np.ndarray
 
     def beam(self) -> np.ndarray:
@@ -45,6 +47,7 @@ class _Vec2D(_VectorGeometry):
     """A 2D vector geometry: per view the beam, the detector centre and the vector from detector pixel 0 to
     pixel 1 (``detector_axes``, its length the pixel spacing in mm); ASTRA's ``astra_kind`` of them.
     Shapes: image (y, x), sinogram (views, n_detectors)."""
+
     detector_axes: np.ndarray
     n_detectors: int
     image_shape: tuple
@@ -60,8 +63,11 @@ class _Vec2D(_VectorGeometry):
 
     def to_astra(self):
         """(volume geometry, projection geometry, shape of the data ASTRA sees)."""
-        return (self.astra_volume(), _astra_2d(self.astra_kind, self.n_detectors, self.beam(), self.detector_centers,
-                                               self.detector_axes), self.sinogram_shape)
+        return (
+            self.astra_volume(),
+            _astra_2d(self.astra_kind, self.n_detectors, self.beam(), self.detector_centers, self.detector_axes),
+            self.sinogram_shape,
+        )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -72,6 +78,7 @@ class ParallelVec2D(_Vec2D):
     is the pixel spacing in mm). Any calibrated geometry (offsets, irregular angles) fits.
     Shapes: image (y, x), sinogram (views, n_detectors).
     """
+
     ray_directions: np.ndarray
     astra_kind = "parallel_vec"
 
@@ -90,6 +97,7 @@ class FanVec2D(_Vec2D):
 
     Shapes: image (y, x), sinogram (views, n_detectors); positions in mm.
     """
+
     sources: np.ndarray
     astra_kind = "fanflat_vec"
 
@@ -102,6 +110,7 @@ class FanVec2D(_Vec2D):
 class _Vec3D(_VectorGeometry):
     """A 3D vector geometry: per view the beam, the detector centre, column and row vectors; ASTRA's
     ``astra_kind`` of them. Shapes: volume (z, y, x), projections (n_rows, views, n_cols)."""
+
     column_axes: np.ndarray
     row_axes: np.ndarray
     detector_shape: tuple
@@ -120,9 +129,13 @@ class _Vec3D(_VectorGeometry):
 
     def to_astra(self):
         import astra
+
         rows, cols = self.detector_shape
-        return (self.astra_volume(), astra.create_proj_geom(self.astra_kind, rows, cols, self.astra_vectors()),
-                self.sinogram_shape)
+        return (
+            self.astra_volume(),
+            astra.create_proj_geom(self.astra_kind, rows, cols, self.astra_vectors()),
+            self.sinogram_shape,
+        )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -131,6 +144,7 @@ class ParallelVec3D(_Vec3D):
 
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
     """
+
     ray_directions: np.ndarray
     astra_kind = "parallel3d_vec"
 
@@ -142,15 +156,25 @@ class ParallelVec3D(_Vec3D):
         3D transform is the 2D one slice by slice (and runs on ASTRA's CPU projectors)."""
         nz, dz = self.image_shape[0], self.pixel_size[0]
         row_z = self.row_axes[:, 2]
-        return (self.detector_shape[0] == nz and np.allclose(self.ray_directions[:, 2], 0)
-                and np.allclose(self.column_axes[:, 2], 0) and np.allclose(self.row_axes[:, :2], 0)
-                and np.allclose(row_z, dz) and np.allclose(self.detector_centers[:, 2], 0))
+        return (
+            self.detector_shape[0] == nz
+            and np.allclose(self.ray_directions[:, 2], 0)
+            and np.allclose(self.column_axes[:, 2], 0)
+            and np.allclose(self.row_axes[:, :2], 0)
+            and np.allclose(row_z, dz)
+            and np.allclose(self.detector_centers[:, 2], 0)
+        )
 
     def central_slice(self) -> ParallelVec2D:
         """The 2D geometry of one axial slice (valid when `axial_slices()` holds)."""
-        return ParallelVec2D(ray_directions=self.ray_directions[:, :2], detector_centers=self.detector_centers[:, :2],
-                             detector_axes=self.column_axes[:, :2], n_detectors=self.detector_shape[1],
-                             image_shape=self.image_shape[1:], pixel_size=self.pixel_size[1:])
+        return ParallelVec2D(
+            ray_directions=self.ray_directions[:, :2],
+            detector_centers=self.detector_centers[:, :2],
+            detector_axes=self.column_axes[:, :2],
+            n_detectors=self.detector_shape[1],
+            image_shape=self.image_shape[1:],
+            pixel_size=self.pixel_size[1:],
+        )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -160,6 +184,7 @@ class ConeVec3D(_Vec3D):
     Helical and other non-circular source paths are cone vector geometries (see `ConeBeam3D.helical`).
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
     """
+
     sources: np.ndarray
     astra_kind = "cone_vec"
 
@@ -178,6 +203,7 @@ class CylConeVec3D(_Vec3D):
     detector centred on the source (every clinical one) has ``detector_radius`` = source-detector distance.
     Shapes: volume (z, y, x), projections (n_rows, views, n_cols).
     """
+
     sources: np.ndarray
     detector_radius: float
     astra_kind = "cyl_cone_vec"

@@ -1,4 +1,5 @@
 """MRI physics on SigPy: Cartesian, NUFFT and SENSE operators, masks, trajectories, coil maps, reconstructions."""
+
 from .cartesian import CartesianSense, fft2c, ifft2c
 from .coil_maps import CoilMaps
 from .coils import birdcage_maps, espirit_maps
@@ -10,8 +11,28 @@ from .sense import Sense
 from .sigpy_adapter import SigpyOperator, from_sigpy
 from .trajectories import radial, spiral
 
-__all__ = ["from_sigpy", "SigpyOperator", "CartesianSense", "fft2c", "ifft2c",
-           "mask_equispaced", "mask_random", "mask_poisson",
-           "NUFFT", "ndft_matrix", "Sense", "CoilMaps", "radial", "spiral",
-           "espirit_maps", "birdcage_maps", "zero_filled", "density_compensation", "cg_sense", "l1_wavelet",
-           "MRIProtocol", "protocol", "PRESETS"]
+__all__ = [
+    "from_sigpy",
+    "SigpyOperator",
+    "CartesianSense",
+    "fft2c",
+    "ifft2c",
+    "mask_equispaced",
+    "mask_random",
+    "mask_poisson",
+    "NUFFT",
+    "ndft_matrix",
+    "Sense",
+    "CoilMaps",
+    "radial",
+    "spiral",
+    "espirit_maps",
+    "birdcage_maps",
+    "zero_filled",
+    "density_compensation",
+    "cg_sense",
+    "l1_wavelet",
+    "MRIProtocol",
+    "protocol",
+    "PRESETS",
+]

@@ -10,6 +10,7 @@ Example::
     k = A(x)                          # x: (*batch, 320, 320) complex64 -> (*batch, coils, 320, 320)
     x_zf = A.H(k)
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,6 +31,7 @@ _CPU_CHUNK_BYTES = 2 * 2**20
 def _centred(transform, x: torch.Tensor) -> torch.Tensor:
     def centred(t):
         return torch.fft.fftshift(transform(torch.fft.ifftshift(t, dim=_DIMS), norm="ortho"), dim=_DIMS)
+
     image_bytes = x.shape[-2] * x.shape[-1] * x.element_size()
     if x.device.type != "cpu" or x.dim() < 3 or x.numel() * x.element_size() <= 2 * _CPU_CHUNK_BYTES:
         return centred(x)
@@ -111,8 +113,9 @@ class CartesianSense(ComposedOperator):
         if maps is not None:
             maps = complex_tensor(maps, "maps")
             if maps.dim() not in (3, 4):
-                raise ValueError(f"expected maps of shape (coils, y, x), or (items, coils, y, x) per item, "
-                                 f"got {tuple(maps.shape)}")
+                raise ValueError(
+                    f"expected maps of shape (coils, y, x), or (items, coils, y, x) per item, got {tuple(maps.shape)}"
+                )
             image_shape = tuple(maps.shape[-2:])
         elif image_shape is None:
             if mask is None:
@@ -127,8 +130,11 @@ class CartesianSense(ComposedOperator):
         if mask is not None and mask.dim() == 3 and maps is not None:
             mask = mask.unsqueeze(1)  # (B, 1, y, x): broadcast over each item's coils
         device = gpu_or_cpu(maps, mask)
-        coil_factor = Identity((*leading, *image_shape), torch.complex64, item_axes) if maps is None else \
-            CoilMaps(maps.to(device), image_ndim=2, items=items)
+        coil_factor = (
+            Identity((*leading, *image_shape), torch.complex64, item_axes)
+            if maps is None
+            else CoilMaps(maps.to(device), image_ndim=2, items=items)
+        )
         fft = SampledFFT((*leading, *coils, *image_shape), None if mask is None else mask.to(device), item_axes)
         super().__init__(fft, coil_factor)
 
@@ -143,7 +149,7 @@ class CartesianSense(ComposedOperator):
         (B, 1, y, x)); None for full sampling."""
         return self.outer.mask
 
-    def item(self, i: int) -> "CartesianSense":
+    def item(self, i: int) -> CartesianSense:
         """The operator of item ``i`` of a per-item operator, its own maps and mask (for solvers that take one
         problem at a time, as SigPy's)."""
         if not self.item_axes:
@@ -159,8 +165,10 @@ def _checked_mask(mask, image_shape) -> torch.Tensor:
         raise TypeError(f"expected a real sampling mask, got {mask.dtype}")
     ok = mask.dim() in (2, 3) and all(m in (1, n) for m, n in zip(mask.shape[-2:], image_shape))
     if not ok:
-        raise ValueError(f"expected mask of shape {image_shape} or broadcastable to it ((1, x) or (y, 1)), "
-                         f"optionally with a leading item axis, got {tuple(mask.shape)}")
+        raise ValueError(
+            f"expected mask of shape {image_shape} or broadcastable to it ((1, x) or (y, 1)), "
+            f"optionally with a leading item axis, got {tuple(mask.shape)}"
+        )
     if not torch.isfinite(mask).all():
         raise ValueError("mask must be finite, got NaN or Inf")
     return mask.to(torch.float32).contiguous()
@@ -168,8 +176,11 @@ def _checked_mask(mask, image_shape) -> torch.Tensor:
 
 def _items(maps, mask) -> int | None:
     """The item count B of per-item maps (B, C, y, x) and masks (B, y, x); None if neither is per item."""
-    counts = {name: t.shape[0] for name, t, ndim in (("maps", maps, 4), ("mask", mask, 3))
-              if t is not None and t.dim() == ndim}
+    counts = {
+        name: t.shape[0]
+        for name, t, ndim in (("maps", maps, 4), ("mask", mask, 3))
+        if t is not None and t.dim() == ndim
+    }
     if len(set(counts.values())) > 1:
         raise ValueError(f"expected per-item maps and mask with the same number of items, got {counts}")
     return next(iter(counts.values()), None)

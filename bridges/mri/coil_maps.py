@@ -6,6 +6,7 @@ Example::
     coil_images = S(x)                # (*batch, 256, 256) -> (*batch, 8, 256, 256)
     x_combined = S.H(coil_images)     # Σ_c conj(S_c) ⊙ coil_images_c
 """
+
 from __future__ import annotations
 
 import torch

@@ -6,6 +6,7 @@ Example::
     maps = birdcage_maps((64, 64), 8) # simulated, Σ_c |S_c|² = 1
     A = CartesianSense(maps, mask)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +20,14 @@ from .cartesian import complex_tensor
 __all__ = ["espirit_maps", "birdcage_maps"]
 
 
-def espirit_maps(kspace: torch.Tensor, calib_width: int = 24, thresh: float = 0.02, kernel_width: int = 6,
-                 crop: float = 0.95, n_iter: int = 100) -> torch.Tensor:
+def espirit_maps(
+    kspace: torch.Tensor,
+    calib_width: int = 24,
+    thresh: float = 0.02,
+    kernel_width: int = 6,
+    crop: float = 0.95,
+    n_iter: int = 100,
+) -> torch.Tensor:
     """ESPIRiT maps (Uecker et al. MRM 2014): the top eigenvector of the calibration-derived operator per pixel.
 
     Maps are normalised (Σ_c |S_c|² = 1 inside the support, phase relative to coil 0) and set
@@ -51,12 +58,12 @@ def espirit_maps(kspace: torch.Tensor, calib_width: int = 24, thresh: float = 0.
         maps = torch.empty(shape[0], math.prod(shape[1:]), coils, dtype=torch.complex64, device=kspace.device)
         step = max(1, _PIXELS_PER_CHUNK // math.prod(shape[1:]))
         for start in range(0, shape[0], step):  # AHA at 2^16 pixels at a time: 64 MiB with 8 coils, not all of it
-            aha = torch.tensordot(rows[start:start + step], partial, dims=([1], [0])).reshape(-1, coils, coils)
-            maps[start:start + step] = _top_eigenvectors(aha, crop).reshape(-1, maps.shape[1], coils)
+            aha = torch.tensordot(rows[start : start + step], partial, dims=([1], [0])).reshape(-1, coils, coils)
+            maps[start : start + step] = _top_eigenvectors(aha, crop).reshape(-1, maps.shape[1], coils)
         return maps.permute(2, 0, 1).reshape(kspace.shape)
 
 
-_PIXELS_PER_CHUNK = 2 ** 16
+_PIXELS_PER_CHUNK = 2**16
 
 
 @contextlib.contextmanager
@@ -82,16 +89,17 @@ def _espirit_operator(kspace: torch.Tensor, calib_width: int, thresh: float, ker
     coils, shape = kspace.shape[0], tuple(kspace.shape[1:])
     d, w, device = len(shape), kernel_width, kspace.device
     # calibration matrix: the centre calib_width^d region (sp.resize's crop), every w^d block a row (coil, kernel)
-    blocks = kspace[(slice(None), *(slice(n // 2 - calib_width // 2, n // 2 - calib_width // 2 + calib_width)
-                                    for n in shape))].to(torch.complex128)
+    blocks = kspace[
+        (slice(None), *(slice(n // 2 - calib_width // 2, n // 2 - calib_width // 2 + calib_width) for n in shape))
+    ].to(torch.complex128)
     for axis in range(1, d + 1):
         blocks = blocks.unfold(axis, w, 1)  # (coils, *blocks, *kernel)
-    mat = blocks.permute(*range(1, d + 1), 0, *range(d + 1, 2 * d + 1)).reshape(-1, coils * w ** d)
+    mat = blocks.permute(*range(1, d + 1), 0, *range(d + 1, 2 * d + 1)).reshape(-1, coils * w**d)
     # right singular vectors from the Gram matrix's eigenvectors (σ² = λ), the rank's largest as an SVD's
     evals, evecs = torch.linalg.eigh(mat.mH @ mat)
     rank = min(mat.shape)
     evals, evecs = evals[-rank:], evecs[:, -rank:]
-    kernels = evecs[:, evals > thresh ** 2 * evals[-1]].mT.conj().reshape(-1, coils, *[w] * d)  # rows of V^H
+    kernels = evecs[:, evals > thresh**2 * evals[-1]].mT.conj().reshape(-1, coils, *[w] * d)  # rows of V^H
     # AHA(r) = N^d/w^d Σ_k g_k(r) g_k(r)^H with g_k the centred ifft of kernel k zero-filled to N: a trigonometric
     # polynomial, = Σ_δ R[δ] exp(2πi δ·(r - N//2)/N) / w^d, R[c, c', δ] = Σ_k Σ_j K_kc[j] conj(K_kc'[j - δ])
     # for |δ_i| < w, the cross-correlations, by FFTs on a (2w - 1)^d grid (no wrap-around there)
@@ -100,7 +108,7 @@ def _espirit_operator(kspace: torch.Tensor, calib_width: int, thresh: float, ker
         kernels = torch.zeros(1, coils, *[w] * d, dtype=torch.complex128, device=device)
     spectra = torch.fft.fftn(kernels, s=[size] * d, dim=dims)
     corr = torch.fft.ifftn(torch.einsum("kc...,kd...->cd...", spectra, spectra.conj()), dim=dims)
-    corr = torch.roll(corr, [w - 1] * d, dims=dims) / w ** d  # index i <-> δ = i - (w - 1)
+    corr = torch.roll(corr, [w - 1] * d, dims=dims) / w**d  # index i <-> δ = i - (w - 1)
     out = corr.permute(*dims, 0, 1)  # (δ_1, ..., δ_d, coils, coils)
     delta = torch.arange(size, dtype=torch.float64, device=device) - (w - 1)
     rows = []
@@ -144,6 +152,7 @@ def birdcage_maps(image_shape, n_coils: int, radius: float = 1.5) -> torch.Tenso
         A = CartesianSense(maps, mask_equispaced((64, 64), 4, 0.08))
     """
     import sigpy.mri
+
     shape = tuple(image_shape)
     if len(shape) != 2 or not all(isinstance(n, int) and n > 0 for n in shape):
         raise ValueError(f"expected image_shape as (y, x) positive integers, got {image_shape!r}")

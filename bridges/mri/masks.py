@@ -9,6 +9,7 @@ Example::
     mask = mask_equispaced((320, 320), acceleration=4, center_fraction=0.08, seed=0)
     mask.mean()                       # ~0.25
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,14 +22,15 @@ def _check(shape, acceleration, center_fraction):
     if not acceleration > 1:
         raise ValueError(f"expected acceleration > 1, got {acceleration}")
     if not 0 <= center_fraction < 1 / acceleration:
-        raise ValueError(f"expected 0 <= center_fraction < 1/acceleration = {1 / acceleration:.3g}, "
-                         f"got {center_fraction}")
+        raise ValueError(
+            f"expected 0 <= center_fraction < 1/acceleration = {1 / acceleration:.3g}, got {center_fraction}"
+        )
 
 
 def _columns(shape, sampled: np.ndarray, num_low: int) -> torch.Tensor:
     nx = shape[1]
     pad = (nx - num_low + 1) // 2
-    sampled[pad:pad + num_low] = True  # the fully sampled centre, placed as fastMRI places it
+    sampled[pad : pad + num_low] = True  # the fully sampled centre, placed as fastMRI places it
     return torch.from_numpy(np.broadcast_to(sampled, shape).astype(np.float32))
 
 
@@ -45,8 +47,10 @@ def mask_equispaced(image_shape, acceleration: float, center_fraction: float, se
     nx = int(shape[1])
     num_low = round(nx * center_fraction)
     if num_low * acceleration >= nx:
-        raise ValueError(f"a centre of {num_low} of {nx} columns already holds 1/{acceleration:g} of k-space; "
-                         f"expected a smaller center_fraction than {center_fraction!r}")
+        raise ValueError(
+            f"a centre of {num_low} of {nx} columns already holds 1/{acceleration:g} of k-space; "
+            f"expected a smaller center_fraction than {center_fraction!r}"
+        )
     spacing = acceleration * (num_low - nx) / (num_low * acceleration - nx)
     offset = np.random.default_rng(seed).integers(0, max(round(spacing), 1))
     sampled = np.zeros(nx, dtype=bool)
@@ -77,8 +81,10 @@ def mask_poisson(image_shape, acceleration: float, calib=(24, 24), seed: int = 0
     Shapes: image_shape (y, x) -> mask (y, x) float32.
     """
     import sigpy.mri
+
     shape = tuple(image_shape)
     _check(shape, acceleration, 0)
-    mask = sigpy.mri.poisson(tuple(int(s) for s in shape), acceleration, calib=tuple(calib),
-                             dtype=np.float32, seed=seed)
+    mask = sigpy.mri.poisson(
+        tuple(int(s) for s in shape), acceleration, calib=tuple(calib), dtype=np.float32, seed=seed
+    )
     return torch.from_numpy(np.ascontiguousarray(mask.real.astype(np.float32)))

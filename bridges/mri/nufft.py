@@ -16,6 +16,7 @@ Example::
 
 Coordinates that require grad get gradients through autograd (module `trajectory_gradients`).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,15 +54,19 @@ def check_coord_values(c: torch.Tensor, image_shape) -> None:
         raise ValueError(f"expected at least one k-space point, got coordinates of shape {tuple(c.shape)}")
     finite = torch.isfinite(c).all(dim=-1)
     if not finite.all():
-        raise ValueError(f"expected finite coordinates, got NaN or Inf at {int((~finite).sum())} of "
-                         f"{finite.numel()} k-space points (an in-place update of a learned trajectory, e.g. an "
-                         "optimiser's step, can make them so)")
+        raise ValueError(
+            f"expected finite coordinates, got NaN or Inf at {int((~finite).sum())} of "
+            f"{finite.numel()} k-space points (an in-place update of a learned trajectory, e.g. an "
+            "optimiser's step, can make them so)"
+        )
     half = torch.tensor(image_shape, dtype=torch.float64, device=c.device) / 2
     worst = (c.double().abs() / half).amax()
     if not worst <= 1 + 1e-6:
-        raise ValueError(f"expected coordinates in SigPy's range [-N/2, N/2] = "
-                         f"{[(-float(h), float(h)) for h in half]} per axis (cycles per FOV), got values up to "
-                         f"{float(worst):.3g} x N/2")
+        raise ValueError(
+            f"expected coordinates in SigPy's range [-N/2, N/2] = "
+            f"{[(-float(h), float(h)) for h in half]} per axis (cycles per FOV), got values up to "
+            f"{float(worst):.3g} x N/2"
+        )
 
 
 def check_eps(eps: float) -> float:
@@ -72,8 +77,9 @@ def check_eps(eps: float) -> float:
 
 
 def check_n_threads(n_threads) -> int | None:
-    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
-                                  or n_threads < 1):
+    if n_threads is not None and (
+        isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral) or n_threads < 1
+    ):
         raise ValueError(f"expected n_threads a positive integer or None (follow torch's), got {n_threads!r}")
     return None if n_threads is None else int(n_threads)
 
@@ -91,8 +97,10 @@ def check_gridding(oversamp, width) -> tuple[float, float]:
         raise ValueError(f"expected oversamp > 1 (SigPy's grid is oversamp times the image), got {oversamp!r}")
     least = math.sqrt(0.8) * oversamp / (oversamp - 0.5)
     if not width > least:
-        raise ValueError(f"expected width > {least:.3g} at oversamp {oversamp:g} (SigPy's Kaiser-Bessel kernel needs "
-                         f"width (oversamp - 1/2) / oversamp > sqrt(0.8)), got {width!r}")
+        raise ValueError(
+            f"expected width > {least:.3g} at oversamp {oversamp:g} (SigPy's Kaiser-Bessel kernel needs "
+            f"width (oversamp - 1/2) / oversamp > sqrt(0.8)), got {width!r}"
+        )
     return float(oversamp), width
 
 
@@ -143,8 +151,17 @@ class NUFFT(LinearOperator):
 
     batched_kernels = True
 
-    def __init__(self, image_shape, coords, backend: str = "auto", eps: float = 1e-6, n_threads: int | None = None,
-                 oversamp: float = 1.25, width: int = 4, toeplitz: bool = True):
+    def __init__(
+        self,
+        image_shape,
+        coords,
+        backend: str = "auto",
+        eps: float = 1e-6,
+        n_threads: int | None = None,
+        oversamp: float = 1.25,
+        width: int = 4,
+        toeplitz: bool = True,
+    ):
         image_shape = tuple(int(n) for n in image_shape)
         coords = check_coords(coords, image_shape)
         if backend not in BACKENDS:
@@ -169,8 +186,16 @@ class NUFFT(LinearOperator):
             # version (a NaN crashes FINUFFT); one pass over the points, next to a plan's set-up
             check_coord_values(self.coords.detach(), self.domain_shape)
             device = torch.device(device)
-            kernel = backends.make(self.backend, self.domain_shape, self.coords, device, self.eps, self.n_threads,
-                                   self.oversamp, self.width)
+            kernel = backends.make(
+                self.backend,
+                self.domain_shape,
+                self.coords,
+                device,
+                self.eps,
+                self.n_threads,
+                self.oversamp,
+                self.width,
+            )
             self._kernels[key] = (version, kernel)
         return self._kernels[key][1]
 
@@ -184,8 +209,10 @@ class NUFFT(LinearOperator):
         if weights is None and self.spectrum is not None and self._spectrum_version == version:
             return self.spectrum
         if torch.compiler.is_compiling():
-            raise RuntimeError("the Toeplitz kernel is made on the first gram() call, outside compiled code: "
-                               "call A.gram() once before compiling (the learned models do it at construction)")
+            raise RuntimeError(
+                "the Toeplitz kernel is made on the first gram() call, outside compiled code: "
+                "call A.gram() once before compiling (the learned models do it at construction)"
+            )
         # the kernel is a NUFFT of these points too: shared ones changed in place are checked first (`kernel`)
         check_coord_values(self.coords.detach(), self.domain_shape)
         if weights is not None:

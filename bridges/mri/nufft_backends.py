@@ -8,6 +8,7 @@ convention (cycles per FOV, k in [-N/2, N/2]),
 SigPy's scaling, and the adjoint of that map. Plans and coordinate conversions are
 made once per kernel; an operator holds one kernel per device.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,16 +57,19 @@ class SigpyNufft:
 
     def forward(self, x):
         import sigpy
+
         with sigpy_device(x):
             out = sigpy.nufft(to_array(x), to_array(self.coords), oversamp=self.oversamp, width=self.width)
         return to_tensor(out, torch.complex64)
 
     def adjoint(self, y):
         import sigpy
+
         oshape = (y.shape[0], *self.image_shape)
         with sigpy_device(y):
-            out = sigpy.nufft_adjoint(to_array(y), to_array(self.coords), oshape, oversamp=self.oversamp,
-                                      width=self.width)
+            out = sigpy.nufft_adjoint(
+                to_array(y), to_array(self.coords), oshape, oversamp=self.oversamp, width=self.width
+            )
         return to_tensor(out, torch.complex64)
 
 
@@ -85,8 +89,9 @@ class FinufftNufft:
         self.image_shape, self.eps, self.n_threads = tuple(image_shape), eps, n_threads
         flat = coords.detach().double().reshape(-1, len(image_shape))
         # SigPy's cycles per FOV to FINUFFT's radians, once, in double precision before rounding
-        self.points = [self._points(((2 * math.pi / n) * flat[:, d]).float().contiguous())
-                       for d, n in enumerate(image_shape)]
+        self.points = [
+            self._points(((2 * math.pi / n) * flat[:, d]).float().contiguous()) for d, n in enumerate(image_shape)
+        ]
         self.n_points = flat.shape[0]
         self.scale = 1 / math.sqrt(math.prod(image_shape))
         self.plans, self.plans_made = OrderedDict(), 0
@@ -102,8 +107,17 @@ class FinufftNufft:
     def _new_plan(self, kind, n_trans, threads):
         fftw = _FFTW_MEASURE if n_trans * self.n_points >= _THREADED_WORK else _FFTW_ESTIMATE
         # modeord=0: modes -N/2..N/2-1, i.e. r - N//2, SigPy's centring
-        return self.lib.Plan(kind, self.image_shape, n_trans=n_trans, eps=self.eps, isign=-1 if kind == 2 else 1,
-                             dtype="complex64", nthreads=threads, modeord=0, fftw=fftw)
+        return self.lib.Plan(
+            kind,
+            self.image_shape,
+            n_trans=n_trans,
+            eps=self.eps,
+            isign=-1 if kind == 2 else 1,
+            dtype="complex64",
+            nthreads=threads,
+            modeord=0,
+            fftw=fftw,
+        )
 
     def plan(self, kind: int, n_trans: int):
         key = (kind, n_trans, self._threads(n_trans))
@@ -144,8 +158,15 @@ class CufinufftNufft(FinufftNufft):
 
     def _new_plan(self, kind, n_trans, threads):
         with torch.cuda.device(self.device):
-            return self.lib.Plan(kind, self.image_shape, n_trans=n_trans, eps=self.eps,
-                                 isign=-1 if kind == 2 else 1, dtype="complex64", modeord=0)
+            return self.lib.Plan(
+                kind,
+                self.image_shape,
+                n_trans=n_trans,
+                eps=self.eps,
+                isign=-1 if kind == 2 else 1,
+                dtype="complex64",
+                modeord=0,
+            )
 
     def forward(self, x):
         with torch.cuda.device(x.device):
@@ -156,8 +177,16 @@ class CufinufftNufft(FinufftNufft):
             return self.plan(1, y.shape[0]).execute(y).reshape(y.shape[0], *self.image_shape) * self.scale
 
 
-def make(backend: str, image_shape, coords: torch.Tensor, device: torch.device, eps: float = 1e-6,
-         n_threads: int | None = None, oversamp: float = 1.25, width: int = 4):
+def make(
+    backend: str,
+    image_shape,
+    coords: torch.Tensor,
+    device: torch.device,
+    eps: float = 1e-6,
+    n_threads: int | None = None,
+    oversamp: float = 1.25,
+    width: int = 4,
+):
     """The kernel of `backend` for points `coords` (moved to `device` if not there) on `device`.
 
     "auto" takes FINUFFT on CPU / cuFINUFFT on CUDA where installed, else SigPy at oversampling 2, width 6:

@@ -13,6 +13,7 @@ Example::
     A = p.operator(maps)              # maps (p.n_coils, 320, 320): CartesianSense with p's mask
     mask = p.mask(seed=1)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,7 +35,7 @@ class MRIProtocol:
     n_coils: int
     acceleration: float
     center_fraction: float
-    trajectory: str          # "cartesian-equispaced" or "cartesian-random" (columns along x)
+    trajectory: str  # "cartesian-equispaced" or "cartesian-random" (columns along x)
     source: str
 
     def mask(self, seed: int = 0) -> torch.Tensor:
@@ -45,8 +46,9 @@ class MRIProtocol:
     def operator(self, maps: torch.Tensor, seed: int = 0) -> CartesianSense:
         """CartesianSense with the protocol's mask; maps must be (n_coils, *image_shape)."""
         if tuple(maps.shape) != (self.n_coils, *self.image_shape):
-            raise ValueError(f"expected maps of shape {(self.n_coils, *self.image_shape)} for {self.name}, "
-                             f"got {tuple(maps.shape)}")
+            raise ValueError(
+                f"expected maps of shape {(self.n_coils, *self.image_shape)} for {self.name}, got {tuple(maps.shape)}"
+            )
         return CartesianSense(maps, self.mask(seed))
 
 
@@ -55,12 +57,22 @@ _FASTMRI = "fastMRI brain (arXiv:1811.08839; Muckley et al. IEEE TMI 2021; githu
 # 320 x 320: the evaluated (reconstruction_rss) crop. 16 coils: the most common array in the brain
 # set, which ranges over several coil counts. FOV: fastMRI gives it per file (ISMRMRD header); 220 mm
 # is a typical axial brain FOV and our assumption, not a fastMRI constant.
-_FASTMRI_BRAIN_2D = MRIProtocol(name="fastMRI brain 2D, 4x", image_shape=(320, 320), fov=(220.0, 220.0), n_coils=16,
-                                acceleration=4.0, center_fraction=0.08, trajectory="cartesian-equispaced",
-                                source=_FASTMRI)
-PRESETS = {"fastmri-brain-2d": _FASTMRI_BRAIN_2D,
-           "fastmri-brain-2d-8x": dataclasses.replace(_FASTMRI_BRAIN_2D, name="fastMRI brain 2D, 8x",
-                                                      acceleration=8.0, center_fraction=0.04)}
+_FASTMRI_BRAIN_2D = MRIProtocol(
+    name="fastMRI brain 2D, 4x",
+    image_shape=(320, 320),
+    fov=(220.0, 220.0),
+    n_coils=16,
+    acceleration=4.0,
+    center_fraction=0.08,
+    trajectory="cartesian-equispaced",
+    source=_FASTMRI,
+)
+PRESETS = {
+    "fastmri-brain-2d": _FASTMRI_BRAIN_2D,
+    "fastmri-brain-2d-8x": dataclasses.replace(
+        _FASTMRI_BRAIN_2D, name="fastMRI brain 2D, 8x", acceleration=8.0, center_fraction=0.04
+    ),
+}
 
 
 def protocol(name: str) -> MRIProtocol:

@@ -9,6 +9,7 @@ Example::
     x = cg_sense(A, A(x_true), n_iter=20)
     x_cs = l1_wavelet(A, A(x_true), n_iter=100, lam=1e-3)
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,16 +36,18 @@ def density_compensation(coords: torch.Tensor, image_shape, n_iter: int = 30) ->
     Shapes: coords (..., ndim) -> dcf (...) float32.
     """
     import sigpy.mri
+
     from .nufft import check_coords
+
     coords = check_coords(coords, tuple(image_shape))
     # SigPy's apps compute on their `device` argument (default its CPU), not their input's: name the tensor's
-    w = sigpy.mri.pipe_menon_dcf(to_array(coords), img_shape=list(image_shape), device=sigpy_device(coords),
-                                 max_iter=n_iter, show_pbar=False)
+    w = sigpy.mri.pipe_menon_dcf(
+        to_array(coords), img_shape=list(image_shape), device=sigpy_device(coords), max_iter=n_iter, show_pbar=False
+    )
     return to_tensor(w, torch.float32)
 
 
-def cg_sense(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam=0.0, x0=None,
-             callback=None) -> torch.Tensor:
+def cg_sense(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam=0.0, x0=None, callback=None) -> torch.Tensor:
     """CG-SENSE (Pruessmann et al. MRM 2001): `bridges.solvers.cgls` on a SENSE operator, ``(A^H A + λ I) x = A^H y``.
 
     The iteration of ``sigpy.mri.app.SenseRecon``, in torch: it batches, runs on the GPU and unrolls.
@@ -54,8 +57,9 @@ def cg_sense(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam=0.0, x
     return cgls(A, kspace, n_iter, lam=lam, x0=x0, callback=callback)
 
 
-def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: float,
-               wave_name: str = "db4") -> torch.Tensor:
+def l1_wavelet(
+    A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: float, wave_name: str = "db4"
+) -> torch.Tensor:
     """L1-wavelet compressed sensing ``min_x ½‖A x − y‖² + λ‖W x‖₁`` by SigPy (``sigpy.mri.app.L1WaveletRecon``).
 
     ``A`` is a `CartesianSense` (its maps and mask; single-coil without maps; per item, each item's) or a
@@ -66,14 +70,17 @@ def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: flo
     Shapes: kspace (*batch, *A.range_shape) -> image (*batch, *A.domain_shape) complex64.
     """
     import sigpy.mri
+
     from .cartesian import CartesianSense
     from .sense import Sense
+
     if not isinstance(A, (CartesianSense, Sense)):
         raise TypeError(f"l1_wavelet expects a bridges.mri.CartesianSense or Sense, got {type(A).__name__}")
     n = len(A.range_shape)
-    if kspace.dim() < n or tuple(kspace.shape[kspace.dim() - n:]) != A.range_shape:
-        raise ValueError(f"expected k-space of shape (..., {', '.join(map(str, A.range_shape))}), "
-                         f"got {tuple(kspace.shape)}")
+    if kspace.dim() < n or tuple(kspace.shape[kspace.dim() - n :]) != A.range_shape:
+        raise ValueError(
+            f"expected k-space of shape (..., {', '.join(map(str, A.range_shape))}), got {tuple(kspace.shape)}"
+        )
     batch = kspace.shape[: kspace.dim() - n]
     # SigPy solves one problem at a time: each item of a per-item operator with its own maps and mask
     parts = [A.item(i) for i in range(A.domain_shape[0])] if A.item_axes else [A]
@@ -81,17 +88,30 @@ def l1_wavelet(A: LinearOperator, kspace: torch.Tensor, n_iter: int, *, lam: flo
     items = kspace.reshape(-1, len(parts), *parts[0].range_shape)
     if A.maps is None:  # single coil: one coil of unit sensitivity
         items = items.unsqueeze(2)
-    images = [to_tensor(sigpy.mri.app.L1WaveletRecon(to_array(y), to_array(maps), lam, wave_name=wave_name,
-                                                      device=sigpy_device(y), max_iter=n_iter, show_pbar=False,
-                                                      **options).run(),
-                        torch.complex64)
-              for row in items for y, (maps, options) in zip(row, problems)]
+    images = [
+        to_tensor(
+            sigpy.mri.app.L1WaveletRecon(
+                to_array(y),
+                to_array(maps),
+                lam,
+                wave_name=wave_name,
+                device=sigpy_device(y),
+                max_iter=n_iter,
+                show_pbar=False,
+                **options,
+            ).run(),
+            torch.complex64,
+        )
+        for row in items
+        for y, (maps, options) in zip(row, problems)
+    ]
     return torch.stack(images).reshape(*batch, *A.domain_shape)
 
 
 def _sigpy_problem(A: LinearOperator, device) -> tuple:
     """The coil maps and options SigPy's apps rebuild the operator ``A`` (one item) from."""
     from .sense import Sense
+
     if isinstance(A, Sense):
         return A.maps, dict(coord=to_array(A.nufft.coords))
     # SigPy takes unsampled points to be the zero ones unless given the mask as weights

@@ -21,9 +21,10 @@ Example::
     k = expand(op, x)                      # (*items, coils, y, x)
     x_back = combine(op, op.mask * k)      # = op.adjoint(op(x))
 """
+
 from __future__ import annotations
 
-from typing import Optional, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -37,7 +38,7 @@ class CartesianSampling(Protocol):
     """A multi-coil Cartesian sampling operator ``y = mask ⊙ fft2c(maps ⊙ x)`` (see the module's docstring)."""
 
     maps: torch.Tensor
-    mask: Optional[torch.Tensor]
+    mask: torch.Tensor | None
     domain_shape: tuple
     range_shape: tuple
 
@@ -48,8 +49,15 @@ def missing(op) -> str | None:
         absent = [name for name in ("maps", "mask", "domain_shape", "range_shape") if not hasattr(op, name)]
         return f"it has no {', '.join(repr(a) for a in absent)}"
     if not isinstance(op.maps, torch.Tensor) or not op.maps.is_complex() or op.maps.dim() < 3:
-        got = "None" if op.maps is None else (f"{tuple(op.maps.shape)} {op.maps.dtype}"
-                                              if isinstance(op.maps, torch.Tensor) else type(op.maps).__name__)
+        got = (
+            "None"
+            if op.maps is None
+            else (
+                f"{tuple(op.maps.shape)} {op.maps.dtype}"
+                if isinstance(op.maps, torch.Tensor)
+                else type(op.maps).__name__
+            )
+        )
         return f"its maps are not complex coil maps (coils, y, x): {got}"
     if op.mask is not None and not isinstance(op.mask, torch.Tensor):
         return f"its mask is neither a tensor nor None: {type(op.mask).__name__}"
@@ -65,9 +73,11 @@ def require_cartesian_sampling(op, who: str):
     reason = missing(op)
     if reason is not None:
         extra = op.extra_repr() if hasattr(op, "extra_repr") else ""
-        raise ValueError(f"{who}: expected a multi-coil Cartesian sampling operator "
-                         f"(bridges.mri.sampling.CartesianSampling: {FORMULA}, with tensors 'maps' and 'mask'), "
-                         f"got {type(op).__name__} {extra}: {reason}")
+        raise ValueError(
+            f"{who}: expected a multi-coil Cartesian sampling operator "
+            f"(bridges.mri.sampling.CartesianSampling: {FORMULA}, with tensors 'maps' and 'mask'), "
+            f"got {type(op).__name__} {extra}: {reason}"
+        )
     return op
 
 

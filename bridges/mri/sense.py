@@ -8,6 +8,7 @@ Example::
     x_adj = A.H(y)                    # Σ_c conj(S_c) ⊙ F_nu^H y_c
     z = A.gram()(x)                   # Σ_c conj(S_c) ⊙ T(S_c ⊙ x), T the NUFFT's Toeplitz normal operator
 """
+
 from __future__ import annotations
 
 import torch

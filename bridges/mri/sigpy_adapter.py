@@ -9,6 +9,7 @@ Example::
     k = F(torch.randn(64, 64, dtype=torch.complex64))
     x = F.H(k)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,16 +17,22 @@ import torch
 
 from ..operator import LinearOperator
 
-_NUMPY = {torch.float32: np.float32, torch.float64: np.float64,
-          torch.complex64: np.complex64, torch.complex128: np.complex128}
+_NUMPY = {
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.complex64: np.complex64,
+    torch.complex128: np.complex128,
+}
 
 
 def _cupy():
     try:
         import cupy
     except ImportError as err:
-        raise TypeError("a CUDA tensor needs CuPy for SigPy's GPU path: expected a CPU tensor or CuPy installed "
-                        "(pip install cupy-cuda12x), got a CUDA tensor without CuPy") from err
+        raise TypeError(
+            "a CUDA tensor needs CuPy for SigPy's GPU path: expected a CPU tensor or CuPy installed "
+            "(pip install cupy-cuda12x), got a CUDA tensor without CuPy"
+        ) from err
     return cupy
 
 
@@ -36,6 +43,7 @@ def sigpy_device(t: torch.Tensor):
     tensor on another GPU than the current one would meet arrays on the wrong device.
     """
     import sigpy
+
     if t.is_cuda:
         _cupy()
         return sigpy.Device(t.device.index if t.device.index is not None else torch.cuda.current_device())
@@ -73,6 +81,7 @@ class SigpyOperator(LinearOperator):
 
     def __init__(self, linop, domain_dtype=torch.complex64, range_dtype=torch.complex64):
         import sigpy
+
         if not isinstance(linop, sigpy.linop.Linop):
             raise TypeError(f"expected a sigpy.linop.Linop, got {type(linop).__name__}")
         for dtype in (domain_dtype, range_dtype):

@@ -15,6 +15,7 @@ Example::
     T = Sense(maps, coords).gram()    # the kernel is made here (once per operator) and kept
     z = T(x)                          # == A.H(A(x)) within 1e-4, at a fraction of the cost
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,16 @@ def toeplitz_spectrum(nufft, weights: torch.Tensor | None = None) -> torch.Tenso
     coords = nufft.coords.detach()
     points = coords.shape[:-1]
     w = torch.ones(points, device=coords.device) if weights is None else checked_weights(weights, points)
-    psf = backends.make(nufft.backend, grid, 2 * coords, coords.device, eps=min(nufft.eps, 1e-6),
-                        n_threads=nufft.n_threads, oversamp=max(nufft.oversamp, 2.0), width=max(nufft.width, 6))
+    psf = backends.make(
+        nufft.backend,
+        grid,
+        2 * coords,
+        coords.device,
+        eps=min(nufft.eps, 1e-6),
+        n_threads=nufft.n_threads,
+        oversamp=max(nufft.oversamp, 2.0),
+        width=max(nufft.width, 6),
+    )
     with torch.no_grad():
         # the adjoint's own scale is 1/sqrt(prod 2N); h needs s² = 1/prod N
         h = psf.adjoint(w.to(device=coords.device, dtype=torch.complex64).reshape(1, -1).contiguous())[0]
@@ -63,13 +72,16 @@ def checked_weights(weights, points) -> torch.Tensor:
     if w.is_complex() or not w.is_floating_point():
         raise TypeError(f"expected real floating-point weights (a density compensation), got {w.dtype}")
     if not torch.isfinite(w).all():  # one NaN weight makes the whole normal operator's output NaN
-        raise ValueError(f"expected finite weights (a density compensation), got NaN or Inf at "
-                         f"{int((~torch.isfinite(w)).sum())} of {w.numel()} entries")
+        raise ValueError(
+            f"expected finite weights (a density compensation), got NaN or Inf at "
+            f"{int((~torch.isfinite(w)).sum())} of {w.numel()} entries"
+        )
     try:
         return torch.broadcast_to(w.to(torch.float32), points)
     except RuntimeError:
-        raise ValueError(f"expected weights broadcastable to the k-space points {tuple(points)}, "
-                         f"got shape {tuple(w.shape)}") from None
+        raise ValueError(
+            f"expected weights broadcastable to the k-space points {tuple(points)}, got shape {tuple(w.shape)}"
+        ) from None
 
 
 class ToeplitzNormal(LinearOperator):
@@ -101,7 +113,7 @@ class ToeplitzNormal(LinearOperator):
         # at a time 15-16 ms, two 13-17 ms, four 20-26 ms, all eight 24-31 ms.
         step = max(1, _GRID_BYTES // (self.spectrum.numel() * flat.element_size()))
         for start in range(0, flat.shape[0], step):
-            out[start:start + step] = self._convolve(flat[start:start + step])
+            out[start : start + step] = self._convolve(flat[start : start + step])
         out = out.reshape(images.shape)
         return out if self.maps is None else (out * self.maps.conj()).sum(1)
 
@@ -122,7 +134,7 @@ class ToeplitzNormal(LinearOperator):
 
     _adjoint = _forward
 
-    def _adjoint_operator(self) -> "ToeplitzNormal":
+    def _adjoint_operator(self) -> ToeplitzNormal:
         return self
 
     def extra_repr(self) -> str:
@@ -148,7 +160,7 @@ class PointWeights(LinearOperator):
 
     _adjoint = _forward
 
-    def _adjoint_operator(self) -> "PointWeights":
+    def _adjoint_operator(self) -> PointWeights:
         return self
 
 
@@ -162,5 +174,5 @@ class DirectNormal(ComposedOperator):
     def __init__(self, op: LinearOperator, weights: torch.Tensor | None = None):
         super().__init__(op.H, op if weights is None else PointWeights(weights, op.range_shape) @ op)
 
-    def _adjoint_operator(self) -> "DirectNormal":
+    def _adjoint_operator(self) -> DirectNormal:
         return self

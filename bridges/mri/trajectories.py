@@ -7,6 +7,7 @@ Example::
     k = radial(128, 512, (256, 256))                  # golden-angle radial, (128, 512, 2)
     A = NUFFT((256, 256), k)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +20,7 @@ def radial(n_spokes: int, n_samples: int, image_shape, golden: bool = True) -> t
     Shapes: -> (n_spokes, n_samples, len(image_shape)) float32.
     """
     import sigpy.mri
+
     if n_spokes <= 0 or n_samples <= 0:
         raise ValueError(f"expected positive n_spokes and n_samples, got {n_spokes}, {n_samples}")
     shape = tuple(int(n) for n in image_shape)
@@ -26,8 +28,16 @@ def radial(n_spokes: int, n_samples: int, image_shape, golden: bool = True) -> t
     return torch.from_numpy(coords)
 
 
-def spiral(image_shape, n_interleaves: int, fov: float = 240.0, acceleration: float = 1.0, alpha: float = 1.0,
-           max_gradient: float = 0.04, max_slew: float = 150.0, readout_oversampling: float = 1.0) -> torch.Tensor:
+def spiral(
+    image_shape,
+    n_interleaves: int,
+    fov: float = 240.0,
+    acceleration: float = 1.0,
+    alpha: float = 1.0,
+    max_gradient: float = 0.04,
+    max_slew: float = 150.0,
+    readout_oversampling: float = 1.0,
+) -> torch.Tensor:
     """Variable-density spiral (``sigpy.mri.spiral``, Kim et al. MRM 2003) for a square 2D image.
 
     ``fov`` in mm (SigPy's is in m); gradient limits in T/m and T/m/s. SigPy returns k in 1/m up to
@@ -36,13 +46,15 @@ def spiral(image_shape, n_interleaves: int, fov: float = 240.0, acceleration: fl
     Shapes: image_shape (n, n) -> (n_points, 2) float32, all interleaves concatenated.
     """
     import sigpy.mri
+
     shape = tuple(int(n) for n in image_shape)
     if len(shape) != 2 or shape[0] != shape[1] or shape[0] <= 0:
         raise ValueError(f"expected a square 2D image_shape (n, n), got {tuple(image_shape)}")
     if not fov > 0:
         raise ValueError(f"expected fov as a positive number of mm, got {fov!r}")
     fov_m = fov / 1000.0
-    k = sigpy.mri.spiral(fov_m, shape[0], readout_oversampling, acceleration, n_interleaves, alpha,
-                         max_gradient, max_slew)
+    k = sigpy.mri.spiral(
+        fov_m, shape[0], readout_oversampling, acceleration, n_interleaves, alpha, max_gradient, max_slew
+    )
     coords = k[:, ::-1] * fov_m  # SigPy returns (kx, ky); our last axis is (y, x)
     return torch.from_numpy(np.ascontiguousarray(coords, dtype=np.float32))

@@ -25,6 +25,7 @@ Example::
     loss = (A.H(A(x)) - x).abs().pow(2).sum()
     loss.backward()                                # angles.grad
 """
+
 from __future__ import annotations
 
 import math

@@ -6,9 +6,21 @@
 
 `operators` holds the two wrappers, `geometry` the CT geometry conversions, `reference` the solvers.
 """
+
 from . import reference
 from .geometry import data_space, geometry_from_odl, layout, odl_geometry, volume_space
 from .operators import BridgeOperator, OdlLayout, OdlOperator, from_odl, to_odl
 
-__all__ = ["to_odl", "from_odl", "odl_geometry", "geometry_from_odl", "volume_space", "data_space", "layout",
-           "BridgeOperator", "OdlLayout", "OdlOperator", "reference"]
+__all__ = [
+    "to_odl",
+    "from_odl",
+    "odl_geometry",
+    "geometry_from_odl",
+    "volume_space",
+    "data_space",
+    "layout",
+    "BridgeOperator",
+    "OdlLayout",
+    "OdlOperator",
+    "reference",
+]

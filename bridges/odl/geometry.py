@@ -12,12 +12,12 @@ with our detector columns along ODL's first detector axis ``u`` and rows along `
 (along z for ODL's default axis geometries). ODL's uniform angle partitions put the
 angles mid-cell; conversions here carry the angles themselves, never the partition bounds.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
-
 import odl
 from odl.applications import tomo
 
@@ -52,8 +52,9 @@ def _angle_partition(angles: np.ndarray) -> odl.RectPartition:
 def _detector_partition(n, spacing, offset):
     n, spacing, offset = np.atleast_1d(n), np.atleast_1d(spacing), np.atleast_1d(offset)
     lo, hi = offset - n * spacing / 2, offset + n * spacing / 2
-    return odl.uniform_partition(lo if lo.size > 1 else lo[0], hi if hi.size > 1 else hi[0],
-                                 tuple(n) if n.size > 1 else int(n[0]))
+    return odl.uniform_partition(
+        lo if lo.size > 1 else lo[0], hi if hi.size > 1 else hi[0], tuple(n) if n.size > 1 else int(n[0])
+    )
 
 
 def odl_geometry(geometry) -> tomo.Geometry:
@@ -63,15 +64,18 @@ def odl_geometry(geometry) -> tomo.Geometry:
     """
     apart = _angle_partition(np.asarray(geometry.angles)) if hasattr(geometry, "angles") else None
     if isinstance(geometry, G.ParallelBeam2D):
-        return tomo.Parallel2dGeometry(apart, _detector_partition(geometry.n_detectors, geometry.detector_spacing,
-                                                                  geometry.detector_offset))
+        return tomo.Parallel2dGeometry(
+            apart, _detector_partition(geometry.n_detectors, geometry.detector_spacing, geometry.detector_offset)
+        )
     if isinstance(geometry, G.FanBeam2D):
         if geometry.detector_curve == "arc":  # ODL's circular detector is parametrised by the fan angle
             radius = geometry.source_detector_distance
-            dpart = _detector_partition(geometry.n_detectors, geometry.detector_spacing / radius,
-                                        geometry.detector_offset / radius)
-            return tomo.FanBeamGeometry(apart, dpart, geometry.source_distance, geometry.detector_distance,
-                                        det_curvature_radius=radius)
+            dpart = _detector_partition(
+                geometry.n_detectors, geometry.detector_spacing / radius, geometry.detector_offset / radius
+            )
+            return tomo.FanBeamGeometry(
+                apart, dpart, geometry.source_distance, geometry.detector_distance, det_curvature_radius=radius
+            )
         dpart = _detector_partition(geometry.n_detectors, geometry.detector_spacing, geometry.detector_offset)
         return tomo.FanBeamGeometry(apart, dpart, geometry.source_distance, geometry.detector_distance)
     if isinstance(geometry, (G.ParallelBeam3D, G.ConeBeam3D)):
@@ -83,11 +87,14 @@ def odl_geometry(geometry) -> tomo.Geometry:
         if geometry.detector_curve == "arc":  # ODL's cylindrical detector: columns by fan angle, rows in mm
             radius = geometry.source_detector_distance
             dpart = _detector_partition((cols, rows), (d_col / radius, d_row), (o_col / radius, o_row))
-            return tomo.ConeBeamGeometry(apart, dpart, geometry.source_distance, geometry.detector_distance,
-                                         det_curvature_radius=(radius, None))
+            return tomo.ConeBeamGeometry(
+                apart, dpart, geometry.source_distance, geometry.detector_distance, det_curvature_radius=(radius, None)
+            )
         return tomo.ConeBeamGeometry(apart, dpart, geometry.source_distance, geometry.detector_distance)
-    raise TypeError(f"expected a ParallelBeam2D, FanBeam2D, ParallelBeam3D or ConeBeam3D geometry (ODL has "
-                    f"no vector geometries), got {type(geometry).__name__}")
+    raise TypeError(
+        f"expected a ParallelBeam2D, FanBeam2D, ParallelBeam3D or ConeBeam3D geometry (ODL has "
+        f"no vector geometries), got {type(geometry).__name__}"
+    )
 
 
 def data_space(geometry, odl_geom=None, dtype="float32") -> odl.DiscretizedSpace:
@@ -141,14 +148,29 @@ def geometry_from_odl(odl_geom, vol_space):
         axes = odl_geom.det_axis(angles) * cells[0]
         n = odl_geom.det_partition.shape[0]
         if divergent:
-            return G.FanVec2D(sources=odl_geom.src_position(angles) - centre, detector_centers=centers,
-                              detector_axes=axes, n_detectors=n, **image)
-        return G.ParallelVec2D(ray_directions=-odl_geom.det_to_src(angles, float(mid[0])), detector_centers=centers,
-                               detector_axes=axes, n_detectors=n, **image)
+            return G.FanVec2D(
+                sources=odl_geom.src_position(angles) - centre,
+                detector_centers=centers,
+                detector_axes=axes,
+                n_detectors=n,
+                **image,
+            )
+        return G.ParallelVec2D(
+            ray_directions=-odl_geom.det_to_src(angles, float(mid[0])),
+            detector_centers=centers,
+            detector_axes=axes,
+            n_detectors=n,
+            **image,
+        )
     axes = odl_geom.det_axes(angles)
     cols, rows = odl_geom.det_partition.shape
-    common = dict(detector_centers=centers, column_axes=axes[:, 0] * cells[0], row_axes=axes[:, 1] * cells[1],
-                  detector_shape=(rows, cols), **image)
+    common = dict(
+        detector_centers=centers,
+        column_axes=axes[:, 0] * cells[0],
+        row_axes=axes[:, 1] * cells[1],
+        detector_shape=(rows, cols),
+        **image,
+    )
     if divergent:
         return G.ConeVec3D(sources=odl_geom.src_position(angles) - centre, **common)
     return G.ParallelVec3D(ray_directions=-odl_geom.det_to_src(angles, mid), **common)
@@ -160,15 +182,27 @@ def _arc_from_odl(odl_geom, angles, centre, image):
     radius = odl_geom.det_curvature_radius
     sdd = odl_geom.src_radius + odl_geom.det_radius
     cell, mid = float(odl_geom.det_partition.cell_sides[0]), float(odl_geom.det_params.mid_pt[0])
-    ours = G.FanBeam2D(angles=angles, n_detectors=odl_geom.det_partition.shape[0], detector_spacing=cell * sdd,
-                       source_distance=odl_geom.src_radius, detector_distance=odl_geom.det_radius,
-                       detector_offset=mid * sdd, detector_curve="arc", **image)
+    ours = G.FanBeam2D(
+        angles=angles,
+        n_detectors=odl_geom.det_partition.shape[0],
+        detector_spacing=cell * sdd,
+        source_distance=odl_geom.src_radius,
+        detector_distance=odl_geom.det_radius,
+        detector_offset=mid * sdd,
+        detector_curve="arc",
+        **image,
+    )
     # Our arc detectors are centred on the source; any other curvature, shift or orientation has no equivalent.
     sources, points, _ = ours.ray_geometry()
     theirs_src = np.repeat(odl_geom.src_position(angles) - centre, ours.n_detectors, axis=0)
     theirs_pts = odl_geom.det_point_position(angles[:, None], odl_geom.det_partition.coord_vectors[0][None, :])
-    if not (math.isclose(radius, sdd, rel_tol=1e-9) and np.allclose(sources, theirs_src, atol=1e-6 * sdd)
-            and np.allclose(points, theirs_pts.reshape(-1, 2) - centre, atol=1e-6 * sdd)):
-        raise TypeError(f"an ODL circular detector maps to FanBeam2D(detector_curve='arc') only when centred on the "
-                        f"source (curvature radius {sdd}, got {radius}) without shifts or re-orientation")
+    if not (
+        math.isclose(radius, sdd, rel_tol=1e-9)
+        and np.allclose(sources, theirs_src, atol=1e-6 * sdd)
+        and np.allclose(points, theirs_pts.reshape(-1, 2) - centre, atol=1e-6 * sdd)
+    ):
+        raise TypeError(
+            f"an ODL circular detector maps to FanBeam2D(detector_curve='arc') only when centred on the "
+            f"source (curvature radius {sdd}, got {radius}) without shifts or re-orientation"
+        )
     return ours

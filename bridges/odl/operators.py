@@ -14,12 +14,12 @@ adjoint is the plain transpose, ``from_odl(R).adjoint = (w_domain / w_range) · 
 i.e. the gradient of ``sum(R(x) * y)``, which is what autograd needs.
 Operators without a geometry get spaces of unit cells (w = 1: both adjoints coincide).
 """
+
 from __future__ import annotations
 
 import numpy as np
-import torch
-
 import odl
+import torch
 from odl.applications import tomo
 from odl.core.space.base_tensors import TensorSpace
 
@@ -27,8 +27,15 @@ from ..ct.projector import Projector
 from ..operator import LinearOperator
 from .geometry import data_space, geometry_from_odl, layout, odl_geometry, volume_space
 
-_DTYPES = {np.dtype(k): v for k, v in [("float32", torch.float32), ("float64", torch.float64),
-                                       ("complex64", torch.complex64), ("complex128", torch.complex128)]}
+_DTYPES = {
+    np.dtype(k): v
+    for k, v in [
+        ("float32", torch.float32),
+        ("float64", torch.float64),
+        ("complex64", torch.complex64),
+        ("complex128", torch.complex128),
+    ]
+}
 
 
 def _inverse(perm):
@@ -49,8 +56,10 @@ def weight(space, op=None) -> float:
     """The constant weighting of an ODL tensor space (``TypeError`` for any other space)."""
     where = f" of {op!r}" if op is not None else ""
     if not isinstance(space, TensorSpace):
-        raise TypeError(f"expected an ODL tensor space (uniform_discr, rn, cn){where}, got {space!r}: "
-                        "only tensor spaces map to tensors")
+        raise TypeError(
+            f"expected an ODL tensor space (uniform_discr, rn, cn){where}, got {space!r}: "
+            "only tensor spaces map to tensors"
+        )
     if np.dtype(space.dtype) not in _DTYPES:
         raise TypeError(f"expected a float32/64 or complex64/128 space{where}, got dtype {space.dtype}")
     try:
@@ -105,11 +114,10 @@ class BridgeOperator(odl.Operator):
         return _permute(as_tensor(x), _inverse(perm)).contiguous()
 
     @property
-    def adjoint(self) -> "BridgeOperator":
+    def adjoint(self) -> BridgeOperator:
         if self._adjoint is None:
             scale = weight(self.range) / weight(self.domain) / self.scale
-            self._adjoint = BridgeOperator(self.op.H, self.range, self.domain, self.perms[::-1], scale,
-                                           self.geometry)
+            self._adjoint = BridgeOperator(self.op.H, self.range, self.domain, self.perms[::-1], scale, self.geometry)
             self._adjoint._adjoint = self
         return self._adjoint
 
@@ -155,14 +163,20 @@ def to_odl(op: LinearOperator, domain=None, range=None) -> BridgeOperator:
         spaces = _unit_space(op.domain_shape, op.domain_dtype), _unit_space(op.range_shape, op.range_dtype)
     domain = spaces[0] if domain is None else domain
     range = spaces[1] if range is None else range
-    for space, perm, shape, dtype, what in ((domain, perms[0], op.domain_shape, op.domain_dtype, "domain"),
-                                            (range, perms[1], op.range_shape, op.range_dtype, "range")):
+    for space, perm, shape, dtype, what in (
+        (domain, perms[0], op.domain_shape, op.domain_dtype, "domain"),
+        (range, perms[1], op.range_shape, op.range_dtype, "range"),
+    ):
         weight(space, op)
         expected = tuple(shape[p] for p in perm)
-        if tuple(space.shape) != expected or torch_dtype(space) not in (dtype, {torch.float32: torch.float64,
-                                                                                torch.complex64: torch.complex128}.get(dtype)):
-            raise ValueError(f"to_odl: expected a {what} space of shape {expected} and dtype {dtype}, "
-                             f"got {space.shape} {space.dtype}")
+        if tuple(space.shape) != expected or torch_dtype(space) not in (
+            dtype,
+            {torch.float32: torch.float64, torch.complex64: torch.complex128}.get(dtype),
+        ):
+            raise ValueError(
+                f"to_odl: expected a {what} space of shape {expected} and dtype {dtype}, "
+                f"got {space.shape} {space.dtype}"
+            )
     return BridgeOperator(op, domain, range, perms, geometry=geometry)
 
 
@@ -178,8 +192,9 @@ class OdlLayout(LinearOperator):
 
     def __init__(self, op: LinearOperator, perms, odl_spaces=None):
         d, r = perms
-        super().__init__(tuple(op.domain_shape[p] for p in d), tuple(op.range_shape[p] for p in r),
-                         op.domain_dtype, op.range_dtype)
+        super().__init__(
+            tuple(op.domain_shape[p] for p in d), tuple(op.range_shape[p] for p in r), op.domain_dtype, op.range_dtype
+        )
         self.projector, self.perms, self.odl_spaces = op, perms, odl_spaces
 
     def _forward(self, x):

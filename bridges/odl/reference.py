@@ -12,9 +12,10 @@ Example::
     x_odl = reference.tv_pdhg(A, y, 50, lam=0.01, nonneg=True)
     x_torch = solvers.tv_pdhg(A, y, 50, lam=0.01, nonneg=True)      # equal to float32 rounding
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import odl
@@ -29,8 +30,13 @@ __all__ = ["fbp", "landweber", "cgls", "tv_pdhg", "mlem", "osem"]
 
 Callback = Callable[[int, torch.Tensor], None] | None
 
-_ODL_FILTERS = {"ram-lak": "Ram-Lak", "shepp-logan": "Shepp-Logan", "cosine": "Cosine", "hamming": "Hamming",
-                "hann": "Hann"}
+_ODL_FILTERS = {
+    "ram-lak": "Ram-Lak",
+    "shepp-logan": "Shepp-Logan",
+    "cosine": "Cosine",
+    "hamming": "Hamming",
+    "hann": "Hann",
+}
 
 
 def _space(shape, dtype, cell=None) -> odl.DiscretizedSpace:
@@ -45,8 +51,9 @@ def _plain(A: LinearOperator, spacing=None) -> BridgeOperator:
     if not isinstance(A, LinearOperator):
         raise TypeError(f"expected a bridges.LinearOperator, got {type(A).__name__}")
     identity = tuple(range(len(A.domain_shape))), tuple(range(len(A.range_shape)))
-    return BridgeOperator(A, _space(A.domain_shape, A.domain_dtype, spacing), _space(A.range_shape, A.range_dtype),
-                          identity)
+    return BridgeOperator(
+        A, _space(A.domain_shape, A.domain_dtype, spacing), _space(A.range_shape, A.range_dtype), identity
+    )
 
 
 class _Progress:
@@ -61,14 +68,17 @@ class _Progress:
             self.callback(self.calls // self.every, self.B.tensor(x, self.B.domain).clone())
 
 
-def _run(B: BridgeOperator, y: torch.Tensor, solve, x0=None, fill: float = 0.0, callback: Callback = None,
-         every: int = 1) -> torch.Tensor:
+def _run(
+    B: BridgeOperator, y: torch.Tensor, solve, x0=None, fill: float = 0.0, callback: Callback = None, every: int = 1
+) -> torch.Tensor:
     """``solve(item, x, cb)`` for each batch item of ``y`` (a tensor), ``x`` an ODL element it updates in place."""
     range_shape, domain_shape = B.op.range_shape, B.op.domain_shape
     n = len(range_shape)
-    if not isinstance(y, torch.Tensor) or tuple(y.shape[y.dim() - n:]) != range_shape:
-        raise ValueError(f"expected data of shape (..., {', '.join(map(str, range_shape))}), "
-                         f"got {tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
+    if not isinstance(y, torch.Tensor) or tuple(y.shape[y.dim() - n :]) != range_shape:
+        raise ValueError(
+            f"expected data of shape (..., {', '.join(map(str, range_shape))}), "
+            f"got {tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}"
+        )
     batch = y.shape[: y.dim() - n]
     if x0 is not None and tuple(x0.shape) != (*batch, *domain_shape):
         raise ValueError(f"expected x0 of shape {(*batch, *domain_shape)}, got {tuple(x0.shape)}")
@@ -81,8 +91,9 @@ def _run(B: BridgeOperator, y: torch.Tensor, solve, x0=None, fill: float = 0.0, 
     return torch.stack(results).reshape(*batch, *domain_shape).to(y.device)
 
 
-def fbp(A: LinearOperator, y: torch.Tensor, *, filter_type: str = "ram-lak",
-        frequency_scaling: float = 1.0) -> torch.Tensor:
+def fbp(
+    A: LinearOperator, y: torch.Tensor, *, filter_type: str = "ram-lak", frequency_scaling: float = 1.0
+) -> torch.Tensor:
     """ODL's filtered back-projection ``fbp_op`` (detector zero-padded) for a CT `Projector` on a circular
     geometry with a flat detector (parallel, fan, 3D parallel, cone): `bridges.ct.fbp`'s parameters.
 
@@ -99,17 +110,24 @@ def fbp(A: LinearOperator, y: torch.Tensor, *, filter_type: str = "ram-lak",
     return _run(B, y, lambda item, x, cb: x.assign(F(B.element(item, B.range))))
 
 
-def landweber(A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | None = None, x0=None,
-              callback: Callback = None) -> torch.Tensor:
+def landweber(
+    A: LinearOperator, y: torch.Tensor, n_iter: int, *, step: float | None = None, x0=None, callback: Callback = None
+) -> torch.Tensor:
     """ODL's ``landweber``: ``x ← x + ω A^H(y − A x)``, ``ω = step`` (default ``1/‖A‖²``)."""
     B = _plain(A)
     step = 1.0 / A.norm() ** 2 if step is None else step
-    return _run(B, y, lambda item, x, cb: odl.solvers.landweber(B, x, B.element(item, B.range), n_iter, omega=step,
-                                                                callback=cb), x0, callback=callback)
+    return _run(
+        B,
+        y,
+        lambda item, x, cb: odl.solvers.landweber(B, x, B.element(item, B.range), n_iter, omega=step, callback=cb),
+        x0,
+        callback=callback,
+    )
 
 
-def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float = 0.0, x0=None,
-         callback: Callback = None) -> torch.Tensor:
+def cgls(
+    A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float = 0.0, x0=None, callback: Callback = None
+) -> torch.Tensor:
     """ODL's ``conjugate_gradient_normal`` (CGLS), or for ``lam > 0`` its ``conjugate_gradient`` on
     ``(A^H A + λ I) x = A^H y``."""
     B = _plain(A)
@@ -125,8 +143,18 @@ def cgls(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float = 0.0, x
     return _run(B, y, solve, x0, callback=callback)
 
 
-def tv_pdhg(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float, spacing: Sequence[float] | None = None,
-            nonneg: bool = False, step_ratio: float = 1.0, x0=None, callback: Callback = None) -> torch.Tensor:
+def tv_pdhg(
+    A: LinearOperator,
+    y: torch.Tensor,
+    n_iter: int,
+    *,
+    lam: float,
+    spacing: Sequence[float] | None = None,
+    nonneg: bool = False,
+    step_ratio: float = 1.0,
+    x0=None,
+    callback: Callback = None,
+) -> torch.Tensor:
     """ODL's ``pdhg`` on ``½‖Ax − y‖² + λ ‖ |∇x| ‖₁ (+ ι_{x≥0})`` with ``odl.Gradient`` (cells of side ``spacing``)
     and ``GroupL1Norm``, posed on ``K = [A; c ∇]`` with the steps of `bridges.solvers.tv_blocks`."""
     spacing = tuple(spacing or (1.0,) * len(A.domain_shape))
@@ -138,8 +166,10 @@ def tv_pdhg(A: LinearOperator, y: torch.Tensor, n_iter: int, *, lam: float, spac
 
     def solve(item, x, cb):
         data = B.element(item, B.range)
-        g = odl.functionals.SeparableSum(0.5 * odl.functionals.L2NormSquared(B.range).translated(data),
-                                         (lam / c) * odl.functionals.GroupL1Norm(grad.range))
+        g = odl.functionals.SeparableSum(
+            0.5 * odl.functionals.L2NormSquared(B.range).translated(data),
+            (lam / c) * odl.functionals.GroupL1Norm(grad.range),
+        )
         odl.solvers.pdhg(x, f, g, K, n_iter, tau=tau, sigma=sigma, callback=cb)
 
     return _run(B, y, solve, x0, callback=callback)
@@ -160,14 +190,23 @@ class _Affine(odl.Operator):
         return self.B.adjoint
 
 
-def mlem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, background=None, x0=None,
-         callback: Callback = None) -> torch.Tensor:
+def mlem(
+    A: LinearOperator, y: torch.Tensor, n_iter: int, *, background=None, x0=None, callback: Callback = None
+) -> torch.Tensor:
     """ODL's ``mlem``; ``background`` (default ``A.background``) enters as ``A x + s``."""
     return osem(A, y, n_iter, n_subsets=1, background=background, x0=x0, callback=callback)
 
 
-def osem(A: LinearOperator, y: torch.Tensor, n_iter: int, *, n_subsets: int, background=None, x0=None,
-         callback: Callback = None) -> torch.Tensor:
+def osem(
+    A: LinearOperator,
+    y: torch.Tensor,
+    n_iter: int,
+    *,
+    n_subsets: int,
+    background=None,
+    x0=None,
+    callback: Callback = None,
+) -> torch.Tensor:
     """ODL's ``osmlem`` on the view subsets ``A.subsets(n_subsets)`` (subset k: views k, k + n_subsets, ...)."""
     check_counts(y, A.range_shape)
     parts = A.subsets(n_subsets)

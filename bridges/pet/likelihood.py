@@ -1,4 +1,5 @@
 """Poisson statistics of PET counts: the negative log-likelihood as a loss, and its gradient."""
+
 from __future__ import annotations
 
 import torch
@@ -8,8 +9,9 @@ from ..solvers import check_counts
 __all__ = ["poisson_nll", "poisson_nll_gradient"]
 
 
-def poisson_nll(expected: torch.Tensor, counts: torch.Tensor, reduction: str = "sum", eps: float = 1e-8,
-                constant: bool = False) -> torch.Tensor:
+def poisson_nll(
+    expected: torch.Tensor, counts: torch.Tensor, reduction: str = "sum", eps: float = 1e-8, constant: bool = False
+) -> torch.Tensor:
     """Poisson negative log-likelihood ``L = Σ ȳ - y log(ȳ + eps)`` (+ ``Σ log y!`` with ``constant``).
 
     ``eps`` keeps the loss and its gradient ``1 - y / (ȳ + eps)`` finite where ``ȳ`` reaches 0; a bin
@@ -29,8 +31,10 @@ def poisson_nll(expected: torch.Tensor, counts: torch.Tensor, reduction: str = "
     # On a GPU this check (and check_counts') waits for the device and reads back one flag: a sync at each
     # loss, not a copy of the data.
     if bool((expected.detach() < 0).any()):
-        raise ValueError(f"expected counts must be non-negative (a Poisson mean), got a minimum of "
-                         f"{float(expected.detach().min()):.3g}: keep the model output non-negative")
+        raise ValueError(
+            f"expected counts must be non-negative (a Poisson mean), got a minimum of "
+            f"{float(expected.detach().min()):.3g}: keep the model output non-negative"
+        )
     if reduction not in ("sum", "mean", "none"):
         raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
     loss = expected - counts * torch.log(expected + eps)

@@ -20,6 +20,7 @@ Axes: image ``(y, x)`` in mm; sinogram ``(views, radial bins)``. Multi-slice dat
 the planes in the batch dimension; 3D PET with oblique segments needs ASTRA's
 CUDA projectors and is not modelled here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,6 +54,7 @@ class PETScanner:
         scanner.sinogram_shape             # (63, 86)
         geometry = scanner.geometry("arc")  # a bridges.ct.ParallelBeam2D
     """
+
     ring_radius: float
     crystals_per_ring: int
     crystal_pitch: float
@@ -74,14 +76,19 @@ class PETScanner:
             if not (isinstance(value, (int, np.integer)) and value > 0):
                 raise ValueError(f"{field} must be a positive integer, got {value!r}")
         if self.crystals_per_ring % 2:
-            raise ValueError(f"crystals_per_ring must be even (views = crystals_per_ring / 2), "
-                             f"got {self.crystals_per_ring}")
+            raise ValueError(
+                f"crystals_per_ring must be even (views = crystals_per_ring / 2), got {self.crystals_per_ring}"
+            )
         if self.crystal_pitch * self.crystals_per_ring > 2 * math.pi * self.ring_radius * 1.001:
-            raise ValueError(f"{self.crystals_per_ring} crystals of pitch {self.crystal_pitch} mm do not fit on a "
-                             f"ring of radius {self.ring_radius} mm")
+            raise ValueError(
+                f"{self.crystals_per_ring} crystals of pitch {self.crystal_pitch} mm do not fit on a "
+                f"ring of radius {self.ring_radius} mm"
+            )
         if self.n_radial_bins >= self.crystals_per_ring:
-            raise ValueError(f"n_radial_bins must be below crystals_per_ring = {self.crystals_per_ring} (the lines "
-                             f"through the ring), got {self.n_radial_bins}")
+            raise ValueError(
+                f"n_radial_bins must be below crystals_per_ring = {self.crystals_per_ring} (the lines "
+                f"through the ring), got {self.n_radial_bins}"
+            )
         shape = tuple(int(n) for n in np.broadcast_to(self.image_shape, (2,)))
         if any(n <= 0 for n in shape):
             raise ValueError(f"image_shape must be two positive sizes (y, x), got {self.image_shape!r}")
@@ -92,8 +99,10 @@ class PETScanner:
             raise ValueError(f"bin_size must be a positive number of mm, got {self.bin_size!r}")
         half_image = math.hypot(*shape) * self.pixel_size / 2
         if half_image >= self.ring_radius:
-            raise ValueError(f"the image (half-diagonal {half_image:.1f} mm) does not fit inside the ring "
-                             f"(radius {self.ring_radius} mm)")
+            raise ValueError(
+                f"the image (half-diagonal {half_image:.1f} mm) does not fit inside the ring "
+                f"(radius {self.ring_radius} mm)"
+            )
 
     # ------------------------------------------------------------ sinogram layout
     @property
@@ -136,9 +145,14 @@ class PETScanner:
         K = self.n_radial_bins
         if _mode(mode) == "arc":
             # pixel k of ParallelBeam2D sits at (k - (K-1)/2) b + offset; the offset puts bin K//2 at 0
-            return ParallelBeam2D(angles=self.view_angles[views], n_detectors=K, detector_spacing=self.bin_size,
-                                  image_shape=self.image_shape, pixel_size=self.pixel_size,
-                                  detector_offset=((K - 1) / 2 - K // 2) * self.bin_size)
+            return ParallelBeam2D(
+                angles=self.view_angles[views],
+                n_detectors=K,
+                detector_spacing=self.bin_size,
+                image_shape=self.image_shape,
+                pixel_size=self.pixel_size,
+                detector_offset=((K - 1) / 2 - K // 2) * self.bin_size,
+            )
         N, r = self.crystals_per_ring, self.radial_index()
         odd = (r - N // 2) % 2  # crystal pairs with an odd index sum lie π/N further round
         theta = self.view_angles[views][:, None] + (math.pi / N) * odd[None, :]
@@ -146,53 +160,84 @@ class PETScanner:
         u = np.stack([np.cos(theta), np.sin(theta)], -1).reshape(-1, 2)
         w = np.stack([-np.sin(theta), np.cos(theta)], -1).reshape(-1, 2)
         centers = u * np.broadcast_to(s, theta.shape).reshape(-1, 1)
-        return ParallelVec2D(ray_directions=w, detector_centers=centers, detector_axes=self.bin_size * u,
-                             n_detectors=1, image_shape=self.image_shape,
-                             pixel_size=(self.pixel_size, self.pixel_size))
+        return ParallelVec2D(
+            ray_directions=w,
+            detector_centers=centers,
+            detector_axes=self.bin_size * u,
+            n_detectors=1,
+            image_shape=self.image_shape,
+            pixel_size=(self.pixel_size, self.pixel_size),
+        )
 
     # ------------------------------------------------------------ presets
-    def downsampled(self, factor: int = 1, axial_factor: int = 1) -> "PETScanner":
+    def downsampled(self, factor: int = 1, axial_factor: int = 1) -> PETScanner:
         """Merge ``factor`` neighbouring crystals (and radial bins) and ``axial_factor`` rings.
 
         The image keeps its field of view: ``image_shape // factor`` pixels of ``factor`` times the size.
         """
-        for name, f, n in (("factor", factor, self.crystals_per_ring), ("axial_factor", axial_factor, self.n_rings)):
+        for name, f in (("factor", factor), ("axial_factor", axial_factor)):
             if not isinstance(f, (int, np.integer)) or f < 1:
                 raise ValueError(f"{name} must be a positive integer, got {f!r}")
         if self.crystals_per_ring % (2 * factor):
-            raise ValueError(f"factor must divide crystals_per_ring / 2 = {self.crystals_per_ring // 2} so that the "
-                             f"ring keeps an even number of crystals, got {factor}")
+            raise ValueError(
+                f"factor must divide crystals_per_ring / 2 = {self.crystals_per_ring // 2} so that the "
+                f"ring keeps an even number of crystals, got {factor}"
+            )
         if self.n_rings % axial_factor:
             raise ValueError(f"axial_factor must divide n_rings = {self.n_rings}, got {axial_factor}")
         return dataclasses.replace(
-            self, crystals_per_ring=self.crystals_per_ring // factor, crystal_pitch=self.crystal_pitch * factor,
-            n_radial_bins=max(1, self.n_radial_bins // factor), bin_size=self.bin_size * factor,
-            n_rings=self.n_rings // axial_factor, ring_spacing=self.ring_spacing * axial_factor,
-            image_shape=tuple(max(1, n // factor) for n in self.image_shape), pixel_size=self.pixel_size * factor)
+            self,
+            crystals_per_ring=self.crystals_per_ring // factor,
+            crystal_pitch=self.crystal_pitch * factor,
+            n_radial_bins=max(1, self.n_radial_bins // factor),
+            bin_size=self.bin_size * factor,
+            n_rings=self.n_rings // axial_factor,
+            ring_spacing=self.ring_spacing * axial_factor,
+            image_shape=tuple(max(1, n // factor) for n in self.image_shape),
+            pixel_size=self.pixel_size * factor,
+        )
 
 
 # Each entry: the scanner's parameters at full resolution (PETScanner's fields) and their published source.
 PRESETS = {
     "biograph-mmr": dict(
-        ring_radius=328.0 + 7.0, crystals_per_ring=504, crystal_pitch=4.0, n_rings=64, ring_spacing=4.0625,
-        n_radial_bins=344, bin_size=2.08626, image_shape=(200, 200), pixel_size=2.08626, name="Siemens Biograph mMR",
+        ring_radius=328.0 + 7.0,
+        crystals_per_ring=504,
+        crystal_pitch=4.0,
+        n_rings=64,
+        ring_spacing=4.0625,
+        n_radial_bins=344,
+        bin_size=2.08626,
+        image_shape=(200, 200),
+        pixel_size=2.08626,
+        name="Siemens Biograph mMR",
         source="Siemens Biograph mMR: 504 crystals per ring (56 blocks of 8 crystals plus one gap crystal), 64 rings, "
-               "effective radius 328 + 7 mm, ring spacing 4.0625 mm, 344 radial bins of 2.08626 mm, LSO crystals "
-               "4 x 4 x 20 mm (pitch 4.0 mm). Image: the central 200 x 200 of the scanner's 344 x 344 grid of "
-               "2.08626 mm pixels (the square inside the 594 mm transaxial field of view). G. Delso et al., "
-               "\"Performance measurements of the Siemens mMR integrated whole-body PET/MR scanner\", J Nucl Med "
-               "52(12):1914-1922, 2011; STIR src/buildblock/Scanner.cxx (Siemens_mMR). downsample must divide 252 "
-               "(e.g. 2, 3, 4, 6, 7, 9, 12)."),
+        "effective radius 328 + 7 mm, ring spacing 4.0625 mm, 344 radial bins of 2.08626 mm, LSO crystals "
+        "4 x 4 x 20 mm (pitch 4.0 mm). Image: the central 200 x 200 of the scanner's 344 x 344 grid of "
+        "2.08626 mm pixels (the square inside the 594 mm transaxial field of view). G. Delso et al., "
+        '"Performance measurements of the Siemens mMR integrated whole-body PET/MR scanner", J Nucl Med '
+        "52(12):1914-1922, 2011; STIR src/buildblock/Scanner.cxx (Siemens_mMR). downsample must divide 252 "
+        "(e.g. 2, 3, 4, 6, 7, 9, 12).",
+    ),
     "discovery-690": dict(
-        ring_radius=405.1 + 9.4, crystals_per_ring=576, crystal_pitch=4.2, n_rings=24, ring_spacing=6.54,
-        n_radial_bins=331, bin_size=2.1306, image_shape=(128, 128), pixel_size=700.0 / 192, name="GE Discovery 690",
+        ring_radius=405.1 + 9.4,
+        crystals_per_ring=576,
+        crystal_pitch=4.2,
+        n_rings=24,
+        ring_spacing=6.54,
+        n_radial_bins=331,
+        bin_size=2.1306,
+        image_shape=(128, 128),
+        pixel_size=700.0 / 192,
+        name="GE Discovery 690",
         source="GE Discovery 690: 576 crystals per ring (64 blocks of 9), 24 rings, effective radius 405.1 + 9.4 mm, "
-               "ring spacing 6.54 mm, 331 arc-corrected radial bins of 2.1306 mm, LYSO crystals 4.2 x 6.3 x 25 mm "
-               "(pitch 4.2 mm transaxially). Image: the central 128 x 128 of the scanner's 192 x 192 grid of "
-               "3.646 mm pixels (70 cm field of view), the square that the radial bins cover. V. Bettinardi et al., "
-               "\"Physical performance of the new hybrid PET/CT Discovery-690\", Med Phys 38(10):5394-5411, 2011; "
-               "STIR src/buildblock/Scanner.cxx (Discovery690). downsample must divide 288 (e.g. 2, 3, 4, 6, 8, 9, "
-               "12, 16). The detector's intrinsic tilt (-5.021 degrees in STIR) is left out: views start at angle 0."),
+        "ring spacing 6.54 mm, 331 arc-corrected radial bins of 2.1306 mm, LYSO crystals 4.2 x 6.3 x 25 mm "
+        "(pitch 4.2 mm transaxially). Image: the central 128 x 128 of the scanner's 192 x 192 grid of "
+        "3.646 mm pixels (70 cm field of view), the square that the radial bins cover. V. Bettinardi et al., "
+        '"Physical performance of the new hybrid PET/CT Discovery-690", Med Phys 38(10):5394-5411, 2011; '
+        "STIR src/buildblock/Scanner.cxx (Discovery690). downsample must divide 288 (e.g. 2, 3, 4, 6, 8, 9, "
+        "12, 16). The detector's intrinsic tilt (-5.021 degrees in STIR) is left out: views start at angle 0.",
+    ),
 }
 
 

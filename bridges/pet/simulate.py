@@ -1,4 +1,5 @@
 """Simulated PET data: trues at a chosen count level, scatter and randoms fractions, Poisson noise."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ class PETData:
     reconstruction of ``prompts`` estimates ``scale · image``. ``background`` = scatter + randoms is
     the ``s`` of the `SystemModel` that reconstructs the data.
     """
+
     prompts: torch.Tensor
     trues: torch.Tensor
     scatter: torch.Tensor
@@ -30,9 +32,17 @@ class PETData:
         return self.scatter + self.randoms
 
 
-def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: float = 0.0,
-             scatter_fraction: float = 0.0, generator: torch.Generator | None = None,
-             scatter_fwhm: float = 200.0, *, seed: int | None = None) -> PETData:
+def simulate(
+    model,
+    image: torch.Tensor,
+    total_counts: float,
+    randoms_fraction: float = 0.0,
+    scatter_fraction: float = 0.0,
+    generator: torch.Generator | None = None,
+    scatter_fwhm: float = 200.0,
+    *,
+    seed: int | None = None,
+) -> PETData:
     """Poisson counts ``y ~ Poisson(t + s_c + r)`` with ``Σ t = total_counts`` per item.
 
     - trues ``t = A(c x)``, ``c`` chosen so that each item holds ``total_counts`` true counts;
@@ -64,8 +74,11 @@ def simulate(model, image: torch.Tensor, total_counts: float, randoms_fraction: 
     dims = tuple(range(-len(model.range_shape), 0))
     with torch.no_grad():
         trues, scale = _scaled_projection(model, image, total_counts, dims)
-        scatter = _fraction(_radial_blur(trues, scatter_fwhm, model.scanner.bin_size), dims,
-                            total_counts * scatter_fraction / (1 - scatter_fraction))
+        scatter = _fraction(
+            _radial_blur(trues, scatter_fwhm, model.scanner.bin_size),
+            dims,
+            total_counts * scatter_fraction / (1 - scatter_fraction),
+        )
         randoms_total = (total_counts + scatter.sum(dims, keepdim=True)) * randoms_fraction / (1 - randoms_fraction)
         randoms = _fraction(model.normalization.expand_as(trues).to(trues.dtype), dims, randoms_total)
         prompts = torch.poisson(trues + scatter + randoms, generator=generator)
@@ -90,8 +103,10 @@ def _generator(generator, seed, device):
         return torch.Generator(device=device).manual_seed(seed)
     if generator is not None and torch.device(generator.device) != device:
         # drawing on the generator's device and copying the counts over would be a host round trip
-        raise ValueError(f"expected a torch.Generator on the data's device {device}, got one on {generator.device}: "
-                         f"make it with torch.Generator(device={str(device)!r}) or pass seed=")
+        raise ValueError(
+            f"expected a torch.Generator on the data's device {device}, got one on {generator.device}: "
+            f"make it with torch.Generator(device={str(device)!r}) or pass seed="
+        )
     return generator
 
 

@@ -1,5 +1,6 @@
 """The PET system model: expected counts from an activity image, with attenuation,
 normalisation, resolution and background, on ASTRA's line integrals."""
+
 from __future__ import annotations
 
 import math
@@ -52,9 +53,19 @@ class SystemModel(LinearOperator):
 
     batched_kernels = True
 
-    def __init__(self, scanner: PETScanner, attenuation=None, normalization=None, background=None,
-                 resolution_fwhm: float | None = None, *, mode: str = "arc", views=None,
-                 n_threads: int | None = None, projector: Projector | None = None):
+    def __init__(
+        self,
+        scanner: PETScanner,
+        attenuation=None,
+        normalization=None,
+        background=None,
+        resolution_fwhm: float | None = None,
+        *,
+        mode: str = "arc",
+        views=None,
+        n_threads: int | None = None,
+        projector: Projector | None = None,
+    ):
         if not isinstance(scanner, PETScanner):
             raise TypeError(f"expected a PETScanner, got {type(scanner).__name__}")
         views = np.atleast_1d(np.arange(scanner.n_views)[slice(None) if views is None else views])
@@ -63,17 +74,29 @@ class SystemModel(LinearOperator):
         if projector is None:
             projector = Projector(geometry, n_threads)
         elif not (isinstance(projector, Projector) and projector.geometry.isclose(geometry)):
-            raise ValueError(f"expected a projector of this scanner's {mode!r} geometry (views {views.size}) to share, "
-                             f"got {type(projector).__name__}")
+            raise ValueError(
+                f"expected a projector of this scanner's {mode!r} geometry (views {views.size}) to share, "
+                f"got {type(projector).__name__}"
+            )
 
-        given = [_tensor(name, value) for name, value in
-                 (("attenuation", attenuation), ("normalization", normalization), ("background", background))]
+        given = [
+            _tensor(name, value)
+            for name, value in (
+                ("attenuation", attenuation),
+                ("normalization", normalization),
+                ("background", background),
+            )
+        ]
         # The buffers live where the given tensors do (a GPU's, if any is there), so that a model built from
         # CUDA factors, as `subset` builds OSEM's from a model on the GPU, computes there without copies.
         device = gpu_or_cpu(*given)
         att, norm, bg = (None if t is None else t.to(device) for t in given)
         is_mu = att is not None and tuple(att.shape[-2:]) == image
-        inputs = {"attenuation": (att, image if is_mu else sino), "normalization": (norm, sino), "background": (bg, sino)}
+        inputs = {
+            "attenuation": (att, image if is_mu else sino),
+            "normalization": (norm, sino),
+            "background": (bg, sino),
+        }
         n_slices = _slices(inputs, image, sino)
         slices = () if n_slices is None else (n_slices,)
         super().__init__((*slices, *image), (*slices, *sino), torch.float32)
@@ -83,29 +106,35 @@ class SystemModel(LinearOperator):
 
         if is_mu:
             if image == sino:
-                raise ValueError(f"attenuation of shape {tuple(att.shape)} could be a μ-map or factors (image and "
-                                 "sinogram shapes coincide); pass factors exp(-P μ) computed with model.projector")
+                raise ValueError(
+                    f"attenuation of shape {tuple(att.shape)} could be a μ-map or factors (image and "
+                    "sinogram shapes coincide); pass factors exp(-P μ) computed with model.projector"
+                )
             _nonnegative("attenuation (μ-map, 1/mm)", att)
             with torch.no_grad():
                 att = torch.exp(-self._project(att.reshape(-1, *image))).reshape(*att.shape[:-2], *sino)
         elif att is not None:
             _nonnegative("attenuation factors", att)
             if float(att.max()) > 1 + 1e-6:
-                raise ValueError(f"attenuation factors must lie in [0, 1] (a = exp(-P μ)), got a maximum of "
-                                 f"{float(att.max()):.3g}: pass the factors, not their inverse (correction factors)")
+                raise ValueError(
+                    f"attenuation factors must lie in [0, 1] (a = exp(-P μ)), got a maximum of "
+                    f"{float(att.max()):.3g}: pass the factors, not their inverse (correction factors)"
+                )
         for name, value in (("normalization", norm), ("background", bg)):
             if value is not None:
                 _nonnegative(name, value)
         ones = torch.ones(sino, device=device)
         self.register_buffer("attenuation_factors", ones if att is None else att.expand(*slices, *sino).clone())
         self.register_buffer("normalization", ones if norm is None else norm.expand(*slices, *sino).clone())
-        self.register_buffer("background", torch.zeros(sino, device=device) if bg is None
-                             else bg.expand(*slices, *sino).clone())
+        self.register_buffer(
+            "background", torch.zeros(sino, device=device) if bg is None else bg.expand(*slices, *sino).clone()
+        )
         self.register_buffer("factors", self.attenuation_factors * self.normalization)
 
         self.resolution_fwhm = resolution_fwhm
-        self.register_buffer("blur_kernel", gaussian_kernel(resolution_fwhm, scanner.pixel_size, "resolution_fwhm",
-                                                            device=device))
+        self.register_buffer(
+            "blur_kernel", gaussian_kernel(resolution_fwhm, scanner.pixel_size, "resolution_fwhm", device=device)
+        )
 
     # ------------------------------------------------------------ kernels
     def _project(self, images, adjoint=False):
@@ -132,7 +161,7 @@ class SystemModel(LinearOperator):
         return F.conv2d(out, k.view(1, 1, 1, -1), padding=(0, r)).squeeze(1)
 
     # ------------------------------------------------------------ PET interface
-    def _subset(self, views) -> "SystemModel":
+    def _subset(self, views) -> SystemModel:
         """The same model on a subset of this model's views (an OSEM subset), factors and background sliced.
 
         The subset carries the combined factors ``n · a`` as its normalisation: given as attenuation, a
@@ -140,11 +169,18 @@ class SystemModel(LinearOperator):
         """
         index = np.atleast_1d(np.arange(self.views.size)[views])
         cut = lambda t: t[..., index, :]  # noqa: E731 - the sinogram's view axis is second to last
-        return SystemModel(self.scanner, None, cut(self.factors),
-                           cut(self.background), self.resolution_fwhm, mode=self.mode, views=self.views[index],
-                           n_threads=self.projector.n_threads)
+        return SystemModel(
+            self.scanner,
+            None,
+            cut(self.factors),
+            cut(self.background),
+            self.resolution_fwhm,
+            mode=self.mode,
+            views=self.views[index],
+            n_threads=self.projector.n_threads,
+        )
 
-    def with_attenuation(self, attenuation) -> "SystemModel":
+    def with_attenuation(self, attenuation) -> SystemModel:
         """This model (scanner, views, normalisation, background, resolution, mode) with another attenuation: a
         μ-map (y, x) in 1/mm, or one per item (B, y, x), which makes a per-item model of B items.
 
@@ -153,8 +189,16 @@ class SystemModel(LinearOperator):
             batch_model = model.with_attenuation(mu_maps)   # mu_maps (8, 33, 33): domain (8, 33, 33)
         """
         # the same projector: a per-item model per batch would otherwise set ASTRA up anew (0.1 s at 50²)
-        return SystemModel(self.scanner, attenuation, self.normalization, self.background, self.resolution_fwhm,
-                           mode=self.mode, views=self.views, projector=self.projector)
+        return SystemModel(
+            self.scanner,
+            attenuation,
+            self.normalization,
+            self.background,
+            self.resolution_fwhm,
+            mode=self.mode,
+            views=self.views,
+            projector=self.projector,
+        )
 
     def extra_repr(self) -> str:
         return f"{self.scanner.name}, mode={self.mode!r}, {super().extra_repr()}"
@@ -183,12 +227,13 @@ def _slices(inputs, image, sino):
     for name, (value, shape) in inputs.items():
         if value is None or value.dim() == 0 and name != "attenuation":  # a number for n or s is uniform
             continue
-        if value.dim() not in (len(shape), len(shape) + 1) or tuple(value.shape[-len(shape):]) != shape:
+        if value.dim() not in (len(shape), len(shape) + 1) or tuple(value.shape[-len(shape) :]) != shape:
             what = f"{name} of shape {shape}"
             if name == "attenuation":  # `shape` is the image's for a μ-map, else the sinogram's: name both
                 what = f"attenuation as a μ-map of shape {image} or factors of shape {sino}"
-            raise ValueError(f"expected {what} (optionally with a leading slice or item axis), "
-                             f"got {tuple(value.shape)}")
+            raise ValueError(
+                f"expected {what} (optionally with a leading slice or item axis), got {tuple(value.shape)}"
+            )
         if value.dim() == len(shape) + 1:
             counts[name] = value.shape[0]
     if len(set(counts.values())) > 1:
@@ -201,8 +246,9 @@ def _nonnegative(name, value):
         raise ValueError(f"{name} must be non-negative, got a minimum of {float(value.min()):.3g}")
 
 
-def gaussian_kernel(fwhm: float | None, spacing: float, name: str = "fwhm", dtype=torch.float32,
-                    device="cpu") -> torch.Tensor:
+def gaussian_kernel(
+    fwhm: float | None, spacing: float, name: str = "fwhm", dtype=torch.float32, device="cpu"
+) -> torch.Tensor:
     """Normalised 1D Gaussian taps over ±3σ for a FWHM in mm on a grid of ``spacing`` mm (one tap 1 for no blur),
     built on ``device``."""
     if fwhm is None or fwhm == 0:

@@ -17,6 +17,7 @@ system resolution adds the intrinsic resolution R_int in quadrature (same chapte
 PyTomography's ``get_psfmeta_from_scanner_params`` uses the same model with c = 0.
 Lengths in mm, μ in 1/mm.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,16 @@ FWHM_PER_SIGMA = 2 * math.sqrt(2 * math.log(2))
 # NIST XCOM (Berger et al., NIST Standard Reference Database 8), lead: photon energy (keV) -> total mass
 # attenuation with coherent scattering (cm²/g); density 11.35 g/cm³. Read from the copy PyTomography 3.4 ships
 # (pytomography/data/NIST_attenuation_data/lead.csv), the rows from 100 to 800 keV (above lead's K edge, 88 keV).
-_LEAD_XCOM = ((100.0, 5.549), (150.0, 2.014), (200.0, 0.9985), (300.0, 0.4031), (400.0, 0.2323),
-              (500.0, 0.1614), (600.0, 0.1248), (800.0, 0.0887))
+_LEAD_XCOM = (
+    (100.0, 5.549),
+    (150.0, 2.014),
+    (200.0, 0.9985),
+    (300.0, 0.4031),
+    (400.0, 0.2323),
+    (500.0, 0.1614),
+    (600.0, 0.1248),
+    (800.0, 0.0887),
+)
 _LEAD_DENSITY = 11.35  # g/cm³
 
 
@@ -60,6 +69,7 @@ class Collimator:
                           intrinsic_fwhm=3.8)
         lehr.fwhm(100.0)   # 7.9 mm at 10 cm
     """
+
     hole_diameter: float
     hole_length: float
     septal_thickness: float
@@ -78,8 +88,10 @@ class Collimator:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"expected a non-negative {field}, got {value!r}")
         if self.effective_length <= 0:
-            raise ValueError(f"effective hole length L − 2/μ = {self.effective_length:.3g} mm is not positive: "
-                             f"expected hole_length > 2/septa_mu")
+            raise ValueError(
+                f"effective hole length L − 2/μ = {self.effective_length:.3g} mm is not positive: "
+                f"expected hole_length > 2/septa_mu"
+            )
 
     @property
     def effective_length(self) -> float:
@@ -93,7 +105,7 @@ class Collimator:
 
     def fwhm(self, distance):
         """System FWHM sqrt(R_int² + R_col(d)²) in mm at distance d (mm) from the collimator face."""
-        return np.sqrt(self.intrinsic_fwhm ** 2 + self.collimator_fwhm(distance) ** 2)
+        return np.sqrt(self.intrinsic_fwhm**2 + self.collimator_fwhm(distance) ** 2)
 
     def sigma(self, distance):
         """The Gaussian's standard deviation, FWHM / (2 sqrt(2 ln 2)), in mm."""
@@ -103,4 +115,4 @@ class Collimator:
         """g ≈ K² (D / L_eff)² D² / (D + t)², K = 0.26 for hexagonal holes (0.28 square), the same chapter (recalled)."""
         k = 0.26 if hex_holes else 0.28
         d, t = self.hole_diameter, self.septal_thickness
-        return k ** 2 * (d / self.effective_length) ** 2 * d ** 2 / (d + t) ** 2
+        return k**2 * (d / self.effective_length) ** 2 * d**2 / (d + t) ** 2

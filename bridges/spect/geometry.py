@@ -1,5 +1,6 @@
 """Parallel-hole SPECT acquisition geometry: the image grid and the camera's orbit (one or two heads,
 step-and-shoot stops, a circular or per-view radius)."""
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ class SPECTGeometry:
         g = SPECTGeometry.circular((2, 128, 128), pixel_size=4.42, n_views=120, radius=250.0, heads=2)
         g.range_shape   # (2, 120, 128)
     """
+
     image_shape: tuple
     pixel_size: float
     angles: tuple
@@ -66,15 +68,33 @@ class SPECTGeometry:
         n_bins = shape[-1] if self.n_bins is None else int(self.n_bins)
         if n_bins <= 0:
             raise ValueError(f"expected a positive n_bins, got {self.n_bins!r}")
-        for name, value in (("image_shape", shape), ("angles", angles), ("radii", tuple(radii.tolist())),
-                            ("heads", tuple(heads.tolist())), ("slice_thickness", thickness), ("n_bins", n_bins),
-                            ("pixel_size", float(self.pixel_size))):
+        for name, value in (
+            ("image_shape", shape),
+            ("angles", angles),
+            ("radii", tuple(radii.tolist())),
+            ("heads", tuple(heads.tolist())),
+            ("slice_thickness", thickness),
+            ("n_bins", n_bins),
+            ("pixel_size", float(self.pixel_size)),
+        ):
             object.__setattr__(self, name, value)
 
     @classmethod
-    def circular(cls, image_shape, pixel_size: float, n_views: int, radius, *, heads: int = 1,
-                 arc: float = 2 * math.pi, start: float = 0.0, head_spacing: float | None = None,
-                 direction: int = 1, slice_thickness: float | None = None, n_bins: int | None = None):
+    def circular(
+        cls,
+        image_shape,
+        pixel_size: float,
+        n_views: int,
+        radius,
+        *,
+        heads: int = 1,
+        arc: float = 2 * math.pi,
+        start: float = 0.0,
+        head_spacing: float | None = None,
+        direction: int = 1,
+        slice_thickness: float | None = None,
+        n_bins: int | None = None,
+    ):
         """A step-and-shoot orbit: ``n_views`` stops in all over ``arc`` (radians), split evenly among ``heads``
         heads ``head_spacing`` apart (default ``arc / heads``: 180° for two heads over 360°, "H-mode"; 90° for two
         over 180°, the cardiac "L-mode"). Head h's i-th stop is at ``start + direction (h·head_spacing + i·arc/n_views)``.
@@ -88,8 +108,15 @@ class SPECTGeometry:
         per_head = n_views // heads
         stops = np.arange(per_head) * (arc / n_views)
         angles = np.concatenate([start + direction * (h * spacing + stops) for h in range(heads)])
-        return cls(image_shape, pixel_size, tuple(angles), radius, tuple(np.repeat(np.arange(heads), per_head)),
-                   slice_thickness, n_bins)
+        return cls(
+            image_shape,
+            pixel_size,
+            tuple(angles),
+            radius,
+            tuple(np.repeat(np.arange(heads), per_head)),
+            slice_thickness,
+            n_bins,
+        )
 
     @property
     def is_3d(self) -> bool:
@@ -104,12 +131,19 @@ class SPECTGeometry:
         """``(views, bins)``, or ``(z, views, bins)`` for a volume."""
         return (*self.image_shape[:-2], self.n_views, self.n_bins)
 
-    def subset(self, views) -> "SPECTGeometry":
+    def subset(self, views) -> SPECTGeometry:
         """The same camera on some of its views (a slice or an index array)."""
         index = np.atleast_1d(np.arange(self.n_views)[views])
         pick = lambda t: tuple(np.asarray(t)[index].tolist())  # noqa: E731
-        return SPECTGeometry(self.image_shape, self.pixel_size, pick(self.angles), pick(self.radii),
-                             pick(self.heads), self.slice_thickness, self.n_bins)
+        return SPECTGeometry(
+            self.image_shape,
+            self.pixel_size,
+            pick(self.angles),
+            pick(self.radii),
+            pick(self.heads),
+            self.slice_thickness,
+            self.n_bins,
+        )
 
     def bin_positions(self) -> np.ndarray:
         """Detector bin centres t_k in mm."""

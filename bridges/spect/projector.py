@@ -1,4 +1,5 @@
 """The parallel-hole SPECT projector: attenuated, depth-dependently blurred rotate-and-sum, in plain torch."""
+
 from __future__ import annotations
 
 import functools
@@ -63,8 +64,17 @@ class Projector(LinearOperator):
 
     batched_kernels = True
 
-    def __init__(self, geometry: SPECTGeometry, collimator: Collimator | None = None, attenuation=None,
-                 background=None, *, dtype: torch.dtype = torch.float32, kernel_sigmas: float = 3.0, _factors=None):
+    def __init__(
+        self,
+        geometry: SPECTGeometry,
+        collimator: Collimator | None = None,
+        attenuation=None,
+        background=None,
+        *,
+        dtype: torch.dtype = torch.float32,
+        kernel_sigmas: float = 3.0,
+        _factors=None,
+    ):
         if not isinstance(geometry, SPECTGeometry):
             raise TypeError(f"expected a SPECTGeometry, got {type(geometry).__name__}")
         if collimator is not None and not isinstance(collimator, Collimator):
@@ -76,8 +86,12 @@ class Projector(LinearOperator):
         g = geometry
         # μ-maps (B, y, x) on a 2D geometry: a per-item projector of B items (item_axes = 1), each item its own
         # attenuation, run as the B slices of a slab without blur across slices
-        items = attenuation is not None and not g.is_3d and tuple(np.shape(attenuation)[-2:]) == g.image_shape \
+        items = (
+            attenuation is not None
+            and not g.is_3d
+            and tuple(np.shape(attenuation)[-2:]) == g.image_shape
             and len(np.shape(attenuation)) == 3
+        )
         n_items = int(np.shape(attenuation)[0]) if items else None
         lead = () if n_items is None else (n_items,)
         super().__init__((*lead, *g.image_shape), (*lead, *g.range_shape), dtype)
@@ -103,8 +117,12 @@ class Projector(LinearOperator):
         z_radius = 0
         if g.is_3d and collimator is not None and self._z > 1:
             z_radius = min(self._z - 1, max(1, int(math.ceil(self.kernel_sigmas * sigma.max() / hz))))
-            taps = np.stack([_gaussian_taps(sigma[v] / hz, z_radius, full=int(math.ceil(
-                self.kernel_sigmas * sigma.max() / hz))) for v in range(g.n_views)])
+            taps = np.stack(
+                [
+                    _gaussian_taps(sigma[v] / hz, z_radius, full=int(math.ceil(self.kernel_sigmas * sigma.max() / hz)))
+                    for v in range(g.n_views)
+                ]
+            )
             self.register_buffer("z_weights", torch.from_numpy(taps.reshape(-1, 1, 2 * z_radius + 1, 1)).to(dtype))
         else:
             self.register_buffer("z_weights", None)
@@ -112,8 +130,11 @@ class Projector(LinearOperator):
 
         mu = _checked_image("attenuation (μ-map, 1/mm)", attenuation, self.domain_shape)
         self.register_buffer("attenuation", None if mu is None else mu.to(dtype))
-        if mu is not None and _factors is not None and tuple(_factors.shape) == (g.n_views, *self._frame[:1], self._z,
-                                                                                 self._frame[1]):
+        if (
+            mu is not None
+            and _factors is not None
+            and tuple(_factors.shape) == (g.n_views, *self._frame[:1], self._z, self._frame[1])
+        ):
             factors = _factors.to(dtype)  # a parent's, for a subset of its views (`_subset`)
         else:
             factors = None if mu is None else _attenuation_factors(g, mu, depth_planes, radius, dtype)
@@ -125,7 +146,9 @@ class Projector(LinearOperator):
             try:
                 bg = bg.expand(self.range_shape).clone()
             except RuntimeError:
-                raise ValueError(f"expected a background broadcastable to {self.range_shape}, got {tuple(bg.shape)}")
+                raise ValueError(
+                    f"expected a background broadcastable to {self.range_shape}, got {tuple(bg.shape)}"
+                ) from None
             self.background = bg
 
     # ------------------------------------------------------------ kernels
@@ -146,7 +169,7 @@ class Projector(LinearOperator):
         p = torch.bmm(w.transpose(1, 2), u.reshape(views, depth, -1)).reshape(views, taps, frame_bins, b * z)
         y = p[:, 0, :bins]
         for t in range(1, taps):
-            y = y + p[:, t, t:t + bins]
+            y = y + p[:, t, t : t + bins]
         return y.reshape(views, bins, b, z).permute(2, 3, 0, 1).contiguous().reshape(b, *self.range_shape)
 
     def _adjoint(self, y):
@@ -155,7 +178,7 @@ class Projector(LinearOperator):
         y = y.reshape(b, z, views, bins).permute(2, 3, 0, 1).reshape(views, bins, b * z)
         q = y.new_zeros(views, taps, frame_bins, b * z)
         for t in range(taps):
-            q[:, t, t:t + bins] = y
+            q[:, t, t : t + bins] = y
         w = self.bin_weights.reshape(views, depth, taps)
         u = torch.bmm(w, q.reshape(views, taps, -1)).reshape(views, depth, frame_bins, b, z)
         if self.z_weights is not None:
@@ -182,18 +205,28 @@ class Projector(LinearOperator):
         return self._planes
 
     # ------------------------------------------------------------ SPECT interface
-    def _subset(self, views) -> "Projector":
+    def _subset(self, views) -> Projector:
         """The projector on some views (an OSEM subset), background cut on the view axis (−2)."""
         index = np.atleast_1d(np.arange(self.geometry.n_views)[views])
         bg = None if self.background is None else self.background[..., index, :]
         # the subset's attenuation factors are this projector's rows of them where the frame is the same (a
         # circular orbit's): not made anew for every OSEM subset
-        factors = None if self.attenuation_factors is None else \
-            self.attenuation_factors[torch.as_tensor(index, device=self.attenuation_factors.device)]
-        return Projector(self.geometry.subset(index), self.collimator, self.attenuation, bg, dtype=self.domain_dtype,
-                         kernel_sigmas=self.kernel_sigmas, _factors=factors)
+        factors = (
+            None
+            if self.attenuation_factors is None
+            else self.attenuation_factors[torch.as_tensor(index, device=self.attenuation_factors.device)]
+        )
+        return Projector(
+            self.geometry.subset(index),
+            self.collimator,
+            self.attenuation,
+            bg,
+            dtype=self.domain_dtype,
+            kernel_sigmas=self.kernel_sigmas,
+            _factors=factors,
+        )
 
-    def with_attenuation(self, attenuation, background=None) -> "Projector":
+    def with_attenuation(self, attenuation, background=None) -> Projector:
         """This projector (geometry, collimator, and ``background`` unless another is given) with another μ-map
         (the splat matrices are shared): one of the image's shape, or for a 2D geometry one per item ``(B, y, x)``,
         which makes a per-item projector of B items (``item_axes = 1``, domain ``(B, y, x)``, range
@@ -204,12 +237,16 @@ class Projector(LinearOperator):
             batch_op = A.with_attenuation(mu_maps, background=scatter)   # mu_maps (8, 64, 64), scatter (8, 60, 64)
         """
         bg = self.background if background is None else background
-        return Projector(self.geometry, self.collimator, attenuation, bg, dtype=self.domain_dtype,
-                         kernel_sigmas=self.kernel_sigmas)
+        return Projector(
+            self.geometry, self.collimator, attenuation, bg, dtype=self.domain_dtype, kernel_sigmas=self.kernel_sigmas
+        )
 
     def extra_repr(self) -> str:
-        name = self.collimator.name if self.collimator is not None and self.collimator.name else \
-            ("no blur" if self.collimator is None else "collimator")
+        name = (
+            self.collimator.name
+            if self.collimator is not None and self.collimator.name
+            else ("no blur" if self.collimator is None else "collimator")
+        )
         return f"{name}, {'μ-map' if self.attenuation is not None else 'no attenuation'}, {super().extra_repr()}"
 
 
@@ -269,12 +306,16 @@ def _splat_matrices(g: SPECTGeometry, depth_planes: int, radius: int):
 
 
 def _csr(matrix, dtype):
-    index = torch.int32 if max(matrix.shape) < 2 ** 31 and matrix.nnz < 2 ** 31 else torch.int64
+    index = torch.int32 if max(matrix.shape) < 2**31 and matrix.nnz < 2**31 else torch.int64
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the matrix-times-dense product used is stable
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr).to(index),
-                                       torch.from_numpy(matrix.indices).to(index),
-                                       torch.from_numpy(matrix.data).to(dtype), matrix.shape, check_invariants=False)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr).to(index),
+            torch.from_numpy(matrix.indices).to(index),
+            torch.from_numpy(matrix.data).to(dtype),
+            matrix.shape,
+            check_invariants=False,
+        )
 
 
 def _gaussian_taps(sigma_cells, radius, full=None):
@@ -284,10 +325,11 @@ def _gaussian_taps(sigma_cells, radius, full=None):
     sigma = np.maximum(np.asarray(sigma_cells, dtype=float), 1e-12)[..., None]
     edges = np.arange(-full, full + 2) - 0.5
     from scipy.special import erf
+
     cdf = 0.5 * (1 + erf(edges / (sigma * math.sqrt(2))))
     taps = np.diff(cdf, axis=-1)
     taps = taps / taps.sum(-1, keepdims=True)
-    return taps[..., full - radius: full + radius + 1]
+    return taps[..., full - radius : full + radius + 1]
 
 
 def _attenuation_factors(g, mu, depth_planes, radius, dtype=torch.float64):

@@ -1,5 +1,6 @@
 """Simulated SPECT data: primary counts at a chosen count level, scatter, Poisson noise, and the two narrow
 energy windows of the triple-energy-window (TEW) scatter estimate."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from .collimator import FWHM_PER_SIGMA
 __all__ = ["SPECTData", "simulate", "tew_scatter"]
 
 
-def tew_scatter(lower: torch.Tensor, upper: torch.Tensor, lower_width: float, upper_width: float,
-                peak_width: float) -> torch.Tensor:
+def tew_scatter(
+    lower: torch.Tensor, upper: torch.Tensor, lower_width: float, upper_width: float, peak_width: float
+) -> torch.Tensor:
     """The triple-energy-window scatter estimate in the photopeak window (Ogawa et al., IEEE TMI 10, 1991)::
 
         S = (C_low / W_low + C_up / W_up) · W_peak / 2
@@ -38,6 +40,7 @@ class SPECTData:
     """One simulated acquisition: Poisson ``counts`` in the photopeak window, the expected ``primary`` and
     ``scatter``, the narrow windows' Poisson counts ``lower``/``upper`` (for `tew_scatter`; None without windows),
     and ``scale`` per item (the reconstruction of ``counts`` estimates ``scale · image``)."""
+
     counts: torch.Tensor
     primary: torch.Tensor
     scatter: torch.Tensor
@@ -50,9 +53,17 @@ class SPECTData:
         return self.scatter
 
 
-def simulate(model, image: torch.Tensor, total_counts: float, scatter_fraction: float = 0.0,
-             generator: torch.Generator | None = None, scatter_fwhm: float = 100.0,
-             windows: tuple | None = None, *, seed: int | None = None) -> SPECTData:
+def simulate(
+    model,
+    image: torch.Tensor,
+    total_counts: float,
+    scatter_fraction: float = 0.0,
+    generator: torch.Generator | None = None,
+    scatter_fwhm: float = 100.0,
+    windows: tuple | None = None,
+    *,
+    seed: int | None = None,
+) -> SPECTData:
     """Poisson counts ``y ~ Poisson(p + s)`` with ``Σ p = total_counts`` per item.
 
     - primary ``p = A(c x)``, c chosen per item so that it holds ``total_counts`` counts;
@@ -83,8 +94,12 @@ def simulate(model, image: torch.Tensor, total_counts: float, scatter_fraction: 
         scatter = torch.zeros_like(primary)
         if scatter_fraction > 0:
             blurred = _blur_bins(primary, scatter_fwhm / model.geometry.pixel_size)
-            scatter = blurred * (total_counts * scatter_fraction / (1 - scatter_fraction)
-                                 / blurred.sum(dims, keepdim=True).clamp_min(1e-30))
+            scatter = blurred * (
+                total_counts
+                * scatter_fraction
+                / (1 - scatter_fraction)
+                / blurred.sum(dims, keepdim=True).clamp_min(1e-30)
+            )
         counts = torch.poisson(primary + scatter, generator=generator)
         lower = upper = None
         if windows is not None:

@@ -8,6 +8,7 @@ Cartesian, 1 % noise; activity in a water body on a Biograph mMR with 35 % scatt
 configured baseline is tuned on the validation items, then timed on the test items
 (`experiments.evaluation.run_baselines`). Prints a markdown table; `problem` builds the same tasks for the tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,13 @@ def problem(modality: str, size: int = 128, n_items: int = 1, seed: int = 0, pet
     """
     if modality not in CONFIGS:
         raise ValueError(f"modality must be 'ct', 'mri' or 'pet', got {modality!r}")
-    overrides = [f"seed={seed}", f"data.n_test={n_items}", "data.n_train=1", f"data.n_val={n_items}",
-                 f"task.downsample={pet_downsample}" if modality == "pet" else f"task.image_size={size}"]
+    overrides = [
+        f"seed={seed}",
+        f"data.n_test={n_items}",
+        "data.n_train=1",
+        f"data.n_val={n_items}",
+        f"task.downsample={pet_downsample}" if modality == "pet" else f"task.image_size={size}",
+    ]
     if modality == "ct":
         overrides.append(f"task.detector_binning={max(1, 8 * 64 // size)}")
     cfg = load_config(CONFIGS[modality], overrides)
@@ -40,8 +46,11 @@ def problem(modality: str, size: int = 128, n_items: int = 1, seed: int = 0, pet
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.bench.baselines", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.bench.baselines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--pet-downsample", type=int, default=2)
     parser.add_argument("--items", type=int, default=4)
@@ -53,8 +62,15 @@ def main(argv=None):
         test = stack(task.test)
         shape = "x".join(map(str, task.op.domain_shape[-2:]))
         for name, (image, seconds) in run_baselines(task, cfg, test).items():
-            rows.append({"modality": modality, "image": shape, "baseline": name, "s per image": seconds,
-                         "PSNR (dB)": psnr(image, test["x"])})
+            rows.append(
+                {
+                    "modality": modality,
+                    "image": shape,
+                    "baseline": name,
+                    "s per image": seconds,
+                    "PSNR (dB)": psnr(image, test["x"]),
+                }
+            )
     print(markdown_table(rows))
 
 

@@ -6,6 +6,7 @@ projector held as ASTRA's sparse matrix (``matrix=True``, `MATRIX_BENCH_BYTES` a
 Every row is measured in one run with the calls interleaved, so the ratios share
 the machine's state. Prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,17 @@ MATRIX_BENCH_BYTES = 2**30  # larger matrices take long to build and are not wha
 def geometries(n, views=180):
     n_det = int(np.ceil(n * 1.5))
     yield "parallel", ct.ParallelBeam2D(angles=views, n_detectors=n_det, detector_spacing=1.0, image_shape=(n, n))
-    yield "fan", ct.FanBeam2D(angles=views, n_detectors=n_det * 2, detector_spacing=1.0, source_distance=2 * n,
-                              detector_distance=2 * n, image_shape=(n, n))
+    yield (
+        "fan",
+        ct.FanBeam2D(
+            angles=views,
+            n_detectors=n_det * 2,
+            detector_spacing=1.0,
+            source_distance=2 * n,
+            detector_distance=2 * n,
+            image_shape=(n, n),
+        ),
+    )
 
 
 def odl_ray_transform(g, n):
@@ -43,8 +53,6 @@ def odl_ray_transform(g, n):
     else:
         geometry = tomo.Parallel2dGeometry(apart, dpart)
     return tomo.RayTransform(space, geometry, impl="astra_cpu")
-
-
 
 
 def bench(n, repeats):
@@ -68,16 +76,23 @@ def bench(n, repeats):
             out = torch.empty(n, n)
             astra_direct.direct_BP2D(pid, out, y)
 
-        calls = {"fwd": lambda: A(x), "raw_fwd": raw_fp, "odl_fwd": lambda: odl_fwd(xt),
-                 "adj": lambda: A.T(y), "raw_adj": raw_bp, "odl_adj": lambda: odl_adj(yb)}
+        calls = {
+            "fwd": lambda: A(x),
+            "raw_fwd": raw_fp,
+            "odl_fwd": lambda: odl_fwd(xt),
+            "adj": lambda: A.T(y),
+            "raw_adj": raw_bp,
+            "odl_adj": lambda: odl_adj(yb),
+        }
         if matrix_bytes_bound(g) <= MATRIX_BENCH_BYTES:
             M = ct.Projector(g, matrix=True)
             calls.update(matrix_fwd=lambda: M(x), matrix_adj=lambda: M.T(y))
         t = interleaved_medians(calls, repeats)
         batch = torch.rand(8, n, n)
         serial, threaded = ct.Projector(g, n_threads=1, matrix=False), ct.Projector(g, n_threads=2, matrix=False)
-        tb = interleaved_medians({"serial": lambda: serial(batch), "threaded": lambda: threaded(batch)},
-                                 max(3, repeats // 3))
+        tb = interleaved_medians(
+            {"serial": lambda: serial(batch), "threaded": lambda: threaded(batch)}, max(3, repeats // 3)
+        )
         rows.append((kind, n, t, tb))
     return rows
 
@@ -88,17 +103,21 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 180 views; medians in ms\n")
-    print("| geometry | N | fwd ours | fwd ASTRA | ratio | fwd ODL | adj ours | adj ASTRA | ratio | adj ODL "
-          "| batch 8 serial | batch 8 threaded | speed-up | fwd matrix | adj matrix |")
+    print(
+        "| geometry | N | fwd ours | fwd ASTRA | ratio | fwd ODL | adj ours | adj ASTRA | ratio | adj ODL "
+        "| batch 8 serial | batch 8 threaded | speed-up | fwd matrix | adj matrix |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for n in args.sizes:
-        for kind, n, t, tb in bench(n, args.repeats):
+    for size in args.sizes:
+        for kind, n, t, tb in bench(size, args.repeats):
             ms = {k: 1e3 * v for k, v in {**t, **tb}.items()}
-            print(f"| {kind} | {n} | {ms['fwd']:.2f} | {ms['raw_fwd']:.2f} | {t['fwd'] / t['raw_fwd']:.3f} "
-                  f"| {ms['odl_fwd']:.2f} | {ms['adj']:.2f} | {ms['raw_adj']:.2f} | {t['adj'] / t['raw_adj']:.3f} "
-                  f"| {ms['odl_adj']:.2f} | {ms['serial']:.1f} | {ms['threaded']:.1f} "
-                  f"| {tb['serial'] / tb['threaded']:.2f}x | {_ms(ms, 'matrix_fwd')} | {_ms(ms, 'matrix_adj')} |",
-                  flush=True)
+            print(
+                f"| {kind} | {n} | {ms['fwd']:.2f} | {ms['raw_fwd']:.2f} | {t['fwd'] / t['raw_fwd']:.3f} "
+                f"| {ms['odl_fwd']:.2f} | {ms['adj']:.2f} | {ms['raw_adj']:.2f} | {t['adj'] / t['raw_adj']:.3f} "
+                f"| {ms['odl_adj']:.2f} | {ms['serial']:.1f} | {ms['threaded']:.1f} "
+                f"| {tb['serial'] / tb['threaded']:.2f}x | {_ms(ms, 'matrix_fwd')} | {_ms(ms, 'matrix_adj')} |",
+                flush=True,
+            )
 
 
 def _ms(ms, key):

@@ -10,6 +10,7 @@ reconstruction did not simulate; "discrete": the reconstruction's operator on th
 - the same gap in units of the noise: ``‖clean − A x‖ / ‖y − clean‖``.
 Prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,16 @@ CONFIGS = {"ct": "ct-lpd", "mri": "mri-cascade", "pet": "pet-lpd", "spect": "spe
 
 def measure(modality: str, data_model: str, n_items: int) -> dict:
     """One row of the table: the test split's first ``n_items`` items, generated afresh."""
-    cfg = load_config(CONFIGS[modality], [f"data.model=\"{data_model}\"", f"data.n_test={n_items}", "data.n_train=1",
-                                          "data.n_val=1", "data.real_anatomy=false"])
+    cfg = load_config(
+        CONFIGS[modality],
+        [
+            f'data.model="{data_model}"',
+            f"data.n_test={n_items}",
+            "data.n_train=1",
+            "data.n_val=1",
+            "data.real_anatomy=false",
+        ],
+    )
     data = build_task(cfg).test
     seconds, gaps, noise_units = [], [], []
     for i in range(n_items):
@@ -42,14 +51,21 @@ def measure(modality: str, data_model: str, n_items: int) -> dict:
             gap = (clean - op(item["x"])).norm()
         gaps.append(float(gap / clean.norm()))
         noise_units.append(float(gap / (item["y"] - clean).norm()))
-    return {"task": CONFIGS[modality], "data model": data_model, "ms / item": 1e3 * statistics.median(seconds),
-            "gap to A x (relative)": f"{100 * statistics.mean(gaps):.2f} %",
-            "gap / noise": statistics.mean(noise_units)}
+    return {
+        "task": CONFIGS[modality],
+        "data model": data_model,
+        "ms / item": 1e3 * statistics.median(seconds),
+        "gap to A x (relative)": f"{100 * statistics.mean(gaps):.2f} %",
+        "gap / noise": statistics.mean(noise_units),
+    }
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.bench.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.bench.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--items", type=int, default=16)
     args = parser.parse_args(argv)
     threads = torch.get_num_threads()

@@ -25,6 +25,7 @@ Sizes: --smoke is tiny (a test runs it); --quick (under 4 minutes on one H200 wi
 keeps the batch and image sizes but halves the views of the 2D cases (and the arc's channels),
 which set the cost of their CPU path, and takes 90 cone-beam views; the default is the full size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,14 +50,14 @@ from learned import LearnedPrimalDual
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    batch: int             # 2D slices per CT batch
-    image: int             # 2D image side (pixels)
+    batch: int  # 2D slices per CT batch
+    image: int  # 2D image side (pixels)
     parallel_views: int
-    arc_view_step: int     # of the Siemens preset's 2304 views
-    arc_binning: int       # of its 736 channels
-    cone_image: int        # cone-beam volume side (voxels)
+    arc_view_step: int  # of the Siemens preset's 2304 views
+    arc_binning: int  # of its 736 channels
+    cone_image: int  # cone-beam volume side (voxels)
     cone_views: int
-    cone_detector: int     # detector side (pixels)
+    cone_detector: int  # detector side (pixels)
     lpd_image: int
     lpd_views: int
     lpd_batch: int
@@ -68,24 +69,79 @@ class Sizes:
 
 
 SIZES = {
-    "smoke": Sizes(batch=2, image=32, parallel_views=16, arc_view_step=64, arc_binning=16, cone_image=32,
-                   cone_views=16, cone_detector=48, lpd_image=32, lpd_views=8, lpd_batch=2, sense_image=32, coils=4,
-                   spokes=16, samples=64, repeats=1),
+    "smoke": Sizes(
+        batch=2,
+        image=32,
+        parallel_views=16,
+        arc_view_step=64,
+        arc_binning=16,
+        cone_image=32,
+        cone_views=16,
+        cone_detector=48,
+        lpd_image=32,
+        lpd_views=8,
+        lpd_batch=2,
+        sense_image=32,
+        coils=4,
+        spokes=16,
+        samples=64,
+        repeats=1,
+    ),
     # The CPU path of the 2D cases dominates: 256 views (576 x 368 for the arc) keep it to seconds a call.
-    "quick": Sizes(batch=32, image=512, parallel_views=256, arc_view_step=4, arc_binning=2, cone_image=256,
-                   cone_views=90, cone_detector=384, lpd_image=128, lpd_views=30, lpd_batch=4, sense_image=256,
-                   coils=8, spokes=128, samples=512, repeats=5),
+    "quick": Sizes(
+        batch=32,
+        image=512,
+        parallel_views=256,
+        arc_view_step=4,
+        arc_binning=2,
+        cone_image=256,
+        cone_views=90,
+        cone_detector=384,
+        lpd_image=128,
+        lpd_views=30,
+        lpd_batch=4,
+        sense_image=256,
+        coils=8,
+        spokes=128,
+        samples=512,
+        repeats=5,
+    ),
     # Full: 512 views of 768 bins (1.5 N); the arc at half its views, all channels (ct-lpd-full's setting);
     # 360 cone-beam views. LPD and SENSE at the sizes of bench.learned (128², 30 views) and bench.mri.
-    "full": Sizes(batch=32, image=512, parallel_views=512, arc_view_step=2, arc_binning=1, cone_image=256,
-                  cone_views=360, cone_detector=384, lpd_image=128, lpd_views=30, lpd_batch=4, sense_image=256,
-                  coils=8, spokes=128, samples=512, repeats=9),
+    "full": Sizes(
+        batch=32,
+        image=512,
+        parallel_views=512,
+        arc_view_step=2,
+        arc_binning=1,
+        cone_image=256,
+        cone_views=360,
+        cone_detector=384,
+        lpd_image=128,
+        lpd_views=30,
+        lpd_batch=4,
+        sense_image=256,
+        coils=8,
+        spokes=128,
+        samples=512,
+        repeats=9,
+    ),
 }
 
 DEVICE = torch.device("cuda")
 SKIPPED = "skipped: no CUDA device"
-COLUMNS = ["case", "ours, GPU (ms)", "raw ASTRA per item (ms)", "speed-up vs raw", "CPU path (ms)",
-           "speed-up vs CPU", "rel. difference", "host↔device per fwd+adj", "data (x + y)", "target"]
+COLUMNS = [
+    "case",
+    "ours, GPU (ms)",
+    "raw ASTRA per item (ms)",
+    "speed-up vs raw",
+    "CPU path (ms)",
+    "speed-up vs CPU",
+    "rel. difference",
+    "host↔device per fwd+adj",
+    "data (x + y)",
+    "target",
+]
 
 
 # ---------------------------------------------------------------- raw ASTRA, as the anchors call it
@@ -111,7 +167,7 @@ def arc_vectors(g: ct.FanBeam2D):
     """
     sd, pitch = g.source_detector_distance, g.detector_spacing
     c, s = np.cos(g.angles)[:, None], np.sin(g.angles)[:, None]
-    w, u = np.hstack([-s, c]), np.hstack([c, s])   # beam direction and detector axis at angle θ
+    w, u = np.hstack([-s, c]), np.hstack([c, s])  # beam direction and detector axis at angle θ
     gamma = g.detector_offset / sd
     source = -g.source_distance * w
     centre = source + sd * (math.cos(gamma) * w + math.sin(gamma) * u)
@@ -140,12 +196,14 @@ class RawAstraLoop:
     def __init__(self, geometry, kind, vectors, detector_shape, kernel):
         self.image_shape, self.sinogram_shape = geometry.image_shape, geometry.sinogram_shape
         pixel = geometry.pixel_size
-        (nz, ny, nx), (dz, dy, dx) = (self.image_shape, pixel) if geometry.is_3d else \
-            ((1, *self.image_shape), (pixel[-1], *pixel))
+        (nz, ny, nx), (dz, dy, dx) = (
+            (self.image_shape, pixel) if geometry.is_3d else ((1, *self.image_shape), (pixel[-1], *pixel))
+        )
         self.volume_shape = (nz, ny, nx)
         self.projection_shape = (detector_shape[0], len(vectors), detector_shape[1])
-        vol = astra.create_vol_geom(ny, nx, nz, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2,
-                                    -nz * dz / 2, nz * dz / 2)
+        vol = astra.create_vol_geom(
+            ny, nx, nz, -nx * dx / 2, nx * dx / 2, -ny * dy / 2, ny * dy / 2, -nz * dz / 2, nz * dz / 2
+        )
         proj = astra.create_proj_geom(kind, detector_shape[0], detector_shape[1], vectors)
         # ProjectionKernel is a key of the projector's own configuration: as one of create_projector's
         # options ASTRA ignores it (with a warning, "unused configuration options").
@@ -195,9 +253,11 @@ class HostRoundTrip(LinearOperator):
 # ---------------------------------------------------------------- measurements
 def synced(fn):
     """fn, then wait for the GPU: timings cover the kernels, not their launch."""
+
     def call():
         fn()
         torch.cuda.synchronize()
+
     return call
 
 
@@ -223,8 +283,12 @@ def projector_rows(geometry, vectors, batch: int, repeats: int, cpu: bool = True
     x, y = x_cpu.to(DEVICE), y_cpu.to(DEVICE)
     with torch.no_grad(), RawAstraLoop(geometry, *vectors) as raw:
         diff = {"fwd": relative_difference(A(x), raw.forward(x)), "adj": relative_difference(A.T(y), raw.adjoint(y))}
-        fns = {"ours fwd": synced(lambda: A(x)), "raw fwd": synced(lambda: raw.forward(x)),
-               "ours adj": synced(lambda: A.T(y)), "raw adj": synced(lambda: raw.adjoint(y))}
+        fns = {
+            "ours fwd": synced(lambda: A(x)),
+            "raw fwd": synced(lambda: raw.forward(x)),
+            "ours adj": synced(lambda: A.T(y)),
+            "raw adj": synced(lambda: raw.adjoint(y)),
+        }
         if cpu:
             fns.update({"cpu fwd": lambda: A(x_cpu), "cpu adj": lambda: A.T(y_cpu)})
         t = interleaved_medians(fns, repeats)
@@ -236,16 +300,26 @@ def projector_rows(geometry, vectors, batch: int, repeats: int, cpu: bool = True
         if raw_target is not None:
             ratio = t[f"ours {op}"] / t[f"raw {op}"]
             target = f"ours ≤ {raw_target}x raw: {'met' if ratio <= raw_target else 'MISSED'} ({ratio:.2f}x)"
-        rows.append(dict(ours=t[f"ours {op}"], raw=t[f"raw {op}"], cpu=t.get(f"cpu {op}"), diff=diff[op],
-                         copies=copies, data=data, target=target))
+        rows.append(
+            dict(
+                ours=t[f"ours {op}"],
+                raw=t[f"raw {op}"],
+                cpu=t.get(f"cpu {op}"),
+                diff=diff[op],
+                copies=copies,
+                data=data,
+                target=target,
+            )
+        )
     return rows
 
 
 def lpd_rows(s: Sizes, target: float = 1.6):
     """One training step (forward, backward, Adam) of LPD with the operator on the GPU vs through the host."""
     n = s.lpd_image
-    geometry = ct.ParallelBeam2D(angles=s.lpd_views, n_detectors=math.ceil(1.5 * n), detector_spacing=1.0,
-                                 image_shape=(n, n))
+    geometry = ct.ParallelBeam2D(
+        angles=s.lpd_views, n_detectors=math.ceil(1.5 * n), detector_spacing=1.0, image_shape=(n, n)
+    )
     x = torch.rand(s.lpd_batch, n, n, generator=torch.Generator().manual_seed(0)).to(DEVICE)
     operators = {"gpu": ct.Projector(geometry), "host": HostRoundTrip(ct.Projector(geometry))}
     with torch.no_grad():
@@ -260,12 +334,18 @@ def lpd_rows(s: Sizes, target: float = 1.6):
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+
         return synced(step)
 
     t = interleaved_medians({name: training_step(op) for name, op in operators.items()}, s.repeats)
     speed_up = t["host"] / t["gpu"]
-    return [dict(ours=t["gpu"], cpu=t["host"],
-                 target=f"≥ {target}x vs host: {'met' if speed_up >= target else 'MISSED'} ({speed_up:.2f}x)")]
+    return [
+        dict(
+            ours=t["gpu"],
+            cpu=t["host"],
+            target=f"≥ {target}x vs host: {'met' if speed_up >= target else 'MISSED'} ({speed_up:.2f}x)",
+        )
+    ]
 
 
 def sense_rows(s: Sizes):
@@ -273,48 +353,86 @@ def sense_rows(s: Sizes):
     # Imported here: a broken CuPy or SigPy install fails this row, not the others.
     from bridges.mri import Sense, radial
     from experiments.bench.mri import crandn, smooth_maps
+
     n = s.sense_image
     maps, coords = smooth_maps(s.coils, n), radial(s.spokes, s.samples, (n, n))
     on_cpu, on_gpu = Sense(maps, coords), Sense(maps, coords).to(DEVICE)
     x_cpu, y_cpu = crandn(n, n), crandn(s.coils, s.spokes, s.samples, seed=1)
     x, y = x_cpu.to(DEVICE), y_cpu.to(DEVICE)
     with torch.no_grad():
-        diff = {"fwd": relative_difference(on_gpu(x), on_cpu(x_cpu)),
-                "adj": relative_difference(on_gpu.H(y), on_cpu.H(y_cpu))}
-        t = interleaved_medians({"ours fwd": synced(lambda: on_gpu(x)), "cpu fwd": lambda: on_cpu(x_cpu),
-                                 "ours adj": synced(lambda: on_gpu.H(y)), "cpu adj": lambda: on_cpu.H(y_cpu)},
-                                s.repeats)
+        diff = {
+            "fwd": relative_difference(on_gpu(x), on_cpu(x_cpu)),
+            "adj": relative_difference(on_gpu.H(y), on_cpu.H(y_cpu)),
+        }
+        t = interleaved_medians(
+            {
+                "ours fwd": synced(lambda: on_gpu(x)),
+                "cpu fwd": lambda: on_cpu(x_cpu),
+                "ours adj": synced(lambda: on_gpu.H(y)),
+                "cpu adj": lambda: on_cpu.H(y_cpu),
+            },
+            s.repeats,
+        )
         copies = copies_per_round_trip(on_gpu, on_gpu.H, x)
     kernels = " vs ".join(type(op.nufft.kernel(t.device)).__name__ for op, t in ((on_gpu, x), (on_cpu, x_cpu)))
-    return [dict(ours=t[f"ours {op}"], cpu=t[f"cpu {op}"], diff=diff[op], copies=copies,
-                 data=x.nbytes + y.nbytes, note=kernels) for op in ("fwd", "adj")]
+    return [
+        dict(
+            ours=t[f"ours {op}"],
+            cpu=t[f"cpu {op}"],
+            diff=diff[op],
+            copies=copies,
+            data=x.nbytes + y.nbytes,
+            note=kernels,
+        )
+        for op in ("fwd", "adj")
+    ]
 
 
 def cases(s: Sizes):
     """(row labels, measurement) per case; labels need no GPU, so a skipped or failed case still names its rows."""
     n = s.image
-    parallel = ct.ParallelBeam2D(angles=s.parallel_views, n_detectors=math.ceil(1.5 * n), detector_spacing=1.0,
-                                 image_shape=(n, n))
-    arc = ct.scanner("siemens-definition-as", view_step=s.arc_view_step, detector_binning=s.arc_binning,
-                     image_shape=(n, n))
+    parallel = ct.ParallelBeam2D(
+        angles=s.parallel_views, n_detectors=math.ceil(1.5 * n), detector_spacing=1.0, image_shape=(n, n)
+    )
+    arc = ct.scanner(
+        "siemens-definition-as", view_step=s.arc_view_step, detector_binning=s.arc_binning, image_shape=(n, n)
+    )
     m, d = s.cone_image, s.cone_detector
     # Magnification 1.5; the detector spans 1.5 m voxels at the isocentre, the volume's diagonal and more.
-    cone = ct.ConeBeam3D(angles=s.cone_views, detector_shape=(d, d), detector_spacing=2.25 * m / d,
-                         source_distance=2.0 * m, detector_distance=1.0 * m, image_shape=(m, m, m))
+    cone = ct.ConeBeam3D(
+        angles=s.cone_views,
+        detector_shape=(d, d),
+        detector_spacing=2.25 * m / d,
+        source_distance=2.0 * m,
+        detector_distance=1.0 * m,
+        image_shape=(m, m, m),
+    )
     both = ("forward", "adjoint")
     return [
-        ([f"parallel 2D, {s.batch} × {n}², {parallel.n_views} views × {parallel.n_detectors}: {op}" for op in both],
-         lambda: projector_rows(parallel, parallel_vectors(parallel), s.batch, s.repeats)),
-        ([f"cone beam {m}³, {cone.n_views} views × {d}²: {op}" for op in both],
-         lambda: projector_rows(cone, cone_vectors(cone), 1, s.repeats, cpu=False, raw_target=1.1)),
-        ([f"LPD training step, {s.lpd_batch} × {s.lpd_image}², {s.lpd_views} views (CPU path: operator via host)"],
-         lambda: lpd_rows(s)),
-        ([f"radial SENSE, {s.coils} coils, {s.sense_image}², {s.spokes} × {s.samples}: {op}" for op in both],
-         lambda: sense_rows(s)),
+        (
+            [f"parallel 2D, {s.batch} × {n}², {parallel.n_views} views × {parallel.n_detectors}: {op}" for op in both],
+            lambda: projector_rows(parallel, parallel_vectors(parallel), s.batch, s.repeats),
+        ),
+        (
+            [f"cone beam {m}³, {cone.n_views} views × {d}²: {op}" for op in both],
+            lambda: projector_rows(cone, cone_vectors(cone), 1, s.repeats, cpu=False, raw_target=1.1),
+        ),
+        (
+            [f"LPD training step, {s.lpd_batch} × {s.lpd_image}², {s.lpd_views} views (CPU path: operator via host)"],
+            lambda: lpd_rows(s),
+        ),
+        (
+            [f"radial SENSE, {s.coils} coils, {s.sense_image}², {s.spokes} × {s.samples}: {op}" for op in both],
+            lambda: sense_rows(s),
+        ),
         # Last: the costliest CPU path and ASTRA's newest geometry, so that a slow run leaves the others measured.
-        ([f"arc fan (Siemens Definition AS), {s.batch} × {n}², {arc.n_views} views × {arc.n_detectors}: {op}"
-          for op in both],
-         lambda: projector_rows(arc, arc_vectors(arc), s.batch, s.repeats)),
+        (
+            [
+                f"arc fan (Siemens Definition AS), {s.batch} × {n}², {arc.n_views} views × {arc.n_detectors}: {op}"
+                for op in both
+            ],
+            lambda: projector_rows(arc, arc_vectors(arc), s.batch, s.repeats),
+        ),
     ]
 
 
@@ -338,10 +456,18 @@ def _speed_up(baseline, ours):
 
 def format_row(label: str, row: dict) -> str:
     note = f" ({row['note']})" if row.get("note") else ""
-    cells = [label + note, _ms(row["ours"]), _ms(row.get("raw")), _speed_up(row.get("raw"), row["ours"]),
-             _ms(row.get("cpu")), _speed_up(row.get("cpu"), row["ours"]),
-             "—" if row.get("diff") is None else f"{row['diff']:.1e}", _bytes(row.get("copies")),
-             _bytes(row.get("data")), row.get("target") or "—"]
+    cells = [
+        label + note,
+        _ms(row["ours"]),
+        _ms(row.get("raw")),
+        _speed_up(row.get("raw"), row["ours"]),
+        _ms(row.get("cpu")),
+        _speed_up(row.get("cpu"), row["ours"]),
+        "—" if row.get("diff") is None else f"{row['diff']:.1e}",
+        _bytes(row.get("copies")),
+        _bytes(row.get("data")),
+        row.get("target") or "—",
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -357,8 +483,10 @@ def header(size: str, repeats: int) -> str:
             versions.append(f"{name} {__import__(name).__version__}")
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     date = datetime.datetime.now().isoformat(timespec="minutes")
-    return (f"{date}; GPU: {gpu}; {', '.join(versions)}; {torch.get_num_threads()} CPU threads\n"
-            f"size {size}; medians of {repeats} interleaved rounds after a warm-up, ms\n")
+    return (
+        f"{date}; GPU: {gpu}; {', '.join(versions)}; {torch.get_num_threads()} CPU threads\n"
+        f"size {size}; medians of {repeats} interleaved rounds after a warm-up, ms\n"
+    )
 
 
 def main(argv=None) -> int:
@@ -368,8 +496,11 @@ def main(argv=None) -> int:
     size.add_argument("--smoke", action="store_const", dest="size", const="smoke", help="tiny, for a test")
     parser.add_argument("--require-cuda", action="store_true", help="exit 1 without a CUDA device")
     parser.add_argument("--repeats", type=int, help="rounds per method (default: the size's)")
-    parser.add_argument("--budget", type=float, help="seconds after which no new case starts (default: 180 "
-                        "with --quick, none otherwise)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds after which no new case starts (default: 180 with --quick, none otherwise)",
+    )
     args = parser.parse_args(argv)
     name = args.size or "full"
     s = SIZES[name]
@@ -397,8 +528,10 @@ def main(argv=None) -> int:
             print("\n".join(message_row(label, message) for label in labels), flush=True)
         gc.collect()  # frees the case's projectors (ASTRA objects) and tensors before the next
         torch.cuda.empty_cache()
-    print("\nCPU path: the same operator on CPU tensors; for the LPD step, the model on the GPU with its operator "
-          "round-tripping through the host. rel. difference: ours against raw ASTRA (CT), GPU against CPU (SENSE).")
+    print(
+        "\nCPU path: the same operator on CPU tensors; for the LPD step, the model on the GPU with its operator "
+        "round-tripping through the host. rel. difference: ours against raw ASTRA (CT), GPU against CPU (SENSE)."
+    )
     print(f"gpu bench: done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.require_cuda and not has_cuda:
         print("gpu bench: --require-cuda and no CUDA device", file=sys.stderr)

@@ -11,6 +11,7 @@ state. The operator's share is the wall time inside ASTRA's kernels (forward and
 forward pass and in backward) over the eager step's time. Peak memory is the process's peak resident
 set (ru_maxrss), which includes the interpreter and libraries. Prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,9 @@ def peak_rss_mb() -> float:
 
 
 def bench(size: int, views: int, batch: int, steps: int) -> dict:
-    geometry = ct.ParallelBeam2D(angles=views, n_detectors=math.ceil(size * 1.5), detector_spacing=1.0,
-                                 image_shape=(size, size))
+    geometry = ct.ParallelBeam2D(
+        angles=views, n_detectors=math.ceil(size * 1.5), detector_spacing=1.0, image_shape=(size, size)
+    )
     op = TimedOperator(ct.Projector(geometry))
     g = torch.Generator().manual_seed(0)
     x = torch.stack([lpd_ellipses((size, size), g, mean_count=10, mu=1.0) for _ in range(batch)])
@@ -65,8 +67,12 @@ def bench(size: int, views: int, batch: int, steps: int) -> dict:
     for name in ("eager", "compiled"):
         model = LearnedPrimalDual(op, seed=0)
         loss = lambda m=model: (m(y) - x).pow(2).mean()  # noqa: E731
-        runs[name] = dict(model=model, optimiser=torch.optim.Adam(model.parameters(), 1e-3), times=[],
-                          loss=torch.compile(loss) if name == "compiled" else loss)
+        runs[name] = dict(
+            model=model,
+            optimiser=torch.optim.Adam(model.parameters(), 1e-3),
+            times=[],
+            loss=torch.compile(loss) if name == "compiled" else loss,
+        )
     shares, calls = [], 0
     for i in range(steps + 1):  # the first step warms up allocator and projector, and compiles
         for name, run in runs.items():
@@ -84,8 +90,13 @@ def bench(size: int, views: int, batch: int, steps: int) -> dict:
                     shares.append(op.seconds / elapsed)
                     calls = op.calls
     eager, compiled = (statistics.median(runs[n]["times"]) for n in ("eager", "compiled"))
-    return dict(eager=eager, compiled=compiled, compile_seconds=runs["compiled"]["first"] - eager,
-                share=statistics.median(shares), calls=calls)
+    return dict(
+        eager=eager,
+        compiled=compiled,
+        compile_seconds=runs["compiled"]["first"] - eager,
+        share=statistics.median(shares),
+        calls=calls,
+    )
 
 
 def main(argv=None):
@@ -95,16 +106,23 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; LearnedPrimalDual(n_iter=10, n_primal=5, "
-          f"n_dual=5, width=32) on {args.size}x{args.size}, {args.views} views; medians of {args.steps} steps\n")
-    print("| batch | eager step (ms) | compiled step (ms) | compiled speed-up | compiling (s) | in operator (ms) "
-          "| operator share | operator calls per step | peak RSS (MB) |")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; LearnedPrimalDual(n_iter=10, n_primal=5, "
+        f"n_dual=5, width=32) on {args.size}x{args.size}, {args.views} views; medians of {args.steps} steps\n"
+    )
+    print(
+        "| batch | eager step (ms) | compiled step (ms) | compiled speed-up | compiling (s) | in operator (ms) "
+        "| operator share | operator calls per step | peak RSS (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for batch in args.batches:
         r = bench(args.size, args.views, batch, args.steps)
-        print(f"| {batch} | {1e3 * r['eager']:.0f} | {1e3 * r['compiled']:.0f} | {r['eager'] / r['compiled']:.2f}x "
-              f"| {r['compile_seconds']:.0f} | {1e3 * r['eager'] * r['share']:.0f} | {100 * r['share']:.1f} % "
-              f"| {r['calls']} | {peak_rss_mb():.0f} |", flush=True)
+        print(
+            f"| {batch} | {1e3 * r['eager']:.0f} | {1e3 * r['compiled']:.0f} | {r['eager'] / r['compiled']:.2f}x "
+            f"| {r['compile_seconds']:.0f} | {1e3 * r['eager'] * r['share']:.0f} | {100 * r['share']:.1f} % "
+            f"| {r['calls']} | {peak_rss_mb():.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

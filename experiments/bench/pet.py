@@ -7,6 +7,7 @@ parallel beam, or its exact-LOR vector geometry), with attenuation, normalisatio
 x <- x / (A^T 1) · A^T(y / (A x + s)), A = n · a · P. The calls are interleaved in one run so the
 ratios share the machine's state. Prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,7 @@ def bench(repeats):
             yn, xn = y.numpy(), x.numpy()
             ours = pet.em_step(model, x, y)
             err = float(np.abs(raw(xn, yn) - ours.numpy()).max() / ours.abs().max())
-            t = interleaved_medians({"ours": lambda: pet.em_step(model, x, y), "raw": lambda: raw(xn, yn)},
-                                    repeats)
+            t = interleaved_medians({"ours": lambda: pet.em_step(model, x, y), "raw": lambda: raw(xn, yn)}, repeats)
             free()
             yield scanner, mode, t, err
 
@@ -69,9 +69,12 @@ def main(argv=None):
     print("| scanner | sinogram | image | mode | ours | raw ASTRA | ratio | max rel. difference |")
     print("|---|---|---|---|---|---|---|---|")
     for scanner, mode, t, err in bench(args.repeats):
-        print(f"| {scanner.name} | {scanner.sinogram_shape[0]}x{scanner.sinogram_shape[1]} "
-              f"| {scanner.image_shape[0]}x{scanner.image_shape[1]} | {mode} | {1e3 * t['ours']:.2f} "
-              f"| {1e3 * t['raw']:.2f} | {t['ours'] / t['raw']:.3f} | {err:.1e} |", flush=True)
+        print(
+            f"| {scanner.name} | {scanner.sinogram_shape[0]}x{scanner.sinogram_shape[1]} "
+            f"| {scanner.image_shape[0]}x{scanner.image_shape[1]} | {mode} | {1e3 * t['ours']:.2f} "
+            f"| {1e3 * t['raw']:.2f} | {t['ours'] / t['raw']:.3f} | {err:.1e} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

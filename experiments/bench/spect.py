@@ -7,6 +7,7 @@ Both run on the CPU in float32 with the threads torch has; calls are interleaved
 PyTomography's OSEM iteration is its ``OSEM`` algorithm's update on 8 subsets, ours `bridges.solvers.osem` with
 8 subsets for one iteration. Also prints the relative difference of the two forward models. Prints markdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,22 +33,28 @@ def bench(repeats: int, views: int, size: int):
     counts = torch.poisson(y / y.mean() * 5)
     from pytomography.algorithms import OSEM
     from pytomography.likelihoods import PoissonLogLikelihood
+
     their_counts = (counts / g.pixel_size).permute(1, 2, 0).contiguous()  # (views, bins, z), their units
     osem = OSEM(PoissonLogLikelihood(system, their_counts))
-    times = interleaved_medians({
-        "ours forward": lambda: A(activity),
-        "ours adjoint": lambda: A.T(y),
-        "ours OSEM iteration (8 subsets)": lambda: spect.osem(A, counts, 1, n_subsets=8),
-        "PyTomography forward": lambda: system.forward(obj),
-        "PyTomography back-projection": lambda: system.backward(proj),
-        "PyTomography OSEM iteration (8 subsets)": lambda: osem(1, 8),
-    }, repeats)
+    times = interleaved_medians(
+        {
+            "ours forward": lambda: A(activity),
+            "ours adjoint": lambda: A.T(y),
+            "ours OSEM iteration (8 subsets)": lambda: spect.osem(A, counts, 1, n_subsets=8),
+            "PyTomography forward": lambda: system.forward(obj),
+            "PyTomography back-projection": lambda: system.backward(proj),
+            "PyTomography OSEM iteration (8 subsets)": lambda: osem(1, 8),
+        },
+        repeats,
+    )
     print(f"| {size}x{size}x2, {views} views, water μ, LEHR blur | seconds (median of {repeats}) |")
     print("|---|---|")
     for name, t in times.items():
         print(f"| {name} | {t:.3f} |")
-    print(f"\nforward-model relative difference ours vs PyTomography: {difference:.2e}; "
-          f"torch threads: {torch.get_num_threads()}")
+    print(
+        f"\nforward-model relative difference ours vs PyTomography: {difference:.2e}; "
+        f"torch threads: {torch.get_num_threads()}"
+    )
 
 
 def main(argv=None):

@@ -12,6 +12,7 @@ table gives the median and 90th percentile of ``--calls`` calls, in ms.
 A spinning thread that a competitor preempts holds up its team's barrier for a whole time slice; that is the
 cost the passive policy avoids, at the price of a wake-up at every barrier when the machine is idle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,11 @@ import subprocess
 import sys
 import time
 
-SETTINGS = {"default": {}, "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
-            "1 thread": {"OMP_NUM_THREADS": "1"}}
+SETTINGS = {
+    "default": {},
+    "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "1 thread": {"OMP_NUM_THREADS": "1"},
+}
 WORKLOADS = ("sense", "lpd-step")
 
 
@@ -38,6 +42,7 @@ def _sense_call():
 
     from bridges.mri import Sense, radial
     from experiments.bench.mri import crandn, smooth_maps
+
     A = Sense(smooth_maps(8, 128), radial(64, 256, (128, 128)))
     x = crandn(128, 128)
     return lambda: A.adjoint(A(x)), torch
@@ -48,6 +53,7 @@ def _lpd_step_call():
 
     from bridges import ct
     from learned import LearnedPrimalDual
+
     geometry = ct.scanner("siemens-definition-as", view_step=32, detector_binning=8, image_shape=(64, 64), fov=300.0)
     A = ct.Projector(geometry)
     model = LearnedPrimalDual(A, n_iter=5, width=16, image_scale=0.02)
@@ -60,6 +66,7 @@ def _lpd_step_call():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
     return step, torch
 
 
@@ -74,8 +81,11 @@ def measure(workload: str, calls: int) -> dict:
         call()
         times.append((time.perf_counter() - start) * 1e3)
     times.sort()
-    return {"median": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))],
-            "threads": torch.get_num_threads()}
+    return {
+        "median": statistics.median(times),
+        "p90": times[int(0.9 * (len(times) - 1))],
+        "threads": torch.get_num_threads(),
+    }
 
 
 def run_setting(workload: str, env: dict, busy: int, calls: int) -> dict:
@@ -84,9 +94,13 @@ def run_setting(workload: str, env: dict, busy: int, calls: int) -> dict:
     for p in spinners:
         p.start()
     try:
-        out = subprocess.run([sys.executable, "-m", "experiments.bench.threads", "--child", workload,
-                              "--calls", str(calls)], env={**os.environ, **env}, check=True, capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "experiments.bench.threads", "--child", workload, "--calls", str(calls)],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     finally:
         stop.set()
         for p in spinners:
@@ -95,8 +109,11 @@ def run_setting(workload: str, env: dict, busy: int, calls: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.bench.threads", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.bench.threads",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--busy", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))

@@ -1,4 +1,5 @@
 """Timing shared by the benchmarks: medians of calls run round-robin, so ratios share the machine's state."""
+
 import statistics
 import time
 

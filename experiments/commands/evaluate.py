@@ -6,6 +6,7 @@ Example::
 
     python -m experiments train ct-lpd --out runs/ct-lpd && python -m experiments evaluate runs/ct-lpd
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,9 @@ from experiments.evaluation import evaluate, load_run
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir", type=Path, help="a folder written by `python -m experiments train`")
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. data.n_test=32")
     args = parser.parse_intermixed_args(argv)

@@ -7,6 +7,7 @@ Example::
 
     python -m experiments keys > keys.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,8 @@ from experiments.config import reference
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments keys", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments keys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.parse_args(argv)
     print(reference(), end="")

@@ -14,6 +14,7 @@ Example::
     python -m experiments recon file1000.h5 --method cg-sense --slice 10:14 --out knee.nii.gz
     python -m experiments recon observation_test_000.hdf5 --method runs/lodopab-lpd/checkpoint.pt --out x.npy
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,13 @@ GEOMETRY_RTOL, GEOMETRY_ATOL = 1e-5, 1e-6  # float32 geometry values written and
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments recon", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments recon", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("input", type=Path, help="a raw file, or a DICOM-CT-PD folder")
-    parser.add_argument("--method", required=True,
-                        help=f"one of {', '.join(ALL_METHODS)}, or a checkpoint .pt of `experiments train`")
+    parser.add_argument(
+        "--method", required=True, help=f"one of {', '.join(ALL_METHODS)}, or a checkpoint .pt of `experiments train`"
+    )
     parser.add_argument("--out", required=True, type=Path, help="the image: .npy, .nii, .nii.gz or .png")
     parser.add_argument("--iterations", type=int, default=None, help="iterations of cg-sense, l1-wavelet, tv")
     parser.add_argument("--lam", type=float, default=None, help="regularisation weight of cg-sense, l1-wavelet, tv")
@@ -86,9 +89,11 @@ def recon(args) -> Path:
     acquisitions = read_raw(args.input, format=found, slices=slices, progress=not args.no_progress)
     first = acquisitions[0]
     modality = first.modality
-    print(f"read {args.input}: {first.info.get('format', found)} ({modality}), {len(acquisitions)} "
-          f"slice{'s' * (len(acquisitions) != 1)}, data {tuple(first.data.shape)}, image {first.image_shape}, "
-          f"voxel {_mm(first.voxel_size)} mm")
+    print(
+        f"read {args.input}: {first.info.get('format', found)} ({modality}), {len(acquisitions)} "
+        f"slice{'s' * (len(acquisitions) != 1)}, data {tuple(first.data.shape)}, image {first.image_shape}, "
+        f"voxel {_mm(first.voxel_size)} mm"
+    )
     if len(acquisitions) > 1 and len(first.image_shape) == 3:
         raise ValueError(f"expected one 3D volume to write, got {len(acquisitions)}: choose one with --slice")
     if checkpoint is None:
@@ -102,13 +107,15 @@ def recon(args) -> Path:
         image = reconstruct_one(acquisition, device)
         images.append(_finish(image, acquisition))
     image = images[0] if len(images) == 1 else torch.stack(images)
-    voxel = tuple(float(v) for v in first.voxel_size[-images[0].dim():])
+    voxel = tuple(float(v) for v in first.voxel_size[-images[0].dim() :])
     if len(images) > 1:  # a stack of 2D slices
         voxel = (float(first.info.get("slice_thickness", 1.0)), *voxel)
     origin = "upper" if modality == "mri" else "lower"
     out = write_image(args.out, image, voxel, origin=origin)
-    print(f"wrote {out}: {method if checkpoint is None else checkpoint.name}, image {tuple(image.shape)}, voxel "
-          f"{_mm(voxel)} mm")
+    print(
+        f"wrote {out}: {method if checkpoint is None else checkpoint.name}, image {tuple(image.shape)}, voxel "
+        f"{_mm(voxel)} mm"
+    )
     return out
 
 
@@ -130,13 +137,20 @@ def parse_slices(text):
 def check_method(method: str, modality: str) -> None:
     """A ValueError unless ``method`` reconstructs ``modality`` data, listing the methods that do."""
     if method == "osem":  # also for PET data: no reader gives its system model yet
-        others = f"; this file holds {modality} data: use one of {', '.join(METHODS[modality])} or a checkpoint" \
-            if modality != "pet" else ""
-        raise ValueError(f"osem reconstructs PET emission data (counts with a bridges.pet.SystemModel: scanner "
-                         f"geometry, attenuation, randoms and scatter), and there is no PET raw reader here{others}")
+        others = (
+            f"; this file holds {modality} data: use one of {', '.join(METHODS[modality])} or a checkpoint"
+            if modality != "pet"
+            else ""
+        )
+        raise ValueError(
+            f"osem reconstructs PET emission data (counts with a bridges.pet.SystemModel: scanner "
+            f"geometry, attenuation, randoms and scatter), and there is no PET raw reader here{others}"
+        )
     if method not in METHODS[modality]:
-        raise ValueError(f"method {method!r} does not apply to {modality} data; use one of "
-                         f"{', '.join(METHODS[modality])} or a checkpoint .pt")
+        raise ValueError(
+            f"method {method!r} does not apply to {modality} data; use one of "
+            f"{', '.join(METHODS[modality])} or a checkpoint .pt"
+        )
 
 
 def classical(method: str, args):
@@ -149,8 +163,10 @@ def classical(method: str, args):
 
     def run(acquisition, device):
         if method == "fdk" and device.type != "cuda":
-            raise RuntimeError("fdk reconstructs 3D cone-beam data on CUDA (ASTRA has no 3D CPU projectors): run "
-                               "it with --device cuda on a machine with a GPU, or use fbp on 2D data")
+            raise RuntimeError(
+                "fdk reconstructs 3D cone-beam data on CUDA (ASTRA has no 3D CPU projectors): run "
+                "it with --device cuda on a machine with a GPU, or use fbp on 2D data"
+            )
         op = acquisition.require_operator().to(device)
         y = acquisition.data.to(device)
         if method == "fbp" and getattr(acquisition.geometry, "is_3d", False):
@@ -163,14 +179,17 @@ def classical(method: str, args):
             scale = _mri_scale(op, y)
             return baselines.BASELINES["l1_wavelet"](op, y / scale, n_iter, lam=lam) * scale
         from tqdm import tqdm
-        with tqdm(total=n_iter, desc=method, unit="it", leave=False, file=sys.stderr,
-                  disable=args.no_progress) as bar:
+
+        with tqdm(total=n_iter, desc=method, unit="it", leave=False, file=sys.stderr, disable=args.no_progress) as bar:
+
             def step(k, x):
                 bar.update(1)
+
             if method == "tv":
                 return baselines.BASELINES["tv"](op, y, n_iter, lam=lam, nonneg=True, callback=step)
             scale = _mri_scale(op, y)
             return baselines.BASELINES["cg_sense"](op, y / scale, n_iter, lam=lam, callback=step) * scale
+
     return run
 
 
@@ -180,6 +199,7 @@ def learned_method(path: Path, acquisition):
     from experiments.checkpoint import load_checkpoint, load_weights
     from experiments.config import check_config
     from experiments.tasks import PER_ITEM_MODELS, Task, build_model, reconstruct
+
     state = load_checkpoint(path, keys=("config", "model"))
     cfg = check_config(state["config"])
     name = cfg["model"]["name"]
@@ -196,6 +216,7 @@ def learned_method(path: Path, acquisition):
         scale = _mri_scale(op.to(device) if item_op is None else item_op, y) if acquisition.modality == "mri" else 1.0
         with torch.no_grad():
             return reconstruct(model, y[None] / scale, item_op)[0] * scale
+
     return run
 
 
@@ -209,9 +230,10 @@ def match_checkpoint(cfg: dict, acquisition, path, per_item: bool = True):
     for fastMRI-trained models, each slice with its own, the acceleration within 10 %); the coil maps too for a
     model that takes no per-call operator (it applies the maps it was built with).
     """
+    from bridges import ct
     from experiments.data.lodopab import lodopab_geometry
     from experiments.tasks import build_operator
-    from bridges import ct
+
     task_cfg, data_cfg = cfg["task"], cfg["data"]
     modality, source = task_cfg["modality"], data_cfg["source"]
     differences, op = [], None
@@ -229,15 +251,21 @@ def match_checkpoint(cfg: dict, acquisition, path, per_item: bool = True):
             expected_shape, op = (size, size), got_op
             acceleration = float(task_cfg["acceleration"])
             got_acceleration = got_mask.numel() / max(float((got_mask > 0).sum()), 1.0)
-            sampling = (abs(got_acceleration / acceleration - 1) > 0.1,
-                        f"{acceleration:g}x {task_cfg['mask']} columns", f"{got_acceleration:.3g}x")
+            sampling = (
+                abs(got_acceleration / acceleration - 1) > 0.1,
+                f"{acceleration:g}x {task_cfg['mask']} columns",
+                f"{got_acceleration:.3g}x",
+            )
         else:
             op = build_operator(task_cfg)[0]
             expected_shape, coils = tuple(op.domain_shape), _coils(op)
             mask = _mask(op, expected_shape)
             same = mask.shape == got_mask.shape and bool(((mask > 0) == (got_mask > 0)).all())
-            sampling = (not same, _describe_mask(mask, f"{float(task_cfg['acceleration']):g}x {task_cfg['mask']}"),
-                        _describe_mask(got_mask, "the file's"))
+            sampling = (
+                not same,
+                _describe_mask(mask, f"{float(task_cfg['acceleration']):g}x {task_cfg['mask']}"),
+                _describe_mask(got_mask, "the file's"),
+            )
         if expected_shape != got_shape:
             differences.append(("image shape", expected_shape, got_shape))
         if coils != got_coils:
@@ -246,15 +274,19 @@ def match_checkpoint(cfg: dict, acquisition, path, per_item: bool = True):
             differences.append(("sampling", sampling[1], sampling[2]))
         if not differences and not per_item and source != "fastmri":
             maps, got_maps = op.maps, got_op.maps
-            if (maps is None) != (got_maps is None) or (maps is not None and not torch.allclose(
-                    maps, got_maps.to(maps.dtype), atol=1e-4)):
-                differences.append(("coil maps", "the checkpoint's (birdcage; its model applies no other)",
-                                    "the file's (ESPIRiT)"))
+            if (maps is None) != (got_maps is None) or (
+                maps is not None and not torch.allclose(maps, got_maps.to(maps.dtype), atol=1e-4)
+            ):
+                differences.append(
+                    ("coil maps", "the checkpoint's (birdcage; its model applies no other)", "the file's (ESPIRiT)")
+                )
     else:
         differences.append(("modality", modality, f"{acquisition.modality} (PET checkpoints need a PET reader)"))
     if differences:
-        raise ValueError(f"checkpoint {path} does not match this file: "
-                         + "; ".join(f"{field}: expected {a}, got {b}" for field, a, b in differences))
+        raise ValueError(
+            f"checkpoint {path} does not match this file: "
+            + "; ".join(f"{field}: expected {a}, got {b}" for field, a, b in differences)
+        )
     return op
 
 
@@ -280,8 +312,13 @@ def geometry_differences(expected, got) -> list:
         elif not np.allclose(a, b, rtol=GEOMETRY_RTOL, atol=GEOMETRY_ATOL):
             if a.size > 3:
                 k = int(np.abs(a - b).argmax())
-                differences.append((f.name, f"{a.flat[k]:.6g} at index {k}", f"{b.flat[k]:.6g} (largest difference "
-                                    f"{abs(a.flat[k] - b.flat[k]):.3g} of {a.size} values)"))
+                differences.append(
+                    (
+                        f.name,
+                        f"{a.flat[k]:.6g} at index {k}",
+                        f"{b.flat[k]:.6g} (largest difference {abs(a.flat[k] - b.flat[k]):.3g} of {a.size} values)",
+                    )
+                )
             else:
                 differences.append((f.name, _plain(a), _plain(b)))
     return differences
@@ -298,8 +335,11 @@ def _coils(op) -> int:
 
 def _mask(op, shape) -> torch.Tensor:
     mask = getattr(op, "mask", None)
-    return torch.ones(shape) if mask is None else mask.detach().cpu().float().expand(*mask.shape[:-2], *shape)\
-        .reshape(-1, *shape)[0]
+    return (
+        torch.ones(shape)
+        if mask is None
+        else mask.detach().cpu().float().expand(*mask.shape[:-2], *shape).reshape(-1, *shape)[0]
+    )
 
 
 def _describe_mask(mask: torch.Tensor, name: str) -> str:
@@ -322,12 +362,14 @@ def _finish(image: torch.Tensor, acquisition) -> torch.Tensor:
     crop = acquisition.info.get("crop")
     if crop is not None and image.dim() >= 2:
         from experiments.data.fastmri import center_crop
+
         image = center_crop(image, crop)
     return image.to(torch.float32)
 
 
 def _bar(items, args, desc):
     from tqdm import tqdm
+
     return tqdm(items, desc=desc, unit="slice", disable=args.no_progress or len(items) < 2, file=sys.stderr)
 
 

@@ -9,6 +9,7 @@ beside the paper's values. Each trains with `experiments.training` on ``experime
 ``NAME-full``, also a job, is the paper's setting, for a GPU), evaluates with `experiments.evaluation` and
 writes to ``runs/NAME/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ from bridges import ct
 from experiments import metrics, report
 from experiments.config import apply_overrides, available, load_config
 from experiments.data.noise import transmission_noise
-from experiments.evaluation import evaluate
 from experiments.data.phantoms import shepp_logan
+from experiments.evaluation import evaluate
 from experiments.tasks import build_task
 from experiments.training import train, unwrap
 
@@ -32,16 +33,21 @@ TRAINED = ("ct-lpd", "mri-cascade", "mri-dagan", "pet-lpd", "spect-lpd", "lpd-pa
 
 def ct_fbp(out: Path, seed: int = 0, overrides=()):
     """A Shepp-Logan phantom through a down-sampled Siemens SOMATOM Definition AS with low-dose noise, by FBP."""
-    geometry = ct.scanner("siemens-definition-as", view_step=4, detector_binning=2, image_shape=(256, 256),
-                          fov=300.0)
+    geometry = ct.scanner("siemens-definition-as", view_step=4, detector_binning=2, image_shape=(256, 256), fov=300.0)
     A = ct.Projector(geometry)
     truth = shepp_logan(geometry.image_shape)
     noisy = transmission_noise(A(truth), 1e4, torch.Generator().manual_seed(seed))
-    recons = {name: ct.fbp(A, noisy, filter_type=filt) for name, filt in (("FBP Ram-Lak", "ram-lak"), ("FBP Hann", "hann"))}
-    print(f"{geometry.n_views} views x {geometry.n_detectors} channels (arc detector), "
-          f"{geometry.image_shape[0]}² pixels of {geometry.pixel_size[0]:.3f} mm; I0 = 1e4 photons per ray\n")
-    rows = [{"method": name, "PSNR (dB)": metrics.psnr(image, truth), "SSIM": metrics.ssim(image, truth)}
-            for name, image in recons.items()]
+    recons = {
+        name: ct.fbp(A, noisy, filter_type=filt) for name, filt in (("FBP Ram-Lak", "ram-lak"), ("FBP Hann", "hann"))
+    }
+    print(
+        f"{geometry.n_views} views x {geometry.n_detectors} channels (arc detector), "
+        f"{geometry.image_shape[0]}² pixels of {geometry.pixel_size[0]:.3f} mm; I0 = 1e4 photons per ray\n"
+    )
+    rows = [
+        {"method": name, "PSNR (dB)": metrics.psnr(image, truth), "SSIM": metrics.ssim(image, truth)}
+        for name, image in recons.items()
+    ]
     print(report.markdown_table(rows, ["method", "PSNR (dB)", "SSIM"]))
     report.figure_grid(out / "ct-fbp.png", truth, recons)
     print(f"\nfigure: {out / 'ct-fbp.png'}")
@@ -52,8 +58,10 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
     """Train the job's configuration, then evaluate it against its baselines on held-out items."""
     cfg = load_config(name, [f"seed={seed}", *overrides])
     task = build_task(cfg)
-    print(f"{name}: {cfg['model']['name']} on {task.description}; {len(task.train)} training items, "
-          f"{cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
+    print(
+        f"{name}: {cfg['model']['name']} on {task.description}; {len(task.train)} training items, "
+        f"{cfg['train']['steps']} steps of {cfg['train']['batch_size']}"
+    )
     models = {cfg["model"]["name"]: unwrap(train(cfg, out, task=task).model)}
     for label, model_cfg in cfg["compare"].items():  # trained alike, each in its own folder
         print(f"{label}: {model_cfg['name']}, {cfg['train']['steps']} steps of {cfg['train']['batch_size']}")
@@ -68,15 +76,20 @@ def trained_job(name: str, out: Path, seed: int = 0, overrides=()):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     full = [f"{name}-full" for name in TRAINED if f"{name}-full" in available()]
     parser.add_argument("name", choices=["ct-fbp", *TRAINED, *full])
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.steps=50")
     parser.add_argument("--out", type=Path, default=Path("runs"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, default=None,
-                        help="the data folder, data.root (mri-varnet-fastmri: fastMRI multi-coil .h5 files)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="the data folder, data.root (mri-varnet-fastmri: fastMRI multi-coil .h5 files)",
+    )
     args = parser.parse_intermixed_args(argv)
     if args.data is not None:
         args.overrides.append(f"data.root={json.dumps(str(args.data))}")  # a TOML string, escapes and all

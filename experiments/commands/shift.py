@@ -11,6 +11,7 @@ Example::
 
     python -m experiments shift --source-checkpoint runs/ct-lpd/checkpoint.pt --finetune-steps 100
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,16 @@ def _model_scores(model, task) -> dict:
         return _scores(reconstruct(model, batch["y"], task.batch_operator(batch)), batch["x"])
 
 
-def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, out: Path,
-          source_checkpoint: Path | None = None, finetune_lr_factor: float = 0.1, log=print) -> list[dict]:
+def shift(
+    cfg: dict,
+    source: list[str],
+    target: list[str],
+    finetune_steps: int,
+    out: Path,
+    source_checkpoint: Path | None = None,
+    finetune_lr_factor: float = 0.1,
+    log=print,
+) -> list[dict]:
     """Rows of the shift table: the source model on both settings, fine-tuned on the target, and the
     target's baselines. ``source_checkpoint`` reuses a model trained on the source setting (its
     run's checkpoint) instead of training one; fine-tuning starts a fresh Adam at
@@ -59,12 +68,19 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
     src_model = load_weights(build_model(src_task, src_cfg["model"]), state, source_checkpoint, src_cfg["model"])
     on_target = load_weights(build_model(tgt_task, tgt_cfg["model"]), state, source_checkpoint, tgt_cfg["model"])
     name = cfg["model"]["name"]
-    rows = [{"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task)},
-            {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task)}]
+    rows = [
+        {"model": f"{name}, trained on source", "tested on": "source", **_model_scores(src_model, src_task)},
+        {"model": f"{name}, trained on source", "tested on": "target", **_model_scores(on_target, tgt_task)},
+    ]
     tuned_cfg = apply_overrides(tgt_cfg, [*tuning, f"train.init={str(source_checkpoint)!r}"])
     tuned = unwrap(train(tuned_cfg, out / "finetuned", task=tgt_task).model)
-    rows.append({"model": f"{name}, fine-tuned {finetune_steps} steps on target", "tested on": "target",
-                 **_model_scores(tuned, tgt_task)})
+    rows.append(
+        {
+            "model": f"{name}, fine-tuned {finetune_steps} steps on target",
+            "tested on": "target",
+            **_model_scores(tuned, tgt_task),
+        }
+    )
     test = stack(tgt_task.test)
     for method, (image, _) in run_baselines(tgt_task, tgt_cfg, test, log).items():
         rows.append({"model": method, "tested on": "target", **_scores(image, test["x"])})
@@ -76,18 +92,29 @@ def shift(cfg: dict, source: list[str], target: list[str], finetune_steps: int, 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments shift", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments shift", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default="ct-lpd")
     parser.add_argument("--source", nargs="*", default=["task.view_step=32"], help="overrides of the source setting")
     parser.add_argument("--target", nargs="*", default=["task.view_step=48"], help="overrides of the target setting")
     parser.add_argument("--finetune-steps", type=int, default=100)
-    parser.add_argument("--source-checkpoint", type=Path, default=None,
-                        help="a checkpoint trained on the source setting (e.g. runs/ct-lpd/checkpoint.pt)")
+    parser.add_argument(
+        "--source-checkpoint",
+        type=Path,
+        default=None,
+        help="a checkpoint trained on the source setting (e.g. runs/ct-lpd/checkpoint.pt)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/shift"))
     parser.add_argument("overrides", nargs="*", help="section.key=value for both settings")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    shift(load_config(args.config, args.overrides), args.source, args.target, args.finetune_steps, args.out,
-          args.source_checkpoint)
+    shift(
+        load_config(args.config, args.overrides),
+        args.source,
+        args.target,
+        args.finetune_steps,
+        args.out,
+        args.source_checkpoint,
+    )
     print(f"done in {time.perf_counter() - start:.1f} s")

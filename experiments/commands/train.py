@@ -8,6 +8,7 @@ Example::
     python -m experiments train ct-lpd train.steps=100 --out runs/ct-lpd
     torchrun --nproc_per_node 4 -m experiments train ct-lpd-full
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ from experiments.training import train
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("config", help="a file or the name of one in experiments/configs/")
     parser.add_argument("overrides", nargs="*", help="section.key=value")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")

@@ -9,6 +9,7 @@ Exit status: 1 if any row FAILED (a NaN counts as a failure, as does a check tha
 0 otherwise, even when rows were SKIPPED (e.g. "needs CUDA"): a skip is reported, never
 counted as a pass, and does not fail the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,17 @@ from experiments.validation import CHECKS, exit_code, format_table, run_checks, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments validate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments validate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small problems and few iterations (CI), every modality")
-    parser.add_argument("--only", choices=list(CHECKS), action="append", metavar="MODALITY",
-                        help=f"run only this modality ({', '.join(CHECKS)}); repeatable")
+    parser.add_argument(
+        "--only",
+        choices=list(CHECKS),
+        action="append",
+        metavar="MODALITY",
+        help=f"run only this modality ({', '.join(CHECKS)}); repeatable",
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="also write the table to DIR/validate.md")
     args = parser.parse_args(argv)
     torch.manual_seed(0)

@@ -5,6 +5,7 @@ fastMRI and LoDoPaB files through `experiments.data.raw`) returns `Acquisition`s
 ``python -m experiments recon`` reconstructs any of them with one code path, and a trained checkpoint can be
 matched against the file's geometry before it is applied.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ class Acquisition:
     which a checkpoint's operator is compared with. ``voxel_size``: mm per image axis, in the image's axis order.
     ``info``: format-specific facts worth reporting (header fields, flags met, noise covariance, ...).
     """
-    modality: str                     # "ct" | "mri" | "pet"
+
+    modality: str  # "ct" | "mri" | "pet"
     data: torch.Tensor
     operator: LinearOperator | None
     image_shape: tuple

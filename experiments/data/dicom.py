@@ -12,6 +12,7 @@ with μ_water = 0.0192 /mm (water at about 70 keV, the effective energy of a 120
 
     volume, spacing, meta = read_dicom_series("/data/patient1/ct")   # (z, y, x) in 1/mm; spacing (z, y, x) mm
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -25,8 +26,15 @@ from torch.utils.data import Dataset
 from experiments.data.phantoms import MU_WATER
 
 UNITS = ("mu", "HU")
-REQUIRED = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns",
-            "RescaleSlope", "RescaleIntercept")
+REQUIRED = (
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "RescaleSlope",
+    "RescaleIntercept",
+)
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # a DICOMDIR index, not an image
 
 
@@ -39,7 +47,7 @@ def check_mu_water(mu_water: float) -> None:
 def hu_to_mu(hu: torch.Tensor, mu_water: float = MU_WATER) -> torch.Tensor:
     """Linear attenuation from Hounsfield units: μ = μ_water (1 + HU/1000), clamped at 0; in 1/mm.
 
-        hu_to_mu(torch.tensor([-1000.0, 0.0, 1000.0]))   # [0, 0.0192, 0.0384]
+    hu_to_mu(torch.tensor([-1000.0, 0.0, 1000.0]))   # [0, 0.0192, 0.0384]
     """
     check_mu_water(mu_water)
     return (mu_water * (1 + hu / 1000)).clamp_min(0)
@@ -76,19 +84,24 @@ def _check_headers(files: list) -> None:
             raise ValueError(f"expected PixelSpacing as two positive mm, got {spacing.tolist()} in {path.name}")
         slope, intercept = float(header.RescaleSlope), float(header.RescaleIntercept)
         if not (np.isfinite(slope) and slope != 0 and np.isfinite(intercept)):  # HU = slope · stored + intercept
-            raise ValueError(f"expected a finite non-zero RescaleSlope and a finite RescaleIntercept, got "
-                             f"{slope} and {intercept} in {path.name}")
+            raise ValueError(
+                f"expected a finite non-zero RescaleSlope and a finite RescaleIntercept, got "
+                f"{slope} and {intercept} in {path.name}"
+            )
         if not np.all(np.isfinite(np.asarray(header.ImagePositionPatient, dtype=float))):
-            raise ValueError(f"expected a finite ImagePositionPatient, got {list(header.ImagePositionPatient)} "
-                             f"in {path.name}")
+            raise ValueError(
+                f"expected a finite ImagePositionPatient, got {list(header.ImagePositionPatient)} in {path.name}"
+            )
     first_path, first = files[0]
     for name in ("Rows", "Columns", "PixelSpacing", "ImageOrientationPatient"):
         reference = np.asarray(first.get(name), dtype=float)
         for path, header in files[1:]:
             value = np.asarray(header.get(name), dtype=float)
             if not np.allclose(value, reference, atol=1e-4):
-                raise ValueError(f"expected one {name} across the series, got {reference.round(6).tolist()} in "
-                                 f"{first_path.name} and {value.round(6).tolist()} in {path.name}")
+                raise ValueError(
+                    f"expected one {name} across the series, got {reference.round(6).tolist()} in "
+                    f"{first_path.name} and {value.round(6).tolist()} in {path.name}"
+                )
 
 
 def _slice_spacing(positions: np.ndarray, files: list) -> float:
@@ -100,8 +113,10 @@ def _slice_spacing(positions: np.ndarray, files: list) -> float:
     gaps = np.diff(positions)
     spacing = float(np.median(gaps))
     if spacing <= 0 or np.max(np.abs(gaps - spacing)) > 1e-3 * spacing + 1e-4:
-        raise ValueError(f"expected evenly spaced slices, got gaps from {gaps.min():.4g} to {gaps.max():.4g} mm "
-                         f"along the slice normal")
+        raise ValueError(
+            f"expected evenly spaced slices, got gaps from {gaps.min():.4g} to {gaps.max():.4g} mm "
+            f"along the slice normal"
+        )
     return spacing
 
 
@@ -114,8 +129,9 @@ def scan_series(directory, series_uid: str | None = None):
     """
     series = _read_headers(Path(directory))
     if series_uid is None and len(series) > 1:
-        raise ValueError(f"expected one series in {directory}, got {len(series)}: pass series_uid= one of "
-                         f"{sorted(series)}")
+        raise ValueError(
+            f"expected one series in {directory}, got {len(series)}: pass series_uid= one of {sorted(series)}"
+        )
     uid = series_uid if series_uid is not None else next(iter(series))
     if uid not in series:
         raise ValueError(f"expected series_uid among {sorted(series)}, got {uid!r}")
@@ -131,8 +147,14 @@ def scan_series(directory, series_uid: str | None = None):
     affine = np.eye(4)
     affine[:3, :3] = np.stack([normal * spacing[0], cosines[3:] * dy, cosines[:3] * dx], axis=1)
     affine[:3, 3] = np.asarray(files[0][1].ImagePositionPatient, dtype=float)
-    meta = {"series_uid": uid, "patient_id": str(files[0][1].get("PatientID", "")), "orientation": tuple(cosines),
-            "positions": tuple(positions), "affine": affine, "files": [p for p, _ in files]}
+    meta = {
+        "series_uid": uid,
+        "patient_id": str(files[0][1].get("PatientID", "")),
+        "orientation": tuple(cosines),
+        "positions": tuple(positions),
+        "affine": affine,
+        "files": [p for p, _ in files],
+    }
     return files, spacing, meta
 
 
@@ -186,5 +208,9 @@ class DicomSlices(Dataset):
     def __getitem__(self, index: int) -> dict:
         series, k = self.examples[index]
         files, spacing, _ = self.series[series]
-        return {"x": _slice(files[k][0], self.units, self.mu_water),
-                "spacing": torch.tensor(spacing[1:], dtype=torch.float32), "series": series, "slice": k}
+        return {
+            "x": _slice(files[k][0], self.units, self.mu_water),
+            "spacing": torch.tensor(spacing[1:], dtype=torch.float32),
+            "series": series,
+            "slice": k,
+        }

@@ -27,6 +27,7 @@ columns) as TCIA stores it, or row by row when the standard Rows/Columns say so.
     acq.info["photon_statistics"]                        # (views, cols) incident photons, or None
     fan = fan_beam_slice(read_dicom_ct_pd(axial_dir))    # single-row axial data: 2D fan beam on the CPU
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,8 @@ from bridges import ct
 from experiments.data.acquisition import Acquisition
 from experiments.data.dicom_ct_pd_tags import CONSTANT, REQUIRED, TAGS
 
-FOV = 500.0          # mm, the default reconstruction field of view (the scanners' 50 cm scan field)
-IMAGE_SIDE = 512     # pixels across FOV by default
+FOV = 500.0  # mm, the default reconstruction field of view (the scanners' 50 cm scan field)
+IMAGE_SIDE = 512  # pixels across FOV by default
 _NUMERIC = {"FL": "<f4", "FD": "<f8", "US": "<u2"}
 
 __all__ = ["read_dicom_ct_pd", "fan_beam_slice", "focal_spot_geometry", "default_grid"]
@@ -68,8 +69,13 @@ def _decode(ds, name: str, path: Path, count: int | None = None):
         dtype = _NUMERIC[tag.vr]
         if tag.vr in ("FL", "FD"):
             n = {"1": 1, "2": 2}.get(tag.vm, count)
-            dtype = "<f8" if n is not None and len(raw) == 8 * n else "<f4" if n is not None and len(raw) == 4 * n \
+            dtype = (
+                "<f8"
+                if n is not None and len(raw) == 8 * n
+                else "<f4"
+                if n is not None and len(raw) == 4 * n
                 else dtype
+            )
         size = np.dtype(dtype).itemsize
         if len(raw) == 0 or len(raw) % size:
             raise ValueError(f"{path.name}: expected {tag} as {tag.vr} ({size}-byte values), got {len(raw)} bytes")
@@ -106,39 +112,61 @@ def _read_file(path: Path) -> dict:
             raise ValueError(f"{path.name}: expected the DICOM-CT-PD tag {TAGS[name]}, it is missing")
     n_rows, n_cols = int(fields["NumberofDetectorRows"][0]), int(fields["NumberofDetectorColumns"][0])
     fields["PhotonStatistics"] = _decode(ds, "PhotonStatistics", path, count=n_cols)
-    for name in ("NumberofDetectorRows", "NumberofDetectorColumns", "DetectorElementTransverseSpacing",
-                 "DetectorElementAxialSpacing", "DetectorFocalCenterRadialDistance", "ConstantRadialDistance"):
+    for name in (
+        "NumberofDetectorRows",
+        "NumberofDetectorColumns",
+        "DetectorElementTransverseSpacing",
+        "DetectorElementAxialSpacing",
+        "DetectorFocalCenterRadialDistance",
+        "ConstantRadialDistance",
+    ):
         if not fields[name][0] > 0:
             raise ValueError(f"{path.name}: expected {TAGS[name]} > 0, got {fields[name][0]}")
     if fields["DetectorShape"].upper() != "CYLINDRICAL":
-        raise ValueError(f"{path.name}: expected {TAGS['DetectorShape']} CYLINDRICAL (the only shape read here), "
-                         f"got {fields['DetectorShape']!r}")
+        raise ValueError(
+            f"{path.name}: expected {TAGS['DetectorShape']} CYLINDRICAL (the only shape read here), "
+            f"got {fields['DetectorShape']!r}"
+        )
     rho0 = fields["DetectorFocalCenterRadialDistance"][0]
     if not fields["ConstantRadialDistance"][0] > rho0:
-        raise ValueError(f"{path.name}: expected {TAGS['ConstantRadialDistance']} beyond the isocentre, > "
-                         f"{TAGS['DetectorFocalCenterRadialDistance']} = {rho0}, "
-                         f"got {fields['ConstantRadialDistance'][0]}")
+        raise ValueError(
+            f"{path.name}: expected {TAGS['ConstantRadialDistance']} beyond the isocentre, > "
+            f"{TAGS['DetectorFocalCenterRadialDistance']} = {rho0}, "
+            f"got {fields['ConstantRadialDistance'][0]}"
+        )
     photons = fields["PhotonStatistics"]
     if photons is not None and photons.size != n_cols:
-        raise ValueError(f"{path.name}: expected {TAGS['PhotonStatistics']} with one value per detector column "
-                         f"({n_cols}), got {photons.size}")
-    for name, keyword in (((0x0028, 0x1053), "RescaleSlope"), ((0x0028, 0x1052), "RescaleIntercept"),
-                          ((0x0028, 0x0010), "Rows"), ((0x0028, 0x0011), "Columns"), ((0x7FE0, 0x0010), "PixelData")):
+        raise ValueError(
+            f"{path.name}: expected {TAGS['PhotonStatistics']} with one value per detector column "
+            f"({n_cols}), got {photons.size}"
+        )
+    for name, keyword in (
+        ((0x0028, 0x1053), "RescaleSlope"),
+        ((0x0028, 0x1052), "RescaleIntercept"),
+        ((0x0028, 0x0010), "Rows"),
+        ((0x0028, 0x0011), "Columns"),
+        ((0x7FE0, 0x0010), "PixelData"),
+    ):
         if name not in ds:
-            raise ValueError(f"{path.name}: expected the DICOM tag ({name[0]:04X},{name[1]:04X}) {keyword}, "
-                             "it is missing")
+            raise ValueError(
+                f"{path.name}: expected the DICOM tag ({name[0]:04X},{name[1]:04X}) {keyword}, it is missing"
+            )
     slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
     if not (math.isfinite(slope) and slope != 0 and math.isfinite(intercept)):
-        raise ValueError(f"{path.name}: expected a finite non-zero (0028,1053) RescaleSlope and a finite "
-                         f"(0028,1052) RescaleIntercept, got {slope} and {intercept}")
+        raise ValueError(
+            f"{path.name}: expected a finite non-zero (0028,1053) RescaleSlope and a finite "
+            f"(0028,1052) RescaleIntercept, got {slope} and {intercept}"
+        )
     rows, cols = int(ds.Rows), int(ds.Columns)
     if (rows, cols) == (n_cols, n_rows):
-        transposed = True   # TCIA's files: DICOM Rows = detector columns
+        transposed = True  # TCIA's files: DICOM Rows = detector columns
     elif (rows, cols) == (n_rows, n_cols):
         transposed = False  # the manual's row-major layout
     else:
-        raise ValueError(f"{path.name}: expected (0028,0010) Rows x (0028,0011) Columns to be {n_cols} x {n_rows} "
-                         f"({TAGS['NumberofDetectorColumns']} x {TAGS['NumberofDetectorRows']}), got {rows} x {cols}")
+        raise ValueError(
+            f"{path.name}: expected (0028,0010) Rows x (0028,0011) Columns to be {n_cols} x {n_rows} "
+            f"({TAGS['NumberofDetectorColumns']} x {TAGS['NumberofDetectorRows']}), got {rows} x {cols}"
+        )
     try:
         pixels = ds.pixel_array
     except Exception as e:  # pydicom raises several types for truncated or unsupported pixel data
@@ -149,9 +177,19 @@ def _read_file(path: Path) -> dict:
     fields["image"] = image.astype(np.float64) * slope + intercept
     fields["rescale"] = (slope, intercept)
     fields["instance"] = int(ds.InstanceNumber) if "InstanceNumber" in ds and ds.InstanceNumber != "" else None
-    fields["header"] = {k: str(ds.get(k)) for k in ("Manufacturer", "ManufacturerModelName", "KVP",
-                                                     "XRayTubeCurrent", "ExposureTime", "SpiralPitchFactor",
-                                                     "SeriesInstanceUID") if k in ds}
+    fields["header"] = {
+        k: str(ds.get(k))
+        for k in (
+            "Manufacturer",
+            "ManufacturerModelName",
+            "KVP",
+            "XRayTubeCurrent",
+            "ExposureTime",
+            "SpiralPitchFactor",
+            "SeriesInstanceUID",
+        )
+        if k in ds
+    }
     return fields
 
 
@@ -160,8 +198,9 @@ def _paths(directory_or_files) -> list:
         root = Path(directory_or_files)
         if not root.exists():
             raise FileNotFoundError(f"expected a directory or file of DICOM-CT-PD projections at {root}, found none")
-        paths = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")) if root.is_dir() \
-            else [root]
+        paths = (
+            sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")) if root.is_dir() else [root]
+        )
         where = str(root)
     else:
         paths = [Path(p) for p in directory_or_files]
@@ -182,11 +221,11 @@ def focal_spot_geometry(phi, z, rho, shifts, central_element, n_rows, n_cols, d_
     focal = np.stack([-rho * np.sin(phi), rho * np.cos(phi), z], 1)
     rs, ps = rho + d_rho, phi + d_phi
     sources = np.stack([-rs * np.sin(ps), rs * np.cos(ps), z + d_z], 1)
-    w = np.stack([np.sin(phi), -np.cos(phi), zeros], 1)    # from F through the isocentre
-    u = np.stack([-np.cos(phi), -np.sin(phi), zeros], 1)   # our column direction: the format's columns reversed
+    w = np.stack([np.sin(phi), -np.cos(phi), zeros], 1)  # from F through the isocentre
+    u = np.stack([-np.cos(phi), -np.sin(phi), zeros], 1)  # our column direction: the format's columns reversed
     ez = np.stack([zeros, zeros, ones], 1)
     x, y = central_element
-    gamma = (x - (n_cols + 1) / 2) * d_col / d0            # fan angle of the detector's geometric centre
+    gamma = (x - (n_cols + 1) / 2) * d_col / d0  # fan angle of the detector's geometric centre
     centers = focal + d0 * (math.cos(gamma) * w + math.sin(gamma) * u) + (y - (n_rows + 1) / 2) * d_row * ez
     tangents = d_col * (math.cos(gamma) * u - math.sin(gamma) * w)
     return sources, centers, tangents, d_row * ez
@@ -199,8 +238,7 @@ def default_grid(z_extent: float, collimation: float, n_rows: int, image_shape=N
     extent = max(z_extent, collimation)
     if voxel_size is None:
         pixel = FOV / (image_shape[-1] if image_shape else IMAGE_SIDE)
-        dz = collimation if n_rows == 1 and not image_shape else \
-            (extent / image_shape[0] if image_shape else pixel)
+        dz = collimation if n_rows == 1 and not image_shape else (extent / image_shape[0] if image_shape else pixel)
         voxel_size = (dz, FOV / (image_shape[-2] if image_shape else IMAGE_SIDE), pixel)
     voxel_size = tuple(float(v) for v in voxel_size)
     if image_shape is None:
@@ -233,8 +271,10 @@ def read_dicom_ct_pd(directory_or_files, *, image_shape=None, voxel_size=None) -
             a, b = first[name], f[name]
             same = a == b if isinstance(a, str) else np.allclose(a, b, rtol=1e-6, atol=0)
             if not same:
-                raise ValueError(f"{path.name}: expected {TAGS[name]} equal in every file, got {_show(b)} where "
-                                 f"{first_path.name} has {_show(a)}")
+                raise ValueError(
+                    f"{path.name}: expected {TAGS[name]} equal in every file, got {_show(b)} where "
+                    f"{first_path.name} has {_show(a)}"
+                )
         if (f["PhotonStatistics"] is None) != (first["PhotonStatistics"] is None):
             lacking = path.name if f["PhotonStatistics"] is None else first_path.name
             raise ValueError(f"{lacking}: expected {TAGS['PhotonStatistics']} in every file or none, it is missing")
@@ -255,45 +295,80 @@ def read_dicom_ct_pd(directory_or_files, *, image_shape=None, voxel_size=None) -
     phi = per_view("DetectorFocalCenterAngularPosition")
     z = per_view("DetectorFocalCenterAxialPosition")
     rho = per_view("DetectorFocalCenterRadialDistance")
-    shifts = np.stack([per_view("SourceAngularPositionShift"), per_view("SourceAxialPositionShift"),
-                       per_view("SourceRadialDistanceShift")], 1)
+    shifts = np.stack(
+        [
+            per_view("SourceAngularPositionShift"),
+            per_view("SourceAxialPositionShift"),
+            per_view("SourceRadialDistanceShift"),
+        ],
+        1,
+    )
     z_center = (z.min() + z.max()) / 2
-    sources, centers, tangents, row_axes = focal_spot_geometry(phi, z - z_center, rho, shifts, central, n_rows,
-                                                               n_cols, d_col, d_row, d0)
+    sources, centers, tangents, row_axes = focal_spot_geometry(
+        phi, z - z_center, rho, shifts, central, n_rows, n_cols, d_col, d_row, d0
+    )
     collimation = n_rows * d_row * float(np.median(rho)) / d0
     image_shape, voxel_size = default_grid(float(np.ptp(z)), collimation, n_rows, image_shape, voxel_size)
-    geometry = ct.CylConeVec3D(sources=sources, detector_centers=centers, column_axes=tangents, row_axes=row_axes,
-                               detector_radius=d0, detector_shape=(n_rows, n_cols), image_shape=image_shape,
-                               pixel_size=voxel_size)
-    data = np.stack([f["image"][::-1, ::-1] for _, f in files], axis=1)          # (rows, views, cols)
-    photons = None if first["PhotonStatistics"] is None else \
-        np.stack([f["PhotonStatistics"][::-1] for _, f in files])              # (views, cols), our column order
+    geometry = ct.CylConeVec3D(
+        sources=sources,
+        detector_centers=centers,
+        column_axes=tangents,
+        row_axes=row_axes,
+        detector_radius=d0,
+        detector_shape=(n_rows, n_cols),
+        image_shape=image_shape,
+        pixel_size=voxel_size,
+    )
+    data = np.stack([f["image"][::-1, ::-1] for _, f in files], axis=1)  # (rows, views, cols)
+    photons = (
+        None if first["PhotonStatistics"] is None else np.stack([f["PhotonStatistics"][::-1] for _, f in files])
+    )  # (views, cols), our column order
 
     def text(name):
         values = {f[name] for _, f in files if f[name] is not None}
         return values.pop() if len(values) == 1 else (sorted(values) if values else None)
 
     steps, water = first["NumberofSourceAngularSteps"], first["WaterAttenuationCoefficient"]
-    info = dict(photon_statistics=photons, z_center=float(z_center), central_element=central,
-                source_shifts=shifts, angles=np.unwrap(phi) + math.pi, focal_center_z=z,
-                focal_center_radius=rho, scan_type=text("TypeofProjectionData"),
-                projection_geometry=text("TypeofProjectionGeometry"),
-                flying_focal_spot_mode=text("FlyingFocalSpotMode"), log_flag=text("LogFlag"),
-                views_per_turn=None if steps is None else int(steps[0]),
-                timestamps=per_view("Timestamp", math.nan),
-                water_attenuation=None if water is None else float(water[0]),
-                rescale=[f["rescale"] for _, f in files], order=order, files=[p for p, _ in files],
-                **{k.lower(): v for k, v in first["header"].items()})
+    info = dict(
+        photon_statistics=photons,
+        z_center=float(z_center),
+        central_element=central,
+        source_shifts=shifts,
+        angles=np.unwrap(phi) + math.pi,
+        focal_center_z=z,
+        focal_center_radius=rho,
+        scan_type=text("TypeofProjectionData"),
+        projection_geometry=text("TypeofProjectionGeometry"),
+        flying_focal_spot_mode=text("FlyingFocalSpotMode"),
+        log_flag=text("LogFlag"),
+        views_per_turn=None if steps is None else int(steps[0]),
+        timestamps=per_view("Timestamp", math.nan),
+        water_attenuation=None if water is None else float(water[0]),
+        rescale=[f["rescale"] for _, f in files],
+        order=order,
+        files=[p for p, _ in files],
+        **{k.lower(): v for k, v in first["header"].items()},
+    )
     operator, why = None, ""
     if torch.cuda.is_available():
         operator = ct.Projector(geometry)
     else:
-        why = ("3D cone-beam projection (ASTRA's cyl_cone_vec) needs CUDA, absent here; for single-row axial "
-               "data, fan_beam_slice gives a 2D fan beam that runs on the CPU")
+        why = (
+            "3D cone-beam projection (ASTRA's cyl_cone_vec) needs CUDA, absent here; for single-row axial "
+            "data, fan_beam_slice gives a 2D fan beam that runs on the CPU"
+        )
     source = Path(directory_or_files) if isinstance(directory_or_files, (str, Path)) else paths[0].parent
-    return Acquisition(modality="ct", data=torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)),
-                       operator=operator, image_shape=image_shape, voxel_size=voxel_size, source=source,
-                       geometry=geometry, why_no_operator=why, info=info)
+    return Acquisition(
+        modality="ct",
+        data=torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)),
+        operator=operator,
+        image_shape=image_shape,
+        voxel_size=voxel_size,
+        source=source,
+        geometry=geometry,
+        why_no_operator=why,
+        info=info,
+    )
 
 
 def _show(value):
@@ -301,8 +376,9 @@ def _show(value):
 
 
 # ---------------------------------------------------------------- 2D
-def fan_beam_slice(acquisition: Acquisition, row: int | None = None, *, image_shape=None,
-                   pixel_size=None) -> Acquisition:
+def fan_beam_slice(
+    acquisition: Acquisition, row: int | None = None, *, image_shape=None, pixel_size=None
+) -> Acquisition:
     """One detector row of an axial DICOM-CT-PD scan as a 2D fan beam (`FanBeam2D`, arc detector), which
     ASTRA projects on the CPU: what reconstructs single-row axial data without CUDA.
 
@@ -323,17 +399,29 @@ def fan_beam_slice(acquisition: Acquisition, row: int | None = None, *, image_sh
         raise ValueError("expected an Acquisition from read_dicom_ct_pd, got one without its DICOM-CT-PD geometry")
     z, rho, shifts = info["focal_center_z"], info["focal_center_radius"], info["source_shifts"]
     if str(info.get("scan_type") or "").upper() == "HELICAL" or np.ptp(z) > 1e-6 * max(1.0, np.abs(z).max()):
-        raise ValueError(f"expected axial data for a 2D fan beam, got helical data (TypeofProjectionData "
-                         f"{info.get('scan_type')!r}, focal centre z over {np.ptp(z):.3f} mm): reconstruct it in "
-                         "3D (CUDA) with the CylConeVec3D geometry")
-    moving = [name for name, column in (("SourceAngularPositionShift", 0), ("SourceAxialPositionShift", 1),
-                                        ("SourceRadialDistanceShift", 2)) if np.any(shifts[:, column] != 0)]
+        raise ValueError(
+            f"expected axial data for a 2D fan beam, got helical data (TypeofProjectionData "
+            f"{info.get('scan_type')!r}, focal centre z over {np.ptp(z):.3f} mm): reconstruct it in "
+            "3D (CUDA) with the CylConeVec3D geometry"
+        )
+    moving = [
+        name
+        for name, column in (
+            ("SourceAngularPositionShift", 0),
+            ("SourceAxialPositionShift", 1),
+            ("SourceRadialDistanceShift", 2),
+        )
+        if np.any(shifts[:, column] != 0)
+    ]
     if moving:
-        raise ValueError(f"expected no flying focal spot for a 2D fan beam, got non-zero {', '.join(moving)}: "
-                         "an arc detector about a moving source has no FanBeam2D form")
+        raise ValueError(
+            f"expected no flying focal spot for a 2D fan beam, got non-zero {', '.join(moving)}: "
+            "an arc detector about a moving source has no FanBeam2D form"
+        )
     if np.ptp(rho) > 1e-6 * rho.max():
-        raise ValueError(f"expected one DetectorFocalCenterRadialDistance for a 2D fan beam, got "
-                         f"{rho.min()} to {rho.max()} mm")
+        raise ValueError(
+            f"expected one DetectorFocalCenterRadialDistance for a 2D fan beam, got {rho.min()} to {rho.max()} mm"
+        )
     n_rows, n_cols = g.detector_shape
     if row is None:
         if n_rows != 1:
@@ -351,14 +439,29 @@ def fan_beam_slice(acquisition: Acquisition, row: int | None = None, *, image_sh
         pixel_size = tuple(acquisition.voxel_size[-2:])
     elif np.ndim(pixel_size) == 0:
         pixel_size = (float(pixel_size),) * 2
-    geometry = ct.FanBeam2D(angles=info["angles"], n_detectors=n_cols, detector_spacing=d_col,
-                            source_distance=float(rho[0]), detector_distance=d0 - float(rho[0]),
-                            detector_offset=(x - (n_cols + 1) / 2) * d_col, detector_curve="arc",
-                            image_shape=image_shape, pixel_size=pixel_size)
-    fan_info = dict(info, row=int(row), cone_angle=math.atan2(row_z, d0),
-                    z=float(z[0]) + row_z * float(rho[0]) / d0)  # the row's z at the isocentre, format frame
+    geometry = ct.FanBeam2D(
+        angles=info["angles"],
+        n_detectors=n_cols,
+        detector_spacing=d_col,
+        source_distance=float(rho[0]),
+        detector_distance=d0 - float(rho[0]),
+        detector_offset=(x - (n_cols + 1) / 2) * d_col,
+        detector_curve="arc",
+        image_shape=image_shape,
+        pixel_size=pixel_size,
+    )
+    fan_info = dict(
+        info, row=int(row), cone_angle=math.atan2(row_z, d0), z=float(z[0]) + row_z * float(rho[0]) / d0
+    )  # the row's z at the isocentre, format frame
     if info.get("photon_statistics") is not None:
         fan_info["photon_statistics"] = info["photon_statistics"]
-    return Acquisition(modality="ct", data=acquisition.data[row].contiguous(), operator=ct.Projector(geometry),
-                       image_shape=image_shape, voxel_size=pixel_size, source=acquisition.source,
-                       geometry=geometry, info=fan_info)
+    return Acquisition(
+        modality="ct",
+        data=acquisition.data[row].contiguous(),
+        operator=ct.Projector(geometry),
+        image_shape=image_shape,
+        voxel_size=pixel_size,
+        source=acquisition.source,
+        geometry=geometry,
+        info=fan_info,
+    )

@@ -34,6 +34,7 @@ the table, column 1 is the leftmost column (so columns run along (cos φ, sin φ
 row (rows run towards -z). DetectorCentralElement is 1-based (the TCIA files' (369.625, 32.5) for 736 x 64
 elements puts row 32.5 at the centre of 64 rows only when counting from 1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,11 +45,12 @@ PRIVATE_CREATOR = "DICOM-CT-PD"  # not verified (see above)
 @dataclass(frozen=True)
 class PrivateTag:
     """One entry of the dictionary: (group, element), VR, value multiplicity, unit, meaning."""
+
     group: int
     element: int
     vr: str
     keyword: str
-    vm: str          # "1", "2", or "n" (one per detector column)
+    vm: str  # "1", "2", or "n" (one per detector column)
     unit: str
     meaning: str
 
@@ -68,44 +70,117 @@ class PrivateTag:
 _ENTRIES = [
     PrivateTag(0x7029, 0x1010, "US", "NumberofDetectorRows", "1", "", "number of detector rows"),
     PrivateTag(0x7029, 0x1011, "US", "NumberofDetectorColumns", "1", "", "number of detector columns"),
-    PrivateTag(0x7029, 0x1002, "FL", "DetectorElementTransverseSpacing", "1", "mm",
-               "width of a detector column, measured at the detector (arc length on a cylinder)"),
-    PrivateTag(0x7029, 0x1006, "FL", "DetectorElementAxialSpacing", "1", "mm",
-               "width of a detector row, measured at the detector"),
+    PrivateTag(
+        0x7029,
+        0x1002,
+        "FL",
+        "DetectorElementTransverseSpacing",
+        "1",
+        "mm",
+        "width of a detector column, measured at the detector (arc length on a cylinder)",
+    ),
+    PrivateTag(
+        0x7029,
+        0x1006,
+        "FL",
+        "DetectorElementAxialSpacing",
+        "1",
+        "mm",
+        "width of a detector row, measured at the detector",
+    ),
     PrivateTag(0x7029, 0x100B, "CS", "DetectorShape", "1", "", "CYLINDRICAL, SPHERICAL or FLAT"),
-    PrivateTag(0x7031, 0x1001, "FL", "DetectorFocalCenterAngularPosition", "1", "rad",
-               "φ0, azimuth of the detector's focal centre"),
-    PrivateTag(0x7031, 0x1002, "FL", "DetectorFocalCenterAxialPosition", "1", "mm",
-               "z0, z of the detector's focal centre"),
-    PrivateTag(0x7031, 0x1003, "FL", "DetectorFocalCenterRadialDistance", "1", "mm",
-               "ρ0, in-plane distance of the detector's focal centre from the isocentre"),
-    PrivateTag(0x7031, 0x1031, "FL", "ConstantRadialDistance", "1", "mm",
-               "d0, distance from the detector's focal centre to the central element (the cylinder's radius)"),
-    PrivateTag(0x7031, 0x1033, "FL", "DetectorCentralElement", "2", "",
-               "(column X, row Y), 1-based, of the element on the line from the focal centre through the isocentre"),
-    PrivateTag(0x7033, 0x100B, "FL", "SourceAngularPositionShift", "1", "rad",
-               "Δφ, focal spot minus detector focal centre (flying focal spot)"),
+    PrivateTag(
+        0x7031,
+        0x1001,
+        "FL",
+        "DetectorFocalCenterAngularPosition",
+        "1",
+        "rad",
+        "φ0, azimuth of the detector's focal centre",
+    ),
+    PrivateTag(
+        0x7031, 0x1002, "FL", "DetectorFocalCenterAxialPosition", "1", "mm", "z0, z of the detector's focal centre"
+    ),
+    PrivateTag(
+        0x7031,
+        0x1003,
+        "FL",
+        "DetectorFocalCenterRadialDistance",
+        "1",
+        "mm",
+        "ρ0, in-plane distance of the detector's focal centre from the isocentre",
+    ),
+    PrivateTag(
+        0x7031,
+        0x1031,
+        "FL",
+        "ConstantRadialDistance",
+        "1",
+        "mm",
+        "d0, distance from the detector's focal centre to the central element (the cylinder's radius)",
+    ),
+    PrivateTag(
+        0x7031,
+        0x1033,
+        "FL",
+        "DetectorCentralElement",
+        "2",
+        "",
+        "(column X, row Y), 1-based, of the element on the line from the focal centre through the isocentre",
+    ),
+    PrivateTag(
+        0x7033,
+        0x100B,
+        "FL",
+        "SourceAngularPositionShift",
+        "1",
+        "rad",
+        "Δφ, focal spot minus detector focal centre (flying focal spot)",
+    ),
     PrivateTag(0x7033, 0x100C, "FL", "SourceAxialPositionShift", "1", "mm", "Δz, likewise in z"),
     PrivateTag(0x7033, 0x100D, "FL", "SourceRadialDistanceShift", "1", "mm", "Δρ, likewise in ρ"),
     PrivateTag(0x7033, 0x100E, "CS", "FlyingFocalSpotMode", "1", "", "FFSNONE, FFSZ, FFSXY or FFSXYZ"),
     PrivateTag(0x7033, 0x1013, "US", "NumberofSourceAngularSteps", "1", "", "projections per full rotation"),
-    PrivateTag(0x7033, 0x1065, "FD", "PhotonStatistics", "n", "photons",
-               "incident photons per detector column (noise-equivalent quanta from air scans)"),
+    PrivateTag(
+        0x7033,
+        0x1065,
+        "FD",
+        "PhotonStatistics",
+        "n",
+        "photons",
+        "incident photons per detector column (noise-equivalent quanta from air scans)",
+    ),
     PrivateTag(0x7033, 0x1067, "FD", "Timestamp", "1", "ms", "absolute time of the projection"),
     PrivateTag(0x7037, 0x1009, "CS", "TypeofProjectionData", "1", "", "AXIAL or HELICAL"),
     PrivateTag(0x7037, 0x100A, "CS", "TypeofProjectionGeometry", "1", "", "FANBEAM for third-generation CT"),
     PrivateTag(0x7039, 0x1009, "CS", "LogFlag", "1", "", "YES when the data are line integrals"),
-    PrivateTag(0x7041, 0x1001, "FL", "WaterAttenuationCoefficient", "1", "1/mm",
-               "μ of water for HU (unit not verified)"),
+    PrivateTag(
+        0x7041, 0x1001, "FL", "WaterAttenuationCoefficient", "1", "1/mm", "μ of water for HU (unit not verified)"
+    ),
 ]
 
 TAGS: dict[str, PrivateTag] = {t.keyword: t for t in _ENTRIES}
 
 # What a projection file must hold to fix its geometry; the rest is optional (shifts default to 0).
-REQUIRED = ("NumberofDetectorRows", "NumberofDetectorColumns", "DetectorElementTransverseSpacing",
-            "DetectorElementAxialSpacing", "DetectorShape", "DetectorFocalCenterAngularPosition",
-            "DetectorFocalCenterAxialPosition", "DetectorFocalCenterRadialDistance", "ConstantRadialDistance",
-            "DetectorCentralElement")
+REQUIRED = (
+    "NumberofDetectorRows",
+    "NumberofDetectorColumns",
+    "DetectorElementTransverseSpacing",
+    "DetectorElementAxialSpacing",
+    "DetectorShape",
+    "DetectorFocalCenterAngularPosition",
+    "DetectorFocalCenterAxialPosition",
+    "DetectorFocalCenterRadialDistance",
+    "ConstantRadialDistance",
+    "DetectorCentralElement",
+)
 # Equal in every file of a scan (the detector and its mounting).
-CONSTANT = ("NumberofDetectorRows", "NumberofDetectorColumns", "DetectorElementTransverseSpacing",
-            "DetectorElementAxialSpacing", "DetectorShape", "ConstantRadialDistance", "DetectorCentralElement")
+CONSTANT = (
+    "NumberofDetectorRows",
+    "NumberofDetectorColumns",
+    "DetectorElementTransverseSpacing",
+    "DetectorElementAxialSpacing",
+    "DetectorShape",
+    "ConstantRadialDistance",
+    "DetectorCentralElement",
+)

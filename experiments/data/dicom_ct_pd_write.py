@@ -10,6 +10,7 @@ Values are quantised to uint16 with a per-file RescaleSlope/RescaleIntercept spa
     write_dicom_ct_pd("out/", ct.scanner("siemens-definition-as-helical", view_step=64, detector_binning=8),
                       projections)                       # (rows, views, cols) line integrals in mm
 """
+
 from __future__ import annotations
 
 import math
@@ -34,11 +35,14 @@ def _format_parameters(g: ct.CylConeVec3D, shifts: np.ndarray, tol: float):
     n_rows, n_cols = g.detector_shape
     d_col, d_row = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
     if np.ptp(d_col) > tol * d_col.max() or np.ptp(d_row) > tol * d_row.max():
-        raise ValueError("expected one column pitch and one row pitch in every view, got varying column_axes or "
-                         "row_axes lengths")
+        raise ValueError(
+            "expected one column pitch and one row pitch in every view, got varying column_axes or row_axes lengths"
+        )
     if np.abs(v[:, :2]).max() > tol * d_row.max() or np.any(v[:, 2] <= 0):
-        raise ValueError("expected row_axes along +z in every view (rows along the rotation axis), got "
-                         f"{v[np.argmax(np.abs(v[:, :2]).sum(1))].tolist()}")
+        raise ValueError(
+            "expected row_axes along +z in every view (rows along the rotation axis), got "
+            f"{v[np.argmax(np.abs(v[:, :2]).sum(1))].tolist()}"
+        )
     a = -np.cross(u, v) * radius / (d_col * d_row)[:, None]  # from the cylinder's axis to the detector centre
     nearer = np.linalg.norm(d - a - s, axis=1) > np.linalg.norm(d + a - s, axis=1)
     a[nearer] *= -1  # ASTRA's rule: the axis is the one nearer the source
@@ -51,22 +55,28 @@ def _format_parameters(g: ct.CylConeVec3D, shifts: np.ndarray, tol: float):
     scale = radius
     if np.abs(expected - s).max() > tol * scale:
         worst = int(np.abs(expected - s).max(1).argmax())
-        raise ValueError(f"expected every source at the detector's focal centre moved by source_shifts, view {worst} "
-                         f"is {np.abs(expected - s)[worst].max():.3g} mm off (pass its flying focal spot shifts)")
+        raise ValueError(
+            f"expected every source at the detector's focal centre moved by source_shifts, view {worst} "
+            f"is {np.abs(expected - s)[worst].max():.3g} mm off (pass its flying focal spot shifts)"
+        )
     w0 = np.stack([np.sin(phi), -np.cos(phi), np.zeros_like(phi)], 1)
     u0 = np.stack([-np.cos(phi), -np.sin(phi), np.zeros_like(phi)], 1)
     n = a / radius
     gamma = np.arctan2((n * u0).sum(1), (n * w0).sum(1))
     tangent = np.cos(gamma)[:, None] * u0 - np.sin(gamma)[:, None] * w0
     if np.any((tangent * u).sum(1) <= 0):
-        raise ValueError("expected column_axes along u = (cos θ, sin θ, 0) at θ = φ0 + π, as ConeBeam3D's "
-                         "(columns reversed against the format's), got the opposite direction")
+        raise ValueError(
+            "expected column_axes along u = (cos θ, sin θ, 0) at θ = φ0 + π, as ConeBeam3D's "
+            "(columns reversed against the format's), got the opposite direction"
+        )
     x = (n_cols + 1) / 2 + gamma * radius / d_col
     y = (n_rows + 1) / 2 + (d[:, 2] - z) / d_row
     for name, value, pitch in (("column", x, d_col), ("row", y, d_row)):
         if np.ptp(value) * pitch.max() > tol * scale:
-            raise ValueError(f"expected the detector fixed about its focal centre (one DetectorCentralElement), "
-                             f"got its {name} varying over {np.ptp(value):.3g} elements")
+            raise ValueError(
+                f"expected the detector fixed about its focal centre (one DetectorCentralElement), "
+                f"got its {name} varying over {np.ptp(value):.3g} elements"
+            )
     return phi, z, rho, (float(x.mean()), float(y.mean())), float(d_col.mean()), float(d_row.mean())
 
 
@@ -75,9 +85,19 @@ def _ds_number(value: float) -> str:
     return text if len(text) <= 16 else f"{value:.8g}"
 
 
-def write_dicom_ct_pd(directory, geometry, projections, *, source_shifts=None, photon_statistics=None,
-                      z_center: float = 0.0, scan_type: str | None = None, views_per_turn: int | None = None,
-                      explicit_vr: bool = True, tol: float = 1e-6) -> list:
+def write_dicom_ct_pd(
+    directory,
+    geometry,
+    projections,
+    *,
+    source_shifts=None,
+    photon_statistics=None,
+    z_center: float = 0.0,
+    scan_type: str | None = None,
+    views_per_turn: int | None = None,
+    explicit_vr: bool = True,
+    tol: float = 1e-6,
+) -> list:
     """Write ``projections`` (rows, views, cols) of ``geometry`` (a `CylConeVec3D`, or a geometry whose
     ``to_vec()`` is one, as ``ConeBeam3D(detector_curve="arc")`` and its ``helical`` form) as one DICOM-CT-PD
     file per view, ``directory/000001.dcm`` ...; returns the paths.
@@ -91,10 +111,14 @@ def write_dicom_ct_pd(directory, geometry, projections, *, source_shifts=None, p
     """
     g = geometry if isinstance(geometry, ct.CylConeVec3D) else getattr(geometry, "to_vec", lambda: geometry)()
     if not isinstance(g, ct.CylConeVec3D):
-        raise ValueError("expected a CylConeVec3D (or a geometry whose to_vec() is one), "
-                         f"got {type(geometry).__name__}")
-    p = projections.detach().cpu().double().numpy() if isinstance(projections, torch.Tensor) \
+        raise ValueError(
+            f"expected a CylConeVec3D (or a geometry whose to_vec() is one), got {type(geometry).__name__}"
+        )
+    p = (
+        projections.detach().cpu().double().numpy()
+        if isinstance(projections, torch.Tensor)
         else np.asarray(projections, dtype=float)
+    )
     if p.shape != tuple(g.sinogram_shape):
         raise ValueError(f"expected projections of shape {tuple(g.sinogram_shape)} (rows, views, cols), got {p.shape}")
     if not np.all(np.isfinite(p)):
@@ -141,16 +165,25 @@ def write_dicom_ct_pd(directory, geometry, projections, *, source_shifts=None, p
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
         ds.RescaleIntercept, ds.RescaleSlope = intercept, slope
         ds.PixelData = np.ascontiguousarray(stored.T).tobytes()
-        values = dict(NumberofDetectorRows=n_rows, NumberofDetectorColumns=n_cols,
-                      DetectorElementTransverseSpacing=d_col, DetectorElementAxialSpacing=d_row,
-                      DetectorShape="CYLINDRICAL", DetectorFocalCenterAngularPosition=float(phi[view] % (2 * math.pi)),
-                      DetectorFocalCenterAxialPosition=float(z[view]),
-                      DetectorFocalCenterRadialDistance=float(rho[view]),
-                      ConstantRadialDistance=float(g.detector_radius), DetectorCentralElement=[x, y],
-                      SourceAngularPositionShift=float(shifts[view, 0]),
-                      SourceAxialPositionShift=float(shifts[view, 1]),
-                      SourceRadialDistanceShift=float(shifts[view, 2]), FlyingFocalSpotMode=ffs,
-                      TypeofProjectionData=scan_type, TypeofProjectionGeometry="FANBEAM", LogFlag="YES")
+        values = dict(
+            NumberofDetectorRows=n_rows,
+            NumberofDetectorColumns=n_cols,
+            DetectorElementTransverseSpacing=d_col,
+            DetectorElementAxialSpacing=d_row,
+            DetectorShape="CYLINDRICAL",
+            DetectorFocalCenterAngularPosition=float(phi[view] % (2 * math.pi)),
+            DetectorFocalCenterAxialPosition=float(z[view]),
+            DetectorFocalCenterRadialDistance=float(rho[view]),
+            ConstantRadialDistance=float(g.detector_radius),
+            DetectorCentralElement=[x, y],
+            SourceAngularPositionShift=float(shifts[view, 0]),
+            SourceAxialPositionShift=float(shifts[view, 1]),
+            SourceRadialDistanceShift=float(shifts[view, 2]),
+            FlyingFocalSpotMode=ffs,
+            TypeofProjectionData=scan_type,
+            TypeofProjectionGeometry="FANBEAM",
+            LogFlag="YES",
+        )
         if views_per_turn is not None:
             values["NumberofSourceAngularSteps"] = int(views_per_turn)
         if photons is not None:

@@ -19,6 +19,7 @@ Example::
     truth = ellipses((64, 64), table, average=True)       # each pixel's covered area fraction
     p = line_integrals(table, points, directions, (150.0, 150.0))   # exact chords, mm
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,10 +44,10 @@ def _levels(x, y, rows: torch.Tensor) -> torch.Tensor:
     """
     _, a, b, cx, cy, angle = (c[:, None, None] for c in rows.T)
     c, s = torch.cos(torch.deg2rad(angle)), torch.sin(torch.deg2rad(angle))
-    dx, dy = x[None, None, :] - cx, y[None, :, None] - cy   # (K, 1, nx), (K, ny, 1)
+    dx, dy = x[None, None, :] - cx, y[None, :, None] - cy  # (K, 1, nx), (K, ny, 1)
     # the quadratic form A dx² + B dx dy + C dy²: one full-size product instead of rotating every point
-    xx, xy, yy = (c / a) ** 2 + (s / b) ** 2, 2 * c * s * (1 / a ** 2 - 1 / b ** 2), (s / a) ** 2 + (c / b) ** 2
-    return (xy * dy) * dx + (xx * dx ** 2 + yy * dy ** 2)
+    xx, xy, yy = (c / a) ** 2 + (s / b) ** 2, 2 * c * s * (1 / a**2 - 1 / b**2), (s / a) ** 2 + (c / b) ** 2
+    return (xy * dy) * dx + (xx * dx**2 + yy * dy**2)
 
 
 def _chunks(rows: torch.Tensor, shape):
@@ -75,10 +76,17 @@ def _covered(shape, rows: torch.Tensor) -> torch.Tensor:
     k, jj, ii = torch.nonzero(edge, as_tuple=True)
     if len(k):
         x0, y0, x1, y1 = corners_x[ii], corners_y[jj], corners_x[ii + 1], corners_y[jj + 1]
-        square = torch.stack([torch.stack([x0, y0], -1), torch.stack([x1, y0], -1),
-                              torch.stack([x1, y1], -1), torch.stack([x0, y1], -1)], 1)   # (E, 4, 2), anticlockwise
+        square = torch.stack(
+            [
+                torch.stack([x0, y0], -1),
+                torch.stack([x1, y0], -1),
+                torch.stack([x1, y1], -1),
+                torch.stack([x0, y1], -1),
+            ],
+            1,
+        )  # (E, 4, 2), anticlockwise
         a, b = rows[k, 1], rows[k, 2]
-        area = _disk_area(_to_unit_disk(square, rows[k])) * a * b   # the map to the disk divides areas by ab
+        area = _disk_area(_to_unit_disk(square, rows[k])) * a * b  # the map to the disk divides areas by ab
         area = (area / ((2 / nx) * (2 / ny))).clamp(0, 1)
         fraction[k, jj, ii] = torch.where(area < 1e-12, 0.0, area)  # rounding where a pixel only touches the edge
     return fraction
@@ -103,8 +111,8 @@ def _disk_area(polygon: torch.Tensor) -> torch.Tensor:
     a, b = polygon, polygon.roll(-1, dims=1)
     d = b - a
     dd, ad, aa = (d * d).sum(-1), (a * d).sum(-1), (a * a).sum(-1)
-    root = (ad ** 2 - dd * (aa - 1)).clamp_min(0).sqrt()
-    t1 = ((-ad - root) / dd).clamp(0, 1)   # where the edge enters the disk and leaves it, clipped to the edge
+    root = (ad**2 - dd * (aa - 1)).clamp_min(0).sqrt()
+    t1 = ((-ad - root) / dd).clamp(0, 1)  # where the edge enters the disk and leaves it, clipped to the edge
     t2 = ((-ad + root) / dd).clamp(0, 1)
     p1, p2 = a + t1[..., None] * d, a + t2[..., None] * d
 
@@ -154,7 +162,7 @@ def _box(row, shape) -> tuple[slice, slice]:
     """The slices of a grid's points that may lie inside the ellipse of ``row``: its bounding box, one point wider."""
     _, a, b, cx, cy, angle = row.tolist()
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    extent = (math.hypot(a * c, b * s), math.hypot(a * s, b * c))     # half-widths of the box in x and y
+    extent = (math.hypot(a * c, b * s), math.hypot(a * s, b * c))  # half-widths of the box in x and y
     spans = []
     for centre, half, n in ((cy, extent[1], shape[0]), (cx, extent[0], shape[1])):
         lo = max(math.floor((centre - half + 1) * n / 2 - 0.5) - 1, 0)
@@ -190,18 +198,19 @@ def line_integrals(table, points, directions, half_widths) -> np.ndarray:
     """
     points, directions = np.asarray(points, dtype=np.float64), np.asarray(directions, dtype=np.float64)
     if points.shape != directions.shape or points.shape[-1:] != (2,):
-        raise ValueError(f"expected points and directions of one shape (..., 2), got {points.shape} and "
-                         f"{directions.shape}")
+        raise ValueError(
+            f"expected points and directions of one shape (..., 2), got {points.shape} and {directions.shape}"
+        )
     rows = np.asarray(table, dtype=np.float64).reshape(-1, 6)
     scale = 1 / np.asarray(half_widths, dtype=np.float64)
     d = directions.reshape(-1, 2)
     d = d / np.linalg.norm(d, axis=1, keepdims=True)
     p = points.reshape(-1, 2)
-    p = (p - (p * d).sum(1, keepdims=True) * d) * scale   # the line's point nearest the centre, for small numbers
+    p = (p - (p * d).sum(1, keepdims=True) * d) * scale  # the line's point nearest the centre, for small numbers
     e = d * scale
     value, a, b, cx, cy, angle = rows.T
     c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
-    q = ((c / a) ** 2 + (s / b) ** 2, c * s * (1 / a ** 2 - 1 / b ** 2), (s / a) ** 2 + (c / b) ** 2)
+    q = ((c / a) ** 2 + (s / b) ** 2, c * s * (1 / a**2 - 1 / b**2), (s / a) ** 2 + (c / b) ** 2)
     ellipses = (value, np.maximum(a, b) * (1 + 1e-9), cx, cy, *q)
     out = np.zeros(len(p))
     for start in range(0, len(p), _LINES_PER_CHUNK):
@@ -219,7 +228,7 @@ def _chords(p, e, ellipses) -> np.ndarray:
     norm_e = np.hypot(ex, ey)[:, None]
     distance = np.abs(np.stack([-ey, ex, px * ey - py * ex], 1) @ np.stack([cx, cy, np.ones_like(cx)])) / norm_e
     line, k = np.nonzero(distance <= reach)
-    gx, gy = cx * qxx + cy * qxy, cx * qxy + cy * qyy            # Q c
+    gx, gy = cx * qxx + cy * qxy, cx * qxy + cy * qyy  # Q c
     px, py, ex, ey = px[line], py[line], ex[line], ey[line]
     qxx, qxy, qyy, gx, gy = qxx[k], qxy[k], qyy[k], gx[k], gy[k]
     eqe = qxx * ex * ex + 2 * qxy * ex * ey + qyy * ey * ey

@@ -14,6 +14,7 @@ library's ``bridges.mri.fft2c``, so the images are ``ifft2c(kspace)`` in our (y,
                                                                   center_fraction=0.08))
     item = data[0]     # {"kspace": (coils, ky, kx) complex64, "mask": (ky, kx), "target": (320, 320), ...}
 """
+
 from __future__ import annotations
 
 import math
@@ -40,10 +41,11 @@ def center_crop(x: torch.Tensor, shape) -> torch.Tensor:
     """
     h, w = (int(s) for s in shape)
     if x.dim() < 2 or not (0 < h <= x.shape[-2] and 0 < w <= x.shape[-1]):
-        raise ValueError(f"expected a tensor (..., H, W) with H >= {h}, W >= {w} to crop to ({h}, {w}), "
-                         f"got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"expected a tensor (..., H, W) with H >= {h}, W >= {w} to crop to ({h}, {w}), got shape {tuple(x.shape)}"
+        )
     top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
-    return x[..., top:top + h, left:left + w]
+    return x[..., top : top + h, left : left + w]
 
 
 def rss(images: torch.Tensor, dim: int = -3) -> torch.Tensor:
@@ -72,15 +74,18 @@ def check_kspace_slice(kspace, where: str) -> None:
     k = np.asarray(kspace)
     finite = np.isfinite(k)
     if not finite.all():
-        raise ValueError(f"expected finite k-space in {where}, got {k.size - int(finite.sum())} non-finite values "
-                         f"(NaN or Inf)")
+        raise ValueError(
+            f"expected finite k-space in {where}, got {k.size - int(finite.sum())} non-finite values (NaN or Inf)"
+        )
     peak = float(np.abs(k).max(initial=0.0))
     if peak == 0:
         raise ValueError(f"expected k-space with a nonzero value in {where}, got an all-zero slice")
     bound = math.sqrt(FLOAT32_MAX / k.size)
     if peak > bound:
-        raise ValueError(f"expected |k| <= {bound:.3g} in {where} (so that sums of |k|² over its {k.size} samples "
-                         f"stay finite in float32), got a maximum of {peak:.3g}")
+        raise ValueError(
+            f"expected |k| <= {bound:.3g} in {where} (so that sums of |k|² over its {k.size} samples "
+            f"stay finite in float32), got a maximum of {peak:.3g}"
+        )
 
 
 class _Doctype(Exception):
@@ -134,20 +139,23 @@ def parse_ismrmrd_header(xml, source: str = "") -> dict:
         parser.feed(xml)
         root = parser.close()
     except _Doctype:
-        raise ValueError(f"expected ISMRMRD XML without a document type declaration in {where}, got one "
-                         f"(entities are refused)") from None
+        raise ValueError(
+            f"expected ISMRMRD XML without a document type declaration in {where}, got one (entities are refused)"
+        ) from None
     except ElementTree.ParseError as error:
         raise ValueError(f"expected ISMRMRD XML in {where}, got unparsable text ({error})") from None
     encoding = "ismrmrd:encoding"
     encoded_size = _xyz(root, f"{encoding}/ismrmrd:encodedSpace/ismrmrd:matrixSize", int, where)
     limits = f"{encoding}/ismrmrd:encodingLimits/ismrmrd:kspace_encoding_step_1"
     left = encoded_size[1] // 2 - _number(root, f"{limits}/ismrmrd:center", int, where)
-    return {"encoding_size": encoded_size,
-            "recon_size": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:matrixSize", int, where),
-            "encoding_fov": _xyz(root, f"{encoding}/ismrmrd:encodedSpace/ismrmrd:fieldOfView_mm", float, where),
-            "recon_fov": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:fieldOfView_mm", float, where),
-            "padding_left": left,
-            "padding_right": left + _number(root, f"{limits}/ismrmrd:maximum", int, where) + 1}
+    return {
+        "encoding_size": encoded_size,
+        "recon_size": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:matrixSize", int, where),
+        "encoding_fov": _xyz(root, f"{encoding}/ismrmrd:encodedSpace/ismrmrd:fieldOfView_mm", float, where),
+        "recon_fov": _xyz(root, f"{encoding}/ismrmrd:reconSpace/ismrmrd:fieldOfView_mm", float, where),
+        "padding_left": left,
+        "padding_right": left + _number(root, f"{limits}/ismrmrd:maximum", int, where) + 1,
+    }
 
 
 def _files(source) -> list:
@@ -189,17 +197,21 @@ class FastMRISlices(Dataset):
         with open_hdf5(path) as f:
             kspace = require_dataset(f, "kspace")
             if kspace.ndim not in (3, 4) or not np.issubdtype(kspace.dtype, np.complexfloating):
-                raise TypeError(f"expected kspace (slices, [coils,] ky, kx) complex in {path.name}, "
-                                f"got shape {kspace.shape} of {kspace.dtype}")
+                raise TypeError(
+                    f"expected kspace (slices, [coils,] ky, kx) complex in {path.name}, "
+                    f"got shape {kspace.shape} of {kspace.dtype}"
+                )
             if 0 in kspace.shape:  # a volume without slices would leave a split empty, found only after training
-                raise ValueError(f"expected kspace with at least one slice, coil and sample in {path.name}, "
-                                 f"got shape {kspace.shape}")
+                raise ValueError(
+                    f"expected kspace with at least one slice, coil and sample in {path.name}, got shape {kspace.shape}"
+                )
             metadata = parse_ismrmrd_header(require_dataset(f, "ismrmrd_header")[()], source=path.name)
             metadata["multicoil"] = kspace.ndim == 4
             metadata["coils"] = kspace.shape[1] if kspace.ndim == 4 else 1
             metadata["stored_mask"] = "mask" in f
-            metadata["target_key"] = self.target_key or ("reconstruction_rss" if kspace.ndim == 4
-                                                         else "reconstruction_esc")
+            metadata["target_key"] = self.target_key or (
+                "reconstruction_rss" if kspace.ndim == 4 else "reconstruction_esc"
+            )
             metadata.update({k: f.attrs[k] for k in ("acquisition", "max", "norm", "patient_id") if k in f.attrs})
             return metadata, kspace.shape[0]
 
@@ -226,7 +238,7 @@ class FastMRISlices(Dataset):
         if self.mask is None:
             return torch.ones(shape, dtype=torch.float32)
         columns = torch.zeros(shape[-1], dtype=torch.float32)  # the zero-filled columns were never sampled
-        columns[max(metadata["padding_left"], 0):max(metadata["padding_right"], 0)] = 1
+        columns[max(metadata["padding_left"], 0) : max(metadata["padding_right"], 0)] = 1
         mask = torch.as_tensor(self.mask(tuple(shape), seed=self.seed + zlib.crc32(path.name.encode())))
         if mask.shape != shape:
             raise ValueError(f"expected the mask function to return shape {tuple(shape)}, got {tuple(mask.shape)}")
@@ -241,6 +253,12 @@ class FastMRISlices(Dataset):
             item = {"kspace": kspace * mask, "mask": mask}
             if metadata["target_key"] in f:
                 item["target"] = torch.from_numpy(np.asarray(f[metadata["target_key"]][slice_index], np.float32))
-        item.update({"max": float(metadata.get("max", math.nan)), "acquisition": str(metadata.get("acquisition", "")),
-                     "fname": path.name, "slice": slice_index})
+        item.update(
+            {
+                "max": float(metadata.get("max", math.nan)),
+                "acquisition": str(metadata.get("acquisition", "")),
+                "fname": path.name,
+                "slice": slice_index,
+            }
+        )
         return item

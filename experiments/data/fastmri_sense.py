@@ -8,6 +8,7 @@ runs as one batched operator (`experiments.tasks.Task.batch_operator`):
     item = data[0]   # {"y": (8, 320, 320) complex64, "x": (320, 320) complex64, "maps": (8, 320, 320), "mask": (320, 320)}
     A = CartesianSense(item["maps"], item["mask"])      # y = A(x) + noise, the scanner's
 """
+
 from __future__ import annotations
 
 import zlib
@@ -77,10 +78,17 @@ class FastMRISense(Dataset):
             if metadata["coils"] < n_coils:
                 raise ValueError(f"expected at least n_coils = {n_coils} coils in {path.name}, got {metadata['coils']}")
             if metadata["stored_mask"]:
-                raise ValueError(f"expected fully sampled k-space in {path.name} (the items are under-sampled here), "
-                                 f"got a file with a stored mask (fastMRI's test split)")
-        self.shape, self.n_coils, self.mask, self.calib_width, self.seed = (image_size, image_size), n_coils, \
-            mask, calib_width, seed
+                raise ValueError(
+                    f"expected fully sampled k-space in {path.name} (the items are under-sampled here), "
+                    f"got a file with a stored mask (fastMRI's test split)"
+                )
+        self.shape, self.n_coils, self.mask, self.calib_width, self.seed = (
+            (image_size, image_size),
+            n_coils,
+            mask,
+            calib_width,
+            seed,
+        )
         self.cache = {}
 
     def __len__(self) -> int:
@@ -106,8 +114,10 @@ class FastMRISense(Dataset):
         mask = mask.to(torch.float32)
         centre = center_crop(mask, (self.calib_width, self.calib_width))
         if not bool((centre > 0).all()):
-            raise ValueError(f"expected the mask to sample the calib_width = {self.calib_width} central lines "
-                             f"(the autocalibration region ESPIRiT reads), got {int((centre[0] > 0).sum())} of them")
+            raise ValueError(
+                f"expected the mask to sample the calib_width = {self.calib_width} central lines "
+                f"(the autocalibration region ESPIRiT reads), got {int((centre[0] > 0).sum())} of them"
+            )
         full = compress_coils(full, center_crop(full * mask, (self.calib_width, self.calib_width)), self.n_coils)
         y = full * mask
         maps = espirit_maps(y, calib_width=self.calib_width)

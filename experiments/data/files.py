@@ -1,4 +1,5 @@
 """File helpers shared by the loaders: clear errors for missing files and HDF5 datasets."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -24,8 +25,9 @@ def open_hdf5(path):
         with h5py.File(path, "r") as f:
             yield f
     except OSError as err:
-        raise ValueError(f"expected a readable HDF5 file at {path}, got one that is corrupt or truncated "
-                         f"({err})") from err
+        raise ValueError(
+            f"expected a readable HDF5 file at {path}, got one that is corrupt or truncated ({err})"
+        ) from err
 
 
 def require_dataset(f: h5py.File, key: str) -> h5py.Dataset:

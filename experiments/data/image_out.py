@@ -7,6 +7,7 @@ units mm, so the header's pixdim[1:4] is (dx, dy, dz).
 
     write_image("recon.nii.gz", image, voxel_size=(0.5, 0.5))       # (y, x), mm per axis
 """
+
 from __future__ import annotations
 
 import math
@@ -39,10 +40,15 @@ def write_image(path, image, voxel_size, *, origin: str = "upper") -> Path:
     suffix = image_format(path)
     array = _array(image)
     voxel = tuple(float(v) for v in voxel_size)
-    if len(voxel) not in (array.ndim, array.ndim - 1) or len(voxel) < 2 or not all(
-            math.isfinite(v) and v > 0 for v in voxel):
-        raise ValueError(f"expected a positive voxel size for each of the last axes of an image of shape "
-                         f"{array.shape}, got {voxel_size}")
+    if (
+        len(voxel) not in (array.ndim, array.ndim - 1)
+        or len(voxel) < 2
+        or not all(math.isfinite(v) and v > 0 for v in voxel)
+    ):
+        raise ValueError(
+            f"expected a positive voxel size for each of the last axes of an image of shape "
+            f"{array.shape}, got {voxel_size}"
+        )
     if origin not in ("upper", "lower"):
         raise ValueError(f"expected origin 'upper' or 'lower', got {origin!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +72,7 @@ def _array(image) -> np.ndarray:
 
 def _write_nifti(path: Path, array: np.ndarray, voxel: tuple):
     import nibabel as nib
+
     if array.ndim == 2:
         array = array[None]
     (dz, dy, dx) = voxel if len(voxel) == 3 else (1.0, *voxel)
@@ -78,6 +85,7 @@ def _write_nifti(path: Path, array: np.ndarray, voxel: tuple):
 
 def _write_png(path: Path, array: np.ndarray, origin: str):
     from PIL import Image
+
     slices = array[None] if array.ndim == 2 else array
     if origin == "lower":
         slices = slices[:, ::-1]
@@ -86,7 +94,7 @@ def _write_png(path: Path, array: np.ndarray, origin: str):
     rows = math.ceil(n / columns)
     grid = np.full((rows * h, columns * w), np.nan, dtype=np.float32)
     for k, plane in enumerate(slices):
-        grid[(k // columns) * h:(k // columns + 1) * h, (k % columns) * w:(k % columns + 1) * w] = plane
+        grid[(k // columns) * h : (k // columns + 1) * h, (k % columns) * w : (k % columns + 1) * w] = plane
     finite = np.isfinite(grid)
     low, high = (float(grid[finite].min()), float(grid[finite].max())) if finite.any() else (0.0, 0.0)
     scaled = np.where(finite, (grid - low) / (high - low) if high > low else 0.0, 0.0)

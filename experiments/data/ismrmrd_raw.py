@@ -29,6 +29,7 @@ Example::
         A = acq.require_operator()                     # CartesianSense or Sense
         x = bridges.mri.cg_sense(A, acq.data, 20)      # (ry, rx) complex64
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -38,6 +39,7 @@ import numpy as np
 import torch
 
 from bridges.mri import NUFFT, CartesianSense, Sense, density_compensation, espirit_maps, fft2c
+
 from .acquisition import Acquisition
 from .ismrmrd_scans import noise_covariance, prewhitening_matrix, read_scans
 
@@ -46,9 +48,16 @@ _KEY = ("slice", "contrast", "phase", "repetition", "set")
 _MIN_CALIBRATION = 8  # ESPIRiT's 6-wide kernels need a few more calibration lines than their width
 
 
-def read_ismrmrd(path, *, dataset: str = "dataset", coil_maps="espirit", prewhiten: bool = True,
-                 calib_width: int = 24, trajectory_units: str = "normalized",
-                 nufft_options: dict | None = None) -> list[Acquisition]:
+def read_ismrmrd(
+    path,
+    *,
+    dataset: str = "dataset",
+    coil_maps="espirit",
+    prewhiten: bool = True,
+    calib_width: int = 24,
+    trajectory_units: str = "normalized",
+    nufft_options: dict | None = None,
+) -> list[Acquisition]:
     """The image data of an ISMRMRD file as `Acquisition`s (module docstring: what each header field does).
 
     Args:
@@ -73,16 +82,22 @@ def read_ismrmrd(path, *, dataset: str = "dataset", coil_maps="espirit", prewhit
     enc = header.encoding[0]
     e, r = enc.encodedSpace, enc.reconSpace
     trajectory = getattr(enc.trajectory, "value", str(enc.trajectory))
-    info = {"encoded_matrix": (e.matrixSize.x, e.matrixSize.y, e.matrixSize.z),
-            "recon_matrix": (r.matrixSize.x, r.matrixSize.y, r.matrixSize.z),
-            "encoded_fov_mm": (e.fieldOfView_mm.x, e.fieldOfView_mm.y, e.fieldOfView_mm.z),
-            "recon_fov_mm": (r.fieldOfView_mm.x, r.fieldOfView_mm.y, r.fieldOfView_mm.z),
-            "trajectory": trajectory, "flags": dict(scans.flags), "noise_scans": len(scans.noise),
-            "encoding_spaces": len(header.encoding),
-            "slice_thickness": float(r.fieldOfView_mm.z or 1.0)}  # mm, the spacing of a stack of slices
+    info = {
+        "encoded_matrix": (e.matrixSize.x, e.matrixSize.y, e.matrixSize.z),
+        "recon_matrix": (r.matrixSize.x, r.matrixSize.y, r.matrixSize.z),
+        "encoded_fov_mm": (e.fieldOfView_mm.x, e.fieldOfView_mm.y, e.fieldOfView_mm.z),
+        "recon_fov_mm": (r.fieldOfView_mm.x, r.fieldOfView_mm.y, r.fieldOfView_mm.z),
+        "trajectory": trajectory,
+        "flags": dict(scans.flags),
+        "noise_scans": len(scans.noise),
+        "encoding_spaces": len(header.encoding),
+        "slice_thickness": float(r.fieldOfView_mm.z or 1.0),
+    }  # mm, the spacing of a stack of slices
     if e.matrixSize.z not in (None, 1):
-        raise ValueError(f"expected a 2D encoding (encoded matrix z = 1) in {path}, got {info['encoded_matrix']}: "
-                         "3D encodings are not read yet")
+        raise ValueError(
+            f"expected a 2D encoding (encoded matrix z = 1) in {path}, got {info['encoded_matrix']}: "
+            "3D encodings are not read yet"
+        )
     _whiten(scans, header, prewhiten, info)
     image_shape = (int(r.matrixSize.y), int(r.matrixSize.x))
     voxel_size = (float(r.fieldOfView_mm.y) / image_shape[0], float(r.fieldOfView_mm.x) / image_shape[1])
@@ -91,13 +106,17 @@ def read_ismrmrd(path, *, dataset: str = "dataset", coil_maps="espirit", prewhit
         groups[tuple(readout.idx[k] for k in _KEY)].append(readout)
     acquisitions = []
     for key, readouts in sorted(groups.items()):
-        item_info = {**info, **dict(zip(_KEY, key)),
-                     "averages": len({ro.idx["average"] for ro in readouts if ro.imaging})}
+        item_info = {
+            **info,
+            **dict(zip(_KEY, key)),
+            "averages": len({ro.idx["average"] for ro in readouts if ro.imaging}),
+        }
         if trajectory == "cartesian":
             data, operator = _cartesian(readouts, enc, image_shape, coil_maps, calib_width, path, item_info)
         else:
-            data, operator = _non_cartesian(readouts, image_shape, coil_maps, calib_width, trajectory_units,
-                                            nufft_options or {}, path, item_info)
+            data, operator = _non_cartesian(
+                readouts, image_shape, coil_maps, calib_width, trajectory_units, nufft_options or {}, path, item_info
+            )
         acquisitions.append(Acquisition("mri", data, operator, image_shape, voxel_size, path, info=item_info))
     return acquisitions
 
@@ -128,17 +147,19 @@ def _cartesian(readouts, enc, image_shape, coil_maps, calib_width, path, info):
     sums = {True: np.zeros((coils, ey, ex), np.complex128), False: np.zeros((coils, ey, ex), np.complex128)}
     counts = {True: np.zeros((ey, ex)), False: np.zeros((ey, ex))}
     for ro in readouts:
-        k = ro.data[:, ro.discard_pre:ro.data.shape[1] - ro.discard_post]
+        k = ro.data[:, ro.discard_pre : ro.data.shape[1] - ro.discard_post]
         k = k[:, ::-1] if ro.reverse else k
         n, c = k.shape[1], ro.center_sample - ro.discard_pre
         start = 0 if ro.center_sample == 0 and n == ex else ex // 2 - c  # centre_sample unset on a full readout
         row = ro.idx["kspace_encode_step_1"] - centre + ey // 2
         if not (0 <= row < ey and 0 <= start and start + n <= ex):
-            raise ValueError(f"expected readouts inside the encoded matrix {ex} x {ey} of {path}, got one of {n} "
-                             f"samples (centre {c}) at kspace_encode_step_1 {ro.idx['kspace_encode_step_1']} "
-                             f"(centre {centre}): inconsistent sizes")
-        sums[ro.imaging][:, row, start:start + n] += k
-        counts[ro.imaging][row, start:start + n] += 1
+            raise ValueError(
+                f"expected readouts inside the encoded matrix {ex} x {ey} of {path}, got one of {n} "
+                f"samples (centre {c}) at kspace_encode_step_1 {ro.idx['kspace_encode_step_1']} "
+                f"(centre {centre}): inconsistent sizes"
+            )
+        sums[ro.imaging][:, row, start : start + n] += k
+        counts[ro.imaging][row, start : start + n] += 1
     if not counts[True].any():
         raise ValueError(f"expected imaging readouts in {path}, found calibration-only ones")
     kspace = sums[True] / np.maximum(counts[True], 1)
@@ -150,14 +171,19 @@ def _cartesian(readouts, enc, image_shape, coil_maps, calib_width, path, info):
     data = _to_recon(kspace, n_fov, image_shape)
     mask = _recon_mask(sampled, n_fov, image_shape)
     data = (data * mask.numpy()).astype(np.complex64)
-    info.update(readout_oversampling=ex / n_fov, oversampling_removed=n_fov != ex,
-                sampled_lines=int(sampled.any(1).sum()), encoding_centre=centre)
+    info.update(
+        readout_oversampling=ex / n_fov,
+        oversampling_removed=n_fov != ex,
+        sampled_lines=int(sampled.any(1).sum()),
+        encoding_centre=centre,
+    )
     if isinstance(coil_maps, str) and coil_maps == "espirit":
         everything = (sums[True] + sums[False]) / np.maximum(counts[True] + counts[False], 1)
         calibrated = _recon_mask((counts[True] + counts[False]) > 0, n_fov, image_shape)
         width = _calibration_width(calibrated, calib_width, path)
-        maps = espirit_maps(torch.from_numpy(_to_recon(everything, n_fov, image_shape).astype(np.complex64)),
-                            calib_width=width)
+        maps = espirit_maps(
+            torch.from_numpy(_to_recon(everything, n_fov, image_shape).astype(np.complex64)), calib_width=width
+        )
         info.update(coil_maps="espirit", calib_width=width)
     else:
         maps = _given_maps(coil_maps, coils, image_shape)
@@ -174,7 +200,7 @@ def _centred(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     size = x.shape[axis]
     if n == size:
         return x
-    out = np.zeros(x.shape[:axis] + (n,) + x.shape[axis + 1:], x.dtype)
+    out = np.zeros(x.shape[:axis] + (n,) + x.shape[axis + 1 :], x.dtype)
     lo = min(size // 2, n // 2)
     hi = min(size - size // 2, n - n // 2)
     src = [slice(None)] * x.ndim
@@ -215,11 +241,13 @@ def _calibration_width(mask: torch.Tensor, limit: int, path) -> int:
     width = min(limit, ry, rx)
     while width >= _MIN_CALIBRATION:
         y0, x0 = ry // 2 - width // 2, rx // 2 - width // 2  # espirit_maps' calibration square
-        if mask[y0:y0 + width, x0:x0 + width].all():
+        if mask[y0 : y0 + width, x0 : x0 + width].all():
             return width
         width -= 1
-    raise ValueError(f"expected at least {_MIN_CALIBRATION} fully sampled central k-space lines in {path} for "
-                     "ESPIRiT coil maps, found fewer: pass coil_maps as a tensor")
+    raise ValueError(
+        f"expected at least {_MIN_CALIBRATION} fully sampled central k-space lines in {path} for "
+        "ESPIRiT coil maps, found fewer: pass coil_maps as a tensor"
+    )
 
 
 def _given_maps(coil_maps, coils: int, image_shape) -> torch.Tensor:
@@ -236,8 +264,10 @@ def _non_cartesian(readouts, image_shape, coil_maps, calib_width, units, nufft_o
     if not readouts:
         raise ValueError(f"expected imaging readouts in {path}, found calibration-only ones")
     if readouts[0].traj.shape[1] < 2:
-        raise ValueError(f"expected a 2D trajectory (traj with >= 2 dimensions) in each readout of the "
-                         f"{info['trajectory']} file {path}, got {readouts[0].traj.shape[1]}")
+        raise ValueError(
+            f"expected a 2D trajectory (traj with >= 2 dimensions) in each readout of the "
+            f"{info['trajectory']} file {path}, got {readouts[0].traj.shape[1]}"
+        )
     lines = defaultdict(list)  # readouts of one encode step are averaged where their trajectories agree
     for ro in readouts:
         keep = slice(ro.discard_pre, ro.data.shape[1] - ro.discard_post)
@@ -251,18 +281,21 @@ def _non_cartesian(readouts, image_shape, coil_maps, calib_width, units, nufft_o
             match[2] += 1
     samples = {g[1].shape[0] for group in lines.values() for g in group}
     if len(samples) > 1:
-        raise ValueError(f"expected readouts of one length in {path}, got {sorted(samples)} samples: "
-                         "inconsistent sizes")
+        raise ValueError(
+            f"expected readouts of one length in {path}, got {sorted(samples)} samples: inconsistent sizes"
+        )
     entries = [g for _, group in sorted(lines.items()) for g in group]
     data = torch.from_numpy(np.stack([g[0] / g[2] for g in entries], axis=1).astype(np.complex64))
-    traj = np.stack([g[1] for g in entries])                         # (readouts, samples, (kx, ky))
+    traj = np.stack([g[1] for g in entries])  # (readouts, samples, (kx, ky))
     scale = np.array(image_shape, np.float32) if units == "normalized" else np.ones(2, np.float32)
     coords = torch.from_numpy(np.ascontiguousarray(traj[..., ::-1] * scale))  # (y, x) in cycles per FOV
     half = torch.tensor(image_shape, dtype=torch.float32) / 2
     if (coords.abs() > half * (1 + 1e-5)).any():
-        raise ValueError(f"expected trajectory within {'[-0.5, 0.5]' if units == 'normalized' else '[-N/2, N/2]'} "
-                         f"({units}) in {path}, got up to {np.abs(traj).max():.4g}: try trajectory_units="
-                         f"{'cycles_per_fov' if units == 'normalized' else 'normalized'!r}")
+        raise ValueError(
+            f"expected trajectory within {'[-0.5, 0.5]' if units == 'normalized' else '[-N/2, N/2]'} "
+            f"({units}) in {path}, got up to {np.abs(traj).max():.4g}: try trajectory_units="
+            f"{'cycles_per_fov' if units == 'normalized' else 'normalized'!r}"
+        )
     if isinstance(coil_maps, str) and coil_maps == "espirit":
         dcf = density_compensation(coords, image_shape)
         images = NUFFT(image_shape, coords, **nufft_options).H(data * dcf)

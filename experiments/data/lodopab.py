@@ -19,6 +19,7 @@ Here an image is (y, x) (the file's array transposed) and a sinogram (views, det
     item = data[0]                                   # {"x": (362, 362), "y": (1000, 513), "index": 0}
     residual = ct.Projector(lodopab_geometry())(item["x"]) - item["y"]
 """
+
 from __future__ import annotations
 
 import bisect
@@ -33,8 +34,8 @@ from bridges import ct
 
 from .files import dataset_shape, open_hdf5, require_dataset
 
-MU_MAX = 81.35858        # 1/m: μ at 3071 HU, LoDoPaB's normalisation of images and sinograms
-PHOTONS_PER_BIN = 4096   # incident photons per detector bin in the simulation
+MU_MAX = 81.35858  # 1/m: μ at 3071 HU, LoDoPaB's normalisation of images and sinograms
+PHOTONS_PER_BIN = 4096  # incident photons per detector bin in the simulation
 PARTS = ("train", "validation", "test")
 UNITS = ("normalised", "physical")
 IMAGE_SHAPE = (362, 362)
@@ -89,9 +90,11 @@ class LoDoPaB(Dataset):
         """Samples in one file pair, after checking both shapes from the headers."""
         x_shape, y_shape = dataset_shape(truth, "data"), dataset_shape(observation, "data")
         if x_shape[1:] != IMAGE_SHAPE or y_shape[1:] != SINOGRAM_SHAPE or x_shape[0] != y_shape[0]:
-            raise ValueError(f"expected images (n, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}) and sinograms "
-                             f"(n, {SINOGRAM_SHAPE[0]}, {SINOGRAM_SHAPE[1]}) with the same n, got {x_shape} in "
-                             f"{truth.name} and {y_shape} in {observation.name}")
+            raise ValueError(
+                f"expected images (n, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}) and sinograms "
+                f"(n, {SINOGRAM_SHAPE[0]}, {SINOGRAM_SHAPE[1]}) with the same n, got {x_shape} in "
+                f"{truth.name} and {y_shape} in {observation.name}"
+            )
         return x_shape[0]
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ frame); spacing is (z, y, x) in mm, converted from metres or microns where the h
 
     volume, spacing, affine = read_nifti("ct.nii.gz")      # (z, y, x), (dz, dy, dx) mm, 4 x 4
 """
+
 from __future__ import annotations
 
 from pathlib import Path

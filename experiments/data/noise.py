@@ -13,6 +13,7 @@ Example::
     y = transmission_noise(A(mu), photons=1e4, generator=g)
     k = complex_gaussian_noise(A_mri(x), sigma=0.01, generator=g, mask=A_mri.mask)
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,9 @@ def _positive(name, value):
         raise ValueError(f"expected {name} as a positive finite number (or tensor), got {value!r}")
 
 
-def transmission_noise(sinogram: torch.Tensor, photons, generator: torch.Generator,
-                       model: str = "poisson") -> torch.Tensor:
+def transmission_noise(
+    sinogram: torch.Tensor, photons, generator: torch.Generator, model: str = "poisson"
+) -> torch.Tensor:
     """Noisy post-log CT data from noiseless line integrals ``p`` at ``photons`` = I0 per ray.
 
     - ``"poisson"``: counts ``I ~ Poisson(I0 exp(-p))``, returned as ``-log(max(I, 1) / I0)`` (a ray
@@ -93,8 +95,9 @@ def relative_gaussian_noise(data: torch.Tensor, level: float, generator: torch.G
     return data + noise * (level * data.abs().mean())
 
 
-def complex_gaussian_noise(kspace: torch.Tensor, sigma: float, generator: torch.Generator,
-                           mask: torch.Tensor | None = None) -> torch.Tensor:
+def complex_gaussian_noise(
+    kspace: torch.Tensor, sigma: float, generator: torch.Generator, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """``y = k + 1[M ≠ 0] · n``: circular complex Gaussian noise on the sampled k-space locations.
 
     ``Re n`` and ``Im n`` are independent ``N(0, sigma²)`` (so ``E|n|² = 2 sigma²``). With the
@@ -126,8 +129,9 @@ def complex_gaussian_noise(kspace: torch.Tensor, sigma: float, generator: torch.
         try:
             torch.broadcast_shapes(mask.shape, kspace.shape)
         except RuntimeError:
-            raise ValueError(f"expected a mask broadcastable to k-space {tuple(kspace.shape)}, "
-                             f"got {tuple(mask.shape)}") from None
+            raise ValueError(
+                f"expected a mask broadcastable to k-space {tuple(kspace.shape)}, got {tuple(mask.shape)}"
+            ) from None
         noise = noise * (mask != 0).to(device=kspace.device)
     return kspace + noise
 
@@ -145,6 +149,7 @@ def poisson_counts(expected_counts: torch.Tensor, generator: torch.Generator) ->
     if expected_counts.is_complex() or not expected_counts.is_floating_point():
         raise TypeError(f"expected real floating-point expected counts, got {expected_counts.dtype}")
     if not bool(torch.isfinite(expected_counts).all()) or bool((expected_counts < 0).any()):
-        raise ValueError(f"expected counts must be finite and non-negative, got a minimum of "
-                         f"{float(expected_counts.min()):.3g}")
+        raise ValueError(
+            f"expected counts must be finite and non-negative, got a minimum of {float(expected_counts.min()):.3g}"
+        )
     return torch.poisson(expected_counts, generator=generator)

@@ -17,6 +17,7 @@ Example::
     truth = obj.render((64, 64))                 # pixel averages, 1/mm
     regions = body_regions((64, 64), obj.outline)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class EllipseSum:
 
     ``table`` rows are those of `experiments.data.ellipse_tables`; ``scale`` gives the units (``MU_WATER`` for μ in 1/mm).
     """
+
     table: tuple
     scale: float = 1.0
     floor: bool = False
@@ -61,8 +63,9 @@ class EllipseSum:
     def line_integrals(self, points, directions, half_widths):
         """Exact line integrals (`experiments.data.ellipse_tables.line_integrals`) times ``scale``."""
         if self.floor:
-            raise ValueError("a floored ellipse sum, max(Σ, 0), has no closed-form line integrals: measure it on a "
-                             "finer grid")
+            raise ValueError(
+                "a floored ellipse sum, max(Σ, 0), has no closed-form line integrals: measure it on a finer grid"
+            )
         return self.scale * line_integrals(self.table, points, directions, half_widths)
 
 
@@ -70,6 +73,7 @@ class EllipseSum:
 class MRIPhantom:
     """``m · exp(iφ)``: ``m`` the rows painted in order over the head (``outline``, painted first with its level) and
     zero outside it, ``φ = c₀ + c₁x + c₂y + c₃x² + c₄xy + c₅y²`` from ``phase`` (x, y in [-1, 1])."""
+
     outline: tuple
     table: tuple
     phase: tuple
@@ -92,6 +96,7 @@ class PETPhantom:
     """Activity ``1`` inside the body (``outline``) with the rows (organs, lesions) painted over it, zero outside;
     attenuation water inside the body, and with ``lungs`` lung where the activity is below ``lung_below`` of the
     background's (FDG's lungs are cold)."""
+
     outline: tuple
     table: tuple
     mu_water: float
@@ -123,14 +128,14 @@ class PETPhantom:
 class FineImage:
     """An object given as an image on a fine grid, constant on each of its pixels: its average over a coarser
     pixel is the mean of the fine pixels inside it (the fine grid's sides are multiples of the coarse one's)."""
+
     image: torch.Tensor
     outline: tuple | None = None
 
     def render(self, image_shape, average: bool = True, supersample: int = SUPERSAMPLE) -> torch.Tensor:
         (fy, fx), (ny, nx) = self.image.shape[-2:], tuple(image_shape)
         if fy % ny or fx % nx or fy // ny != fx // nx:
-            raise ValueError(f"expected a grid that divides the object's {fy}x{fx} pixels by one factor, got "
-                             f"{ny}x{nx}")
+            raise ValueError(f"expected a grid that divides the object's {fy}x{fx} pixels by one factor, got {ny}x{nx}")
         return pixel_average(self.image, fy // ny)
 
 

@@ -16,6 +16,7 @@ Example::
     mu = lpd_ellipses((128, 128), g)                # 1/mm
     x = mri_object(g).render((64, 64))              # complex64, pixel averages, peak |x| at most 1
 """
+
 from __future__ import annotations
 
 import math
@@ -25,19 +26,39 @@ import torch
 from experiments.data.ellipse_tables import ellipses
 from experiments.data.objects import EllipseSum, MRIPhantom, PETPhantom
 
-__all__ = ["MU_WATER", "MU_WATER_511KEV", "ellipses", "shepp_logan", "random_outline", "body_ellipses",
-           "body_ellipse_table", "small_features", "lpd_ellipse_table", "lpd_ellipses", "lpd_signed_ellipses",
-           "pet_body", "pet_phantom", "pet_activity", "mri_object", "mri_phantom"]
+__all__ = [
+    "MU_WATER",
+    "MU_WATER_511KEV",
+    "ellipses",
+    "shepp_logan",
+    "random_outline",
+    "body_ellipses",
+    "body_ellipse_table",
+    "small_features",
+    "lpd_ellipse_table",
+    "lpd_ellipses",
+    "lpd_signed_ellipses",
+    "pet_body",
+    "pet_phantom",
+    "pet_activity",
+    "mri_object",
+    "mri_phantom",
+]
 
 MU_WATER = 0.0192  # 1/mm at about 70 keV
 
 # Modified Shepp-Logan (Toft 1996): value, semi-axes (a, b), centre (x, y), rotation in degrees;
 # coordinates relative to the half-width of the image.
 MODIFIED_SHEPP_LOGAN = [
-    (1.0, 0.69, 0.92, 0.0, 0.0, 0), (-0.8, 0.6624, 0.874, 0.0, -0.0184, 0),
-    (-0.2, 0.11, 0.31, 0.22, 0.0, -18), (-0.2, 0.16, 0.41, -0.22, 0.0, 18),
-    (0.1, 0.21, 0.25, 0.0, 0.35, 0), (0.1, 0.046, 0.046, 0.0, 0.1, 0), (0.1, 0.046, 0.046, 0.0, -0.1, 0),
-    (0.1, 0.046, 0.023, -0.08, -0.605, 0), (0.1, 0.023, 0.023, 0.0, -0.606, 0),
+    (1.0, 0.69, 0.92, 0.0, 0.0, 0),
+    (-0.8, 0.6624, 0.874, 0.0, -0.0184, 0),
+    (-0.2, 0.11, 0.31, 0.22, 0.0, -18),
+    (-0.2, 0.16, 0.41, -0.22, 0.0, 18),
+    (0.1, 0.21, 0.25, 0.0, 0.35, 0),
+    (0.1, 0.046, 0.046, 0.0, 0.1, 0),
+    (0.1, 0.046, 0.046, 0.0, -0.1, 0),
+    (0.1, 0.046, 0.023, -0.08, -0.605, 0),
+    (0.1, 0.023, 0.023, 0.0, -0.606, 0),
     (0.1, 0.023, 0.046, 0.06, -0.605, 0),
 ]
 
@@ -92,12 +113,21 @@ def lpd_ellipse_table(generator: torch.Generator, mean_count: float = 50.0, inte
     centres = (2 * torch.rand(2, count, generator=generator, dtype=torch.float64) - 1) * half
     angles = torch.rand(count, generator=generator, dtype=torch.float64) * 360.0
     values = (u - 0.5) * 0.4 * exp[0]  # (U - ½) · Exp(mean 0.4)
-    return list(zip(values.tolist(), (0.2 * exp[1]).tolist(), (0.2 * exp[2]).tolist(),
-                    centres[0].tolist(), centres[1].tolist(), angles.tolist()))
+    return list(
+        zip(
+            values.tolist(),
+            (0.2 * exp[1]).tolist(),
+            (0.2 * exp[2]).tolist(),
+            centres[0].tolist(),
+            centres[1].tolist(),
+            angles.tolist(),
+        )
+    )
 
 
-def lpd_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0, mu: float = MU_WATER,
-                 interior: bool = False) -> torch.Tensor:
+def lpd_ellipses(
+    image_shape, generator: torch.Generator, mean_count: float = 50.0, mu: float = MU_WATER, interior: bool = False
+) -> torch.Tensor:
     """A CT phantom from `lpd_ellipse_table`: μ = mu · max(Σ ellipses, 0) in 1/mm.
 
     The paper's phantoms are signed sums; attenuation is non-negative, so negative sums are set to 0
@@ -125,8 +155,14 @@ def lpd_signed_ellipses(image_shape, generator: torch.Generator, mean_count: flo
     return ellipses(check_image_shape(image_shape), lpd_ellipse_table(generator, mean_count)).to(torch.float32)
 
 
-def random_outline(generator: torch.Generator, semi_axis=(0.6, 0.87), aspect=(0.6, 0.95), shift: float = 0.05,
-                   rotation: float = 30.0, value: float = 1.0) -> tuple:
+def random_outline(
+    generator: torch.Generator,
+    semi_axis=(0.6, 0.87),
+    aspect=(0.6, 0.95),
+    shift: float = 0.05,
+    rotation: float = 30.0,
+    value: float = 1.0,
+) -> tuple:
     """A body's ellipse that varies per item: semi-axis ``a ~ U(semi_axis)``, ``b = a · U(aspect)``, centre
     ``U(-shift, shift)²`` and rotation ``U(-rotation, rotation)`` degrees, so that no outline repeats and a network
     cannot learn one. The defaults keep the body inside the scanned disk (radius 1): ``a + √2 shift < 0.95``."""
@@ -167,8 +203,8 @@ def fit_inside(outline, rows, margin: float = 0.97) -> list:
     vx, vy = frame(a * torch.cos(phi) * c - b * torch.sin(phi) * s, a * torch.cos(phi) * s + b * torch.sin(phi) * c)
     # |q + k v| = margin at k = (−q·v + √((q·v)² − |v|² (|q|² − margin²))) / |v|²
     qv, vv, qq = qx * vx + qy * vy, vx * vx + vy * vy, qx * qx + qy * qy
-    k = ((-qv + (qv ** 2 - vv * (qq - margin ** 2)).clamp_min(0).sqrt()) / vv).amin(dim=1).clamp(max=1.0)
-    keep = (qq[:, 0] < margin ** 2).tolist()
+    k = ((-qv + (qv**2 - vv * (qq - margin**2)).clamp_min(0).sqrt()) / vv).amin(dim=1).clamp(max=1.0)
+    keep = (qq[:, 0] < margin**2).tolist()
     return [(r[0], r[1] * f, r[2] * f, *r[3:]) for r, f, ok in zip(rows, k.tolist(), keep) if ok]
 
 
@@ -183,8 +219,10 @@ def body_ellipse_table(generator: torch.Generator, mean_count: float = 50.0, con
     does, checked at 128² pixel centres, so that the sum needs no floor and has exact line integrals.
     """
     outline = random_outline(generator)
-    structure = [(v * contrast, a * 0.5 / 0.85, b * 0.5 / 0.85, cx * 0.7, cy * 0.7, t)  # a body 0.85 wide: 0.5
-                 for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)]
+    structure = [
+        (v * contrast, a * 0.5 / 0.85, b * 0.5 / 0.85, cx * 0.7, cy * 0.7, t)  # a body 0.85 wide: 0.5
+        for v, a, b, cx, cy, t in lpd_ellipse_table(generator, mean_count, interior=True)
+    ]
     rows = fit_inside(outline, in_outline(outline, structure))
     # rendering is needed only where the dark rows could outweigh the body's 1 at all
     while sum(min(r[0], 0.0) for r in rows) < -1 and float(ellipses((128, 128), [outline, *rows]).min()) < 0:
@@ -192,8 +230,14 @@ def body_ellipse_table(generator: torch.Generator, mean_count: float = 50.0, con
     return [outline, *rows]
 
 
-def body_ellipses(image_shape, generator: torch.Generator, mean_count: float = 50.0, contrast: float = 0.5,
-                  mu: float = MU_WATER, average: bool = False) -> torch.Tensor:
+def body_ellipses(
+    image_shape,
+    generator: torch.Generator,
+    mean_count: float = 50.0,
+    contrast: float = 0.5,
+    mu: float = MU_WATER,
+    average: bool = False,
+) -> torch.Tensor:
     """The LPD paper's ellipses as soft-tissue structure inside an elliptic water body that varies per item, in 1/mm.
 
     ``μ = mu · (1_body + contrast · Σ ellipses)`` from `body_ellipse_table`, at the pixel centres or, with
@@ -217,8 +261,11 @@ def small_features(image_shape, table, max_area: float = 0.01, min_contrast: flo
     Shapes: image_shape (y, x) -> (y, x) bool.
     """
     shape = check_image_shape(image_shape)
-    small = [(1.0, a, b, cx, cy, t) for v, a, b, cx, cy, t in table
-             if math.pi * a * b / 4 < max_area and abs(v) >= min_contrast]
+    small = [
+        (1.0, a, b, cx, cy, t)
+        for v, a, b, cx, cy, t in table
+        if math.pi * a * b / 4 < max_area and abs(v) >= min_contrast
+    ]
     inside = ellipses(shape, small) > 0
     return torch.nn.functional.max_pool2d(inside[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
 
@@ -241,8 +288,9 @@ def _centres_in_disk(generator, n, fill=0.85):
     return [(ri * math.cos(ti), ri * math.sin(ti)) for ri, ti in zip(r, t)]
 
 
-def pet_phantom(generator: torch.Generator, mean_organs: float = 3.0, mean_lesions: float = 3.0,
-                lungs: bool = True) -> PETPhantom:
+def pet_phantom(
+    generator: torch.Generator, mean_organs: float = 3.0, mean_lesions: float = 3.0, lungs: bool = True
+) -> PETPhantom:
     """A PET activity phantom and its μ-map: warm background, organs, hot and cold lesions in a varying body.
 
     The body is `random_outline`'s, a torso section wider than deep (semi-axis 0.7-0.85, aspect 0.6-0.8, turned up
@@ -281,8 +329,7 @@ def pet_activity(image_shape, generator: torch.Generator, **options) -> torch.Te
     return pet_phantom(generator, **options).render(check_image_shape(image_shape), average=False)
 
 
-def mri_object(generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
-               ) -> MRIPhantom:
+def mri_object(generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2) -> MRIPhantom:
     """A complex MR image: tissue-like magnitude from random ellipses times a smooth random phase.
 
     ``x = m · exp(iφ)`` with ``m`` a head (`random_outline`: semi-axis U(0.6, 0.9), aspect 0.7-1, centre within
@@ -299,16 +346,22 @@ def mri_object(generator: torch.Generator, mean_ellipses: float = 8.0, phase_sca
     axes = _uniform(generator, 2 * count, 0.05, 0.35)
     angles = _uniform(generator, count, 0.0, 180.0)
     levels = _uniform(generator, count, 0.05, 1.0)
-    rows = in_outline(outline, [(levels[k], axes[2 * k] / outline[1], axes[2 * k + 1] / outline[1], cx, cy, angles[k])
-                                for k, (cx, cy) in enumerate(centres)])
+    rows = in_outline(
+        outline,
+        [
+            (levels[k], axes[2 * k] / outline[1], axes[2 * k + 1] / outline[1], cx, cy, angles[k])
+            for k, (cx, cy) in enumerate(centres)
+        ],
+    )
     peak = max(level, *levels)
     c = _uniform(generator, 6, -1.0, 1.0)
     phase = (math.pi * c[0], *(phase_scale * ci for ci in c[1:]))
     return MRIPhantom((level / peak, *outline[1:]), tuple((v / peak, *r) for v, *r in rows), phase)
 
 
-def mri_phantom(image_shape, generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
-                ) -> torch.Tensor:
+def mri_phantom(
+    image_shape, generator: torch.Generator, mean_ellipses: float = 8.0, phase_scale: float = math.pi / 2
+) -> torch.Tensor:
     """`mri_object`'s image at the pixel centres.
 
     Shapes: image_shape (y, x) -> (y, x) complex64, peak |x| at most 1.

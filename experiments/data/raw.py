@@ -16,6 +16,7 @@ The last two readers are imported when a file needs them. Example::
     acquisitions = read_raw("file1000.h5", slices=range(10, 12))   # fastMRI: two slices
     x = bridges.mri.zero_filled(acquisitions[0].operator, acquisitions[0].data)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,9 +34,11 @@ from .lodopab import IMAGE_SHAPE, MU_MAX, SINOGRAM_SHAPE, lodopab_geometry
 
 FORMATS = ("fastmri", "lodopab", "ismrmrd", "dicom-ct-pd")
 MODALITY = {"fastmri": "mri", "lodopab": "ct", "ismrmrd": "mri", "dicom-ct-pd": "ct"}  # what each format holds
-ACCEPTED = ("fastMRI .h5 (datasets 'kspace' and 'ismrmrd_header'), ISMRMRD .h5 (group 'dataset' with 'xml' and "
-            "'data'), a LoDoPaB-CT observation .hdf5 (dataset 'data' of shape (n, 1000, 513)), or a DICOM-CT-PD "
-            "folder of .dcm files (private tags in group 0x7031)")
+ACCEPTED = (
+    "fastMRI .h5 (datasets 'kspace' and 'ismrmrd_header'), ISMRMRD .h5 (group 'dataset' with 'xml' and "
+    "'data'), a LoDoPaB-CT observation .hdf5 (dataset 'data' of shape (n, 1000, 513)), or a DICOM-CT-PD "
+    "folder of .dcm files (private tags in group 0x7031)"
+)
 DICOM_CT_PD_GROUP = 0x7031
 ESPIRIT_KERNEL = 6  # bridges.mri.espirit_maps' kernel width: the calibration region must hold one kernel
 
@@ -52,8 +55,10 @@ def detect_format(path) -> str:
             raise ValueError(f"expected {ACCEPTED}; got a folder without .dcm files: {path}")
         if _is_dicom_ct_pd(files[0]):
             return "dicom-ct-pd"
-        raise ValueError(f"expected {ACCEPTED}; got a folder of DICOM files without DICOM-CT-PD's private group "
-                         f"0x7031 (first: {files[0].name}); an image series is read by experiments.data.dicom")
+        raise ValueError(
+            f"expected {ACCEPTED}; got a folder of DICOM files without DICOM-CT-PD's private group "
+            f"0x7031 (first: {files[0].name}); an image series is read by experiments.data.dicom"
+        )
     if h5py.is_hdf5(path):
         return _hdf5_format(path)
     if _is_dicom_ct_pd(path):
@@ -119,6 +124,7 @@ def read_fastmri(path, *, slices=None, calib_width: int = 24, progress: bool = F
     items = chosen
     if progress:
         from tqdm import tqdm
+
         items = tqdm(chosen, desc="ESPIRiT maps", unit="slice", disable=len(chosen) < 2)
     acquisitions = []
     for index in items:
@@ -127,27 +133,44 @@ def read_fastmri(path, *, slices=None, calib_width: int = 24, progress: bool = F
         kspace, mask = item["kspace"], item["mask"]
         check_kspace_slice(kspace, where)
         columns = torch.zeros(mask.shape[-1])
-        columns[max(metadata["padding_left"], 0):max(metadata["padding_right"], 0)] = 1
+        columns[max(metadata["padding_left"], 0) : max(metadata["padding_right"], 0)] = 1
         mask = mask * columns if columns.any() else mask
         shape = tuple(kspace.shape[-2:])
         if metadata["multicoil"]:
             width = _calibration_width(mask, calib_width)
             maps = mri.espirit_maps(kspace * mask, calib_width=width)
             if not bool((maps != 0).any()):
-                raise ValueError(f"expected ESPIRiT to find coil sensitivities in {where}, got none above its "
-                                 f"threshold from the {width}² calibration region: too few central columns "
-                                 f"sampled, or no signal")
+                raise ValueError(
+                    f"expected ESPIRiT to find coil sensitivities in {where}, got none above its "
+                    f"threshold from the {width}² calibration region: too few central columns "
+                    f"sampled, or no signal"
+                )
             operator, data = mri.CartesianSense(maps, mask), kspace * mask
         else:
             maps = None
             operator, data = mri.CartesianSense(None, mask, image_shape=shape), (kspace * mask)[0]
         voxel = (fov_x / nx, fov_y / ny) if (nx, ny) == shape else (1.0, 1.0)
-        acquisitions.append(Acquisition(
-            "mri", data, operator, shape, voxel, path,
-            info={"format": "fastMRI", "slice": item["slice"], "coils": metadata["coils"],
-                  "maps": maps, "mask": mask, "crop": (min(recon[0], shape[0]), min(recon[1], shape[1])),
-                  "slice_thickness": float(fov_z), "acquisition": item["acquisition"],
-                  "sampled_fraction": float((mask > 0).float().mean())}))
+        acquisitions.append(
+            Acquisition(
+                "mri",
+                data,
+                operator,
+                shape,
+                voxel,
+                path,
+                info={
+                    "format": "fastMRI",
+                    "slice": item["slice"],
+                    "coils": metadata["coils"],
+                    "maps": maps,
+                    "mask": mask,
+                    "crop": (min(recon[0], shape[0]), min(recon[1], shape[1])),
+                    "slice_thickness": float(fov_z),
+                    "acquisition": item["acquisition"],
+                    "sampled_fraction": float((mask > 0).float().mean()),
+                },
+            )
+        )
     return acquisitions
 
 
@@ -159,30 +182,44 @@ def read_lodopab(path, *, slices=None) -> list:
     with open_hdf5(path) as f:
         stored = require_dataset(f, "data")
         if stored.ndim != 3 or tuple(stored.shape[1:]) != SINOGRAM_SHAPE:
-            raise ValueError(f"expected LoDoPaB-CT sinograms (n, {SINOGRAM_SHAPE[0]}, {SINOGRAM_SHAPE[1]}) in "
-                             f"{path}, got {stored.shape}")
+            raise ValueError(
+                f"expected LoDoPaB-CT sinograms (n, {SINOGRAM_SHAPE[0]}, {SINOGRAM_SHAPE[1]}) in "
+                f"{path}, got {stored.shape}"
+            )
         chosen = _indices(slices, stored.shape[0], path, "samples")
         rows = np.stack([np.asarray(stored[i], dtype=np.float32) for i in chosen])
     if not np.isfinite(rows).all():
-        raise ValueError(f"expected finite sinograms in {path}, got {int((~np.isfinite(rows)).sum())} non-finite "
-                         f"values")
+        raise ValueError(
+            f"expected finite sinograms in {path}, got {int((~np.isfinite(rows)).sum())} non-finite values"
+        )
     geometry = lodopab_geometry()
     operator = ct.Projector(geometry)
-    return [Acquisition("ct", torch.from_numpy(row) * MU_MAX, operator, tuple(geometry.image_shape),
-                        tuple(float(p) for p in geometry.pixel_size), path, geometry=geometry,
-                        info={"format": "LoDoPaB-CT", "slice": index, "units": "μ in 1/mm"})
-            for index, row in zip(chosen, rows)]
+    return [
+        Acquisition(
+            "ct",
+            torch.from_numpy(row) * MU_MAX,
+            operator,
+            tuple(geometry.image_shape),
+            tuple(float(p) for p in geometry.pixel_size),
+            path,
+            geometry=geometry,
+            info={"format": "LoDoPaB-CT", "slice": index, "units": "μ in 1/mm"},
+        )
+        for index, row in zip(chosen, rows)
+    ]
 
 
 def _reader(module: str, name: str):
     """``experiments.data.<module>.<name>``, imported when a file needs it (each reader imports its own stack)."""
     import importlib
+
     try:
         return getattr(importlib.import_module(f"{__package__}.{module}"), name)
     except ModuleNotFoundError as err:
         if err.name != f"{__package__}.{module}":
-            raise RuntimeError(f"the reader experiments.data.{module} needs {err.name}, which is not installed") \
-                from None
+            raise RuntimeError(
+                f"the reader experiments.data.{module} needs {err.name}, which is not installed"
+            ) from None
         raise RuntimeError(f"this installation has no reader for this format (experiments.data.{module})") from None
 
 
@@ -198,8 +235,10 @@ def _calibration_width(mask: torch.Tensor, wanted: int) -> int:
         right += 1
     width = min(wanted, *mask.shape[-2:], 2 * min(centre - left, right - centre))
     if width < ESPIRIT_KERNEL:
-        raise ValueError(f"expected at least {ESPIRIT_KERNEL} fully sampled central k-space columns for ESPIRiT's "
-                         f"calibration, got {right - left}")
+        raise ValueError(
+            f"expected at least {ESPIRIT_KERNEL} fully sampled central k-space columns for ESPIRiT's "
+            f"calibration, got {right - left}"
+        )
     return width
 
 
@@ -216,8 +255,10 @@ def _hdf5_format(path: Path) -> str:
             if tuple(data.shape[1:]) == SINOGRAM_SHAPE:
                 return "lodopab"
             if tuple(data.shape[1:]) == IMAGE_SHAPE:
-                raise ValueError(f"expected measurements; got a LoDoPaB-CT ground-truth file (images {data.shape}) "
-                                 f"at {path}: reconstruct its observation_*.hdf5 twin")
+                raise ValueError(
+                    f"expected measurements; got a LoDoPaB-CT ground-truth file (images {data.shape}) "
+                    f"at {path}: reconstruct its observation_*.hdf5 twin"
+                )
         described = ", ".join(f"{k} {f[k].shape}" if isinstance(f[k], h5py.Dataset) else f"{k}/" for k in keys)
     raise ValueError(f"expected {ACCEPTED}; got an HDF5 file holding [{described or 'nothing'}]: {path}")
 
@@ -229,6 +270,7 @@ def _dicom_files(folder: Path) -> list:
 def _is_dicom_ct_pd(path: Path) -> bool:
     """True if the DICOM file at ``path`` carries DICOM-CT-PD's private group 0x7031 (pixels not read)."""
     import pydicom
+
     try:
         header = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception:  # noqa: BLE001 - not DICOM, or broken: either way not DICOM-CT-PD

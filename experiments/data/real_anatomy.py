@@ -15,6 +15,7 @@ Example::
 
     objects = real_ct_objects((256, 256))   # four FineImage objects on a 256² grid, μ in 1/mm
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,6 +36,7 @@ def _pixels(name: str) -> np.ndarray:
     """The modality's values of a pydicom test file: rescale slope and intercept applied (HU for CT)."""
     import pydicom
     from pydicom.data import get_testdata_file
+
     ds = pydicom.dcmread(get_testdata_file(name))
     slope, intercept = float(getattr(ds, "RescaleSlope", 1)), float(getattr(ds, "RescaleIntercept", 0))
     return ds.pixel_array.astype(np.float64) * slope + intercept

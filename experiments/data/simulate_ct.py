@@ -21,6 +21,7 @@ Example::
     fields, clean = simulator(EllipseSum(table, MU_WATER))   # fields["x"]: the truth
     y = transmission_noise(clean, 1e4, generator)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,13 +42,16 @@ def subdivided(geometry, n: int):
     """The geometry with each detector channel split into ``n`` of ``1/n`` its width: channel ``k``'s parts are
     channels ``k n`` to ``k n + n − 1``, centred ``(j + ½)/n − ½`` of a channel from its centre."""
     if isinstance(geometry, (ct.ParallelBeam2D, ct.FanBeam2D)):
-        return dataclasses.replace(geometry, n_detectors=geometry.n_detectors * n,
-                                   detector_spacing=geometry.detector_spacing / n)
+        return dataclasses.replace(
+            geometry, n_detectors=geometry.n_detectors * n, detector_spacing=geometry.detector_spacing / n
+        )
     if isinstance(geometry, (ct.ParallelVec2D, ct.FanVec2D)):
-        return dataclasses.replace(geometry, n_detectors=geometry.n_detectors * n,
-                                   detector_axes=geometry.detector_axes / n)
-    raise TypeError(f"expected a 2D CT geometry (ParallelBeam2D, FanBeam2D, ParallelVec2D, FanVec2D), got "
-                    f"{type(geometry).__name__}")
+        return dataclasses.replace(
+            geometry, n_detectors=geometry.n_detectors * n, detector_axes=geometry.detector_axes / n
+        )
+    raise TypeError(
+        f"expected a 2D CT geometry (ParallelBeam2D, FanBeam2D, ParallelVec2D, FanVec2D), got {type(geometry).__name__}"
+    )
 
 
 def refined(geometry, factor: int):
@@ -100,8 +104,9 @@ class CTSimulator:
             lines = torch.from_numpy(obj.line_integrals(self.points, self.directions, self.half_widths))
         else:
             if self._fine_projector is None:  # built once, on first need: most objects have closed forms
-                self._fine_projector = ct.Projector(refined(subdivided(self.geometry, self.sub_rays), self.fine),
-                                                    matrix=False)
+                self._fine_projector = ct.Projector(
+                    refined(subdivided(self.geometry, self.sub_rays), self.fine), matrix=False
+                )
             fine = obj.render(self._fine_projector.domain_shape, supersample=FINE_SUPERSAMPLE).float()
             truth = pixel_average(fine, self.fine)
             with torch.no_grad():

@@ -22,6 +22,7 @@ Example::
     fields, clean = simulator(mri_object(generator))     # fields["x"]: the truth
     y = complex_gaussian_noise(clean, sigma, generator, simulator.mask)
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,9 @@ class MRISimulator:
         if mask.is_complex() or mask.dtype == torch.bool:
             raise TypeError(f"expected a real sampling mask (float), got {mask.dtype}")
         if mask.dim() > 2 or any(m not in (1, n) for m, n in zip(mask.shape[::-1], shape[::-1])):
-            raise ValueError(f"expected a mask broadcastable to {shape} ((y, x), (1, x) or (y, 1)), got "
-                             f"{tuple(mask.shape)}")
+            raise ValueError(
+                f"expected a mask broadcastable to {shape} ((y, x), (1, x) or (y, 1)), got {tuple(mask.shape)}"
+            )
         if not torch.isfinite(mask).all():
             raise ValueError("expected a finite mask, got NaN or Inf")
         self.image_shape, self.n_coils, self.fine, self.coil_radius = shape, n_coils, fine, float(coil_radius)
@@ -80,8 +82,13 @@ class MRISimulator:
         (ny, nx), f = shape, fine
         self.fine_shape = (f * ny, f * nx)
         # fine pixel j's centre lies at coarse index (j + ½)/f − ½
-        self.maps = birdcage_at((torch.arange(f * ny) + 0.5) / f - 0.5, (torch.arange(f * nx) + 0.5) / f - 0.5,
-                                shape, n_coils, self.coil_radius)
+        self.maps = birdcage_at(
+            (torch.arange(f * ny) + 0.5) / f - 0.5,
+            (torch.arange(f * nx) + 0.5) / f - 0.5,
+            shape,
+            n_coils,
+            self.coil_radius,
+        )
         # The centred FFT (fftshift ∘ fft ∘ ifftshift) of n points puts its origin at index n//2 and frequency k at
         # index k + n//2. In coarse-pixel units the coarse origin is u₀ = n//2, the fine one (fine index f n//2)
         # u_f = (f n//2 + ½)/f − ½. Frequency k is k cycles per field on both grids, so the fine FFT gives
@@ -111,7 +118,9 @@ class MRISimulator:
         (0 where unsampled)."""
         fine = torch.as_tensor(obj.render(self.fine_shape, supersample=FINE_SUPERSAMPLE))
         if not fine.is_complex():
-            raise TypeError(f"expected an object that renders a complex MR image (complex64), got {fine.dtype} "
-                            f"from {type(obj).__name__}")
+            raise TypeError(
+                f"expected an object that renders a complex MR image (complex64), got {fine.dtype} "
+                f"from {type(obj).__name__}"
+            )
         fine = fine.to(torch.complex64)
         return {"x": pixel_average(fine, self.fine)}, self.kspace(fine * self.maps) * self.mask

@@ -28,6 +28,7 @@ Example::
     fields, clean = simulator(pet_phantom(generator))      # clean: (63, 86), fields["x"]: (50, 50)
     y = poisson_counts(clean + model.background, generator)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,8 +80,9 @@ class PETSimulator:
         if not isinstance(model, pet.SystemModel):
             raise TypeError(f"expected a bridges.pet.SystemModel, got {type(model).__name__}")
         if len(model.domain_shape) != 2:
-            raise ValueError(f"expected a single-slice SystemModel (image (y, x)), got image shape "
-                             f"{model.domain_shape}")
+            raise ValueError(
+                f"expected a single-slice SystemModel (image (y, x)), got image shape {model.domain_shape}"
+            )
         if model.views.size != model.scanner.n_views:
             raise ValueError(f"expected a model of all {model.scanner.n_views} views, got {model.views.size}")
         real = isinstance(total_counts, numbers.Real) and not isinstance(total_counts, bool)
@@ -90,11 +92,19 @@ class PETSimulator:
             raise ValueError(f"expected fine as a positive integer, got {fine!r}")
         scanner = model.scanner
         self.model, self.total_counts, self.fine = model, float(total_counts), fine
-        self.fine_scanner = dataclasses.replace(scanner, image_shape=tuple(fine * n for n in scanner.image_shape),
-                                                pixel_size=scanner.pixel_size / fine)
+        self.fine_scanner = dataclasses.replace(
+            scanner, image_shape=tuple(fine * n for n in scanner.image_shape), pixel_size=scanner.pixel_size / fine
+        )
         # The scanner's lines, resolution and normalisation; no attenuation (per item) and no background (the noise's)
-        self.fine_model = pet.SystemModel(self.fine_scanner, None, model.normalization.detach().cpu(), None,
-                                          model.resolution_fwhm, mode="exact", n_threads=model.projector.n_threads)
+        self.fine_model = pet.SystemModel(
+            self.fine_scanner,
+            None,
+            model.normalization.detach().cpu(),
+            None,
+            model.resolution_fwhm,
+            mode="exact",
+            n_threads=model.projector.n_threads,
+        )
         self.rebinning = arc_rebinning(scanner) if model.mode == "arc" else None
 
     def attenuation(self, mu_fine: torch.Tensor) -> torch.Tensor:

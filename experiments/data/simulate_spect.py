@@ -31,6 +31,7 @@ Example::
     fields, primary = simulator(spect_phantom(generator))      # primary (60, 64), fields["x"] (64, 64)
     y = poisson_counts(primary + fields["scatter"], generator)
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,9 @@ FINE_SUPERSAMPLE = 4
 __all__ = ["SPECTSimulator", "spect_scatter"]
 
 
-def spect_scatter(primary: torch.Tensor, pixel_size: float, scatter_fraction: float, fwhm: float = 100.0
-                  ) -> torch.Tensor:
+def spect_scatter(
+    primary: torch.Tensor, pixel_size: float, scatter_fraction: float, fwhm: float = 100.0
+) -> torch.Tensor:
     """The expected scatter in the photopeak window: ``primary`` (…, views, bins) blurred across bins by a Gaussian
     of FWHM ``fwhm`` mm, scaled so that ``S / (S + P) = scatter_fraction`` per item (zero for a fraction of 0)."""
     if not 0 <= scatter_fraction < 1:
@@ -58,8 +60,12 @@ def spect_scatter(primary: torch.Tensor, pixel_size: float, scatter_fraction: fl
         return torch.zeros_like(primary)
     blurred = _blur_bins(primary, fwhm / pixel_size)
     dims = (-2, -1)
-    return blurred * (primary.sum(dims, keepdim=True) * scatter_fraction / (1 - scatter_fraction)
-                      / blurred.sum(dims, keepdim=True).clamp_min(1e-30))
+    return blurred * (
+        primary.sum(dims, keepdim=True)
+        * scatter_fraction
+        / (1 - scatter_fraction)
+        / blurred.sum(dims, keepdim=True).clamp_min(1e-30)
+    )
 
 
 class SPECTSimulator:
@@ -73,8 +79,9 @@ class SPECTSimulator:
     140 keV μ values: `experiments.data.synthetic.spect_phantom`).
     """
 
-    def __init__(self, model, total_counts: float, scatter_fraction: float = 0.0, fine: int = 2,
-                 scatter_fwhm: float = 100.0):
+    def __init__(
+        self, model, total_counts: float, scatter_fraction: float = 0.0, fine: int = 2, scatter_fwhm: float = 100.0
+    ):
         if not isinstance(model, spect.Projector):
             raise TypeError(f"expected a bridges.spect.Projector, got {type(model).__name__}")
         g = model.geometry
@@ -88,8 +95,14 @@ class SPECTSimulator:
         spect_scatter(torch.zeros(1, 1), 1.0, scatter_fraction)  # a bad fraction fails here, not at item 0
         self.model, self.total_counts, self.fine = model, float(total_counts), fine
         self.scatter_fraction, self.scatter_fwhm = float(scatter_fraction), float(scatter_fwhm)
-        self.fine_geometry = spect.SPECTGeometry(tuple(fine * n for n in g.image_shape), g.pixel_size / fine,
-                                                 g.angles, g.radii, g.heads, n_bins=g.n_bins * fine)
+        self.fine_geometry = spect.SPECTGeometry(
+            tuple(fine * n for n in g.image_shape),
+            g.pixel_size / fine,
+            g.angles,
+            g.radii,
+            g.heads,
+            n_bins=g.n_bins * fine,
+        )
         self.fine_model = spect.Projector(self.fine_geometry, model.collimator)  # its μ-map per object
 
     def primary(self, activity: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
@@ -113,6 +126,9 @@ class SPECTSimulator:
         c = self.total_counts / total
         primary = c * t
         scatter = spect_scatter(primary, self.model.geometry.pixel_size, self.scatter_fraction, self.scatter_fwhm)
-        fields = {"x": pixel_average(c * activity, self.fine).float(), "mu": pixel_average(mu, self.fine),
-                  "scatter": scatter.float()}
+        fields = {
+            "x": pixel_average(c * activity, self.fine).float(),
+            "mu": pixel_average(mu, self.fine),
+            "scatter": scatter.float(),
+        }
         return fields, primary.float()

@@ -20,6 +20,7 @@ Example::
     data = ct_dataset(A, n=1000, seed=0, photons=1e4)
     batch = next(iter(torch.utils.data.DataLoader(data, batch_size=4)))   # batch["y"]: (4, 30, 183)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,19 +32,48 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 
 from bridges import LinearOperator, ct, mri, pet, spect
-from experiments.data.noise import (CT_NOISE, complex_gaussian_noise, poisson_counts, relative_gaussian_noise,
-                                    transmission_noise)
+from experiments.data.noise import (
+    CT_NOISE,
+    complex_gaussian_noise,
+    poisson_counts,
+    relative_gaussian_noise,
+    transmission_noise,
+)
 from experiments.data.objects import EllipseSum, body_regions
-from experiments.data.phantoms import (MODIFIED_SHEPP_LOGAN, MU_WATER, MU_WATER_511KEV, body_ellipse_table,
-                                       lpd_ellipse_table, mri_object, pet_body, pet_phantom, small_features)
+from experiments.data.phantoms import (
+    MODIFIED_SHEPP_LOGAN,
+    MU_WATER,
+    MU_WATER_511KEV,
+    body_ellipse_table,
+    lpd_ellipse_table,
+    mri_object,
+    pet_body,
+    pet_phantom,
+    small_features,
+)
 from experiments.data.simulate_ct import CTSimulator
 from experiments.data.simulate_mri import MRISimulator
 from experiments.data.simulate_pet import PETSimulator
 from experiments.data.simulate_spect import SPECTSimulator, spect_scatter
 
-__all__ = ["item_generator", "SimulatedDataset", "DiscreteSimulator", "DATA_MODELS", "ct_dataset", "mri_dataset",
-           "pet_dataset", "pet_system_model", "real_anatomy_dataset", "PET_TOTAL_COUNTS", "spect_phantom",
-           "spect_projector", "spect_dataset", "SPECT_TOTAL_COUNTS", "MU_WATER_140KEV", "MU_LUNG_140KEV"]
+__all__ = [
+    "item_generator",
+    "SimulatedDataset",
+    "DiscreteSimulator",
+    "DATA_MODELS",
+    "ct_dataset",
+    "mri_dataset",
+    "pet_dataset",
+    "pet_system_model",
+    "real_anatomy_dataset",
+    "PET_TOTAL_COUNTS",
+    "spect_phantom",
+    "spect_projector",
+    "spect_dataset",
+    "SPECT_TOTAL_COUNTS",
+    "MU_WATER_140KEV",
+    "MU_LUNG_140KEV",
+]
 
 # Trues per 2D sinogram: a direct plane of a short clinical FDG frame holds some 1e5-1e6.
 PET_TOTAL_COUNTS = 2e5
@@ -92,13 +122,14 @@ class SimulatedDataset(Dataset):
                                 noise=lambda clean, g, item: clean, n=10, seed=0)
     """
 
-    def __init__(self, op, phantom, noise, n: int, seed: int, cache: bool = False, item_operator=None,
-                 simulator=None):
+    def __init__(self, op, phantom, noise, n: int, seed: int, cache: bool = False, item_operator=None, simulator=None):
         if not isinstance(op, LinearOperator):
             raise TypeError(f"expected a bridges.LinearOperator, got {type(op).__name__}")
         if not (callable(phantom) and callable(noise)):
-            raise TypeError(f"expected callables phantom(generator) and noise(clean, generator, item), got "
-                            f"{type(phantom).__name__} and {type(noise).__name__}")
+            raise TypeError(
+                f"expected callables phantom(generator) and noise(clean, generator, item), got "
+                f"{type(phantom).__name__} and {type(noise).__name__}"
+            )
         _check_int("n", n, 1)
         _check_int("seed", seed, 0)
         self.op, self.phantom, self.noise, self.n, self.seed = op, phantom, noise, n, seed
@@ -147,8 +178,10 @@ class SimulatedDataset(Dataset):
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{source} must give {key!r} as a tensor, got {type(value).__name__}")
         if tuple(value.shape) != tuple(shape) or value.dtype != dtype:
-            raise ValueError(f"{source} must give {key!r} of shape {tuple(shape)} and dtype {dtype} (the "
-                             f"operator's), got {tuple(value.shape)} and {value.dtype}")
+            raise ValueError(
+                f"{source} must give {key!r} of shape {tuple(shape)} and dtype {dtype} (the "
+                f"operator's), got {tuple(value.shape)} and {value.dtype}"
+            )
 
 
 class DiscreteSimulator:
@@ -212,9 +245,19 @@ def _ct_noise(photons, model, level, clean, generator, item):
     return transmission_noise(clean, photons, generator, model)
 
 
-def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisson", phantom: str = "lpd",
-               cache: bool = False, noise_level: float = 0.05, model: str = "continuous", sub_rays: int = 4,
-               fine: int = 4) -> SimulatedDataset:
+def ct_dataset(
+    op,
+    n: int,
+    seed: int,
+    photons: float = 1e4,
+    noise: str = "poisson",
+    phantom: str = "lpd",
+    cache: bool = False,
+    noise_level: float = 0.05,
+    model: str = "continuous",
+    sub_rays: int = 4,
+    fine: int = 4,
+) -> SimulatedDataset:
     """Random phantoms through a 2D CT scanner with noise.
 
     Item: ``"x"`` the truth, each pixel the phantom's average over it (``"lpd"``: `lpd_ellipse_table`'s ellipses,
@@ -243,8 +286,15 @@ def ct_dataset(op, n: int, seed: int, photons: float = 1e4, noise: str = "poisso
     if phantom not in CT_PHANTOMS:
         raise ValueError(f"expected phantom one of {sorted(CT_PHANTOMS)}, got {phantom!r}")
     simulator = _simulator(model, lambda: CTSimulator(op.geometry, sub_rays, fine), op)
-    return SimulatedDataset(op, partial(_ct_phantom, op.domain_shape, phantom),
-                            partial(_ct_noise, photons, noise, noise_level), n, seed, cache, simulator=simulator)
+    return SimulatedDataset(
+        op,
+        partial(_ct_phantom, op.domain_shape, phantom),
+        partial(_ct_noise, photons, noise, noise_level),
+        n,
+        seed,
+        cache,
+        simulator=simulator,
+    )
 
 
 # ------------------------------------------------------------------ MRI
@@ -257,8 +307,9 @@ def _mri_noise(sigma, mask, clean, generator, item):
     return complex_gaussian_noise(clean, sigma, generator, mask=mask)
 
 
-def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False, model: str = "continuous",
-                fine: int = 4) -> SimulatedDataset:
+def mri_dataset(
+    op, n: int, seed: int, sigma: float = 0.01, cache: bool = False, model: str = "continuous", fine: int = 4
+) -> SimulatedDataset:
     """Complex random-ellipse images through Cartesian (multi-coil) MRI with complex Gaussian noise.
 
     Item: ``"x"`` the complex image (`mri_object`, peak |x| at most 1), each pixel its average over the pixel, with
@@ -281,18 +332,33 @@ def mri_dataset(op, n: int, seed: int, sigma: float = 0.01, cache: bool = False,
     def continuous():
         n_coils = op.maps.shape[0] if op.maps.dim() == 3 else 1
         if op.maps.dim() != 3 or not torch.allclose(op.maps.cpu(), mri.birdcage_maps(shape, n_coils), atol=1e-6):
-            raise ValueError("the continuous MRI data model knows birdcage coils only: build op with "
-                             "CartesianSense(birdcage_maps(image_shape, n_coils), mask), or use model='discrete'")
+            raise ValueError(
+                "the continuous MRI data model knows birdcage coils only: build op with "
+                "CartesianSense(birdcage_maps(image_shape, n_coils), mask), or use model='discrete'"
+            )
         return MRISimulator(shape, n_coils, mask if mask is not None else torch.ones(shape), fine)
 
-    return SimulatedDataset(op, partial(_mri_phantom, shape), partial(_mri_noise, sigma, mask), n, seed, cache,
-                            simulator=_simulator(model, continuous, op))
+    return SimulatedDataset(
+        op,
+        partial(_mri_phantom, shape),
+        partial(_mri_noise, sigma, mask),
+        n,
+        seed,
+        cache,
+        simulator=_simulator(model, continuous, op),
+    )
 
 
 # ------------------------------------------------------------------ PET
-def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fraction: float = 0.35,
-                     randoms_fraction: float = 0.2, normalization=None, resolution_fwhm: float | None = None,
-                     mode: str = "arc") -> pet.SystemModel:
+def pet_system_model(
+    scanner,
+    total_counts: float = PET_TOTAL_COUNTS,
+    scatter_fraction: float = 0.35,
+    randoms_fraction: float = 0.2,
+    normalization=None,
+    resolution_fwhm: float | None = None,
+    mode: str = "arc",
+) -> pet.SystemModel:
     """The `SystemModel` of `pet_dataset`, with a fixed background ``s``; each item's μ-map replaces its attenuation.
 
     ``s`` = expected scatter plus randoms of a scan of a uniformly warm body (`pet_body`) with ``total_counts``
@@ -314,8 +380,14 @@ def pet_system_model(scanner, total_counts: float = PET_TOTAL_COUNTS, scatter_fr
     mu = pet_body(scanner.image_shape)
     noiseless = pet.SystemModel(scanner, mu, normalization, None, resolution_fwhm, mode=mode)
     warm_body = (mu > 0).to(torch.float32)
-    data = pet.simulate(noiseless, warm_body, total_counts, randoms_fraction, scatter_fraction,
-                        generator=torch.Generator().manual_seed(0))  # only the expected values are used
+    data = pet.simulate(
+        noiseless,
+        warm_body,
+        total_counts,
+        randoms_fraction,
+        scatter_fraction,
+        generator=torch.Generator().manual_seed(0),
+    )  # only the expected values are used
     return pet.SystemModel(scanner, mu, normalization, data.background, resolution_fwhm, mode=mode)
 
 
@@ -348,8 +420,16 @@ def _pet_noise(background, clean, generator, item):
     return poisson_counts(clean + background, generator)
 
 
-def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS, lungs: bool = True,
-                cache: bool = False, data_model: str = "continuous", fine: int = 2) -> SimulatedDataset:
+def pet_dataset(
+    model,
+    n: int,
+    seed: int,
+    total_counts: float = PET_TOTAL_COUNTS,
+    lungs: bool = True,
+    cache: bool = False,
+    data_model: str = "continuous",
+    fine: int = 2,
+) -> SimulatedDataset:
     """Random activity inside a body that varies per item, through a PET scanner, with Poisson noise and background.
 
     Item: ``"x"`` the activity (`pet_phantom`, zero outside the body), each pixel its average over the pixel,
@@ -371,19 +451,26 @@ def pet_dataset(model, n: int, seed: int, total_counts: float = PET_TOTAL_COUNTS
         raise ValueError(f"expected total_counts as a positive number of trues, got {total_counts!r}")
     if data_model not in DATA_MODELS:
         raise ValueError(f"expected data model one of {DATA_MODELS}, got {data_model!r}")
-    simulator = (PETSimulator(model, total_counts, fine) if data_model == "continuous"
-                 else _PETDiscrete(model, total_counts))
-    return SimulatedDataset(model, partial(_pet_phantom, model.domain_shape, lungs),
-                            partial(_pet_noise, model.background.cpu()), n, seed, cache,
-                            partial(_pet_item_model, model), simulator)
+    simulator = (
+        PETSimulator(model, total_counts, fine) if data_model == "continuous" else _PETDiscrete(model, total_counts)
+    )
+    return SimulatedDataset(
+        model,
+        partial(_pet_phantom, model.domain_shape, lungs),
+        partial(_pet_noise, model.background.cpu()),
+        n,
+        seed,
+        cache,
+        partial(_pet_item_model, model),
+        simulator,
+    )
 
 
 # ------------------------------------------------------------------ SPECT
 def spect_phantom(generator: torch.Generator, lungs: bool = True):
     """`pet_phantom`'s activity and body (organs, hot and cold lesions, lungs where cold) with its μ-map at 140 keV
     (Tc-99m): `MU_WATER_140KEV` in the body, `MU_LUNG_140KEV` in the lungs."""
-    return dataclasses.replace(pet_phantom(generator, lungs=lungs), mu_water=MU_WATER_140KEV,
-                               mu_lung=MU_LUNG_140KEV)
+    return dataclasses.replace(pet_phantom(generator, lungs=lungs), mu_water=MU_WATER_140KEV, mu_lung=MU_LUNG_140KEV)
 
 
 def spect_projector(geometry, collimator) -> spect.Projector:
@@ -433,9 +520,18 @@ def _spect_noise(clean, generator, item):
     return poisson_counts(clean + item["scatter"], generator)
 
 
-def spect_dataset(model, n: int, seed: int, total_counts: float = SPECT_TOTAL_COUNTS, scatter_fraction: float = 0.3,
-                  lungs: bool = True, cache: bool = False, data_model: str = "continuous", fine: int = 2,
-                  scatter_fwhm: float = 100.0) -> SimulatedDataset:
+def spect_dataset(
+    model,
+    n: int,
+    seed: int,
+    total_counts: float = SPECT_TOTAL_COUNTS,
+    scatter_fraction: float = 0.3,
+    lungs: bool = True,
+    cache: bool = False,
+    data_model: str = "continuous",
+    fine: int = 2,
+    scatter_fwhm: float = 100.0,
+) -> SimulatedDataset:
     """Random activity inside a body that varies per item, through a SPECT camera, with scatter and Poisson noise.
 
     Item: ``"x"`` the activity (`spect_phantom`, zero outside the body), each pixel its average over the pixel,
@@ -458,11 +554,21 @@ def spect_dataset(model, n: int, seed: int, total_counts: float = SPECT_TOTAL_CO
     if data_model not in DATA_MODELS:
         raise ValueError(f"expected data model one of {DATA_MODELS}, got {data_model!r}")
     template = spect.Projector(model.geometry, model.collimator, dtype=model.domain_dtype)  # the camera alone
-    simulator = (SPECTSimulator(template, total_counts, scatter_fraction, fine, scatter_fwhm)
-                 if data_model == "continuous" else
-                 _SPECTDiscrete(template, total_counts, scatter_fraction, scatter_fwhm))
-    return SimulatedDataset(model, partial(_spect_phantom, model.domain_shape, lungs), _spect_noise, n, seed, cache,
-                            partial(_spect_item_model, model), simulator)
+    simulator = (
+        SPECTSimulator(template, total_counts, scatter_fraction, fine, scatter_fwhm)
+        if data_model == "continuous"
+        else _SPECTDiscrete(template, total_counts, scatter_fraction, scatter_fwhm)
+    )
+    return SimulatedDataset(
+        model,
+        partial(_spect_phantom, model.domain_shape, lungs),
+        _spect_noise,
+        n,
+        seed,
+        cache,
+        partial(_spect_item_model, model),
+        simulator,
+    )
 
 
 # ------------------------------------------------------------------ real anatomy
@@ -477,6 +583,16 @@ def real_anatomy_dataset(dataset: SimulatedDataset, objects) -> ConcatDataset:
     Shapes: as ``dataset``'s items (without the extras only random phantoms have, such as ``"detail"``).
     """
     shape = dataset.op.domain_shape[-2:]
-    return ConcatDataset([SimulatedDataset(dataset.op, partial(_fixed_object, obj, shape), dataset.noise, 1,
-                                           dataset.seed + k, simulator=dataset.simulator)
-                          for k, obj in enumerate(objects)])
+    return ConcatDataset(
+        [
+            SimulatedDataset(
+                dataset.op,
+                partial(_fixed_object, obj, shape),
+                dataset.noise,
+                1,
+                dataset.seed + k,
+                simulator=dataset.simulator,
+            )
+            for k, obj in enumerate(objects)
+        ]
+    )

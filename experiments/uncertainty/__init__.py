@@ -8,6 +8,7 @@
 
 ``python -m experiments uncertainty JOB`` (`experiments.commands.uncertainty`) puts them side by side.
 """
+
 from experiments.uncertainty import calibration, measures, methods
 
 __all__ = ["calibration", "measures", "methods"]

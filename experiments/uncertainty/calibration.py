@@ -28,6 +28,7 @@ Example::
     low, high = centre - lam * u, centre + lam * u
     missed = miscoverage(error_test, u_test, mask_test, lam)        # per test item, ≤ α on average
 """
+
 from __future__ import annotations
 
 import math
@@ -103,8 +104,14 @@ def risk_steps(error: torch.Tensor, u: torch.Tensor, mask: torch.Tensor) -> tupl
     return lams, np.clip(1.0 - covered, 0.0, 1.0)
 
 
-def rcps_lambda(error: torch.Tensor, u: torch.Tensor, mask: torch.Tensor, alpha: float = 0.1, delta: float = 0.1,
-                bound: str = "hoeffding-bentkus") -> float:
+def rcps_lambda(
+    error: torch.Tensor,
+    u: torch.Tensor,
+    mask: torch.Tensor,
+    alpha: float = 0.1,
+    delta: float = 0.1,
+    bound: str = "hoeffding-bentkus",
+) -> float:
     """The risk-controlling λ: the smallest λ whose mean calibration risk has a p-value below δ for "risk ≥ α"
     (`pvalue`; the p-value is non-decreasing in R̂ and R̂ non-increasing in λ, so every larger λ passes too).
     inf when no λ does (too few calibration items for α and δ: with R̂ = 0 the bound still exceeds α).

@@ -14,6 +14,7 @@ Example::
     area = ause(error.abs(), u, mask)            # (N,) per image
     score = auroc(u_per_image, is_shifted)
 """
+
 from __future__ import annotations
 
 import math

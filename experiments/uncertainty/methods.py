@@ -20,6 +20,7 @@ Example::
     models = [load_model(task, cfg["model"], m.path) for m in members]
     centre, u = ensemble(models, items["y"], task.batch_operator(items))
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,9 +37,11 @@ from experiments.tasks import Task, build_model, reconstruct
 from experiments.training import train
 from learned.complex_channels import ConvBlock
 
+
 @dataclass
 class Trained:
     """A checkpoint and its training loop's seconds (`training_seconds`; None: not logged)."""
+
     path: Path
     seconds: float | None
 
@@ -63,9 +66,18 @@ def dropout_config(cfg: dict, checkpoint: Path, p: float, steps: int, lr_factor:
     """The job's configuration fine-tuning ``checkpoint`` with dropout ``p`` for ``steps`` steps, at ``lr_factor``
     times its learning rate (cosine schedule, a fresh Adam: `experiments.training`)."""
     lr = float(cfg["train"]["lr"]) * lr_factor
-    return check_config(apply_overrides(cfg, [f"model.dropout={p!r}", f"train.init={str(checkpoint)!r}",
-                                              f"train.steps={steps}", f"train.checkpoint_every={steps}",
-                                              f"train.lr={lr!r}"]))
+    return check_config(
+        apply_overrides(
+            cfg,
+            [
+                f"model.dropout={p!r}",
+                f"train.init={str(checkpoint)!r}",
+                f"train.steps={steps}",
+                f"train.checkpoint_every={steps}",
+                f"train.lr={lr!r}",
+            ],
+        )
+    )
 
 
 def train_cached(cfg: dict, out: Path, task: Task, log=print) -> Trained:
@@ -131,8 +143,9 @@ def sampling(model: torch.nn.Module):
 
 
 @torch.no_grad()
-def mc_dropout(model: torch.nn.Module, y: torch.Tensor, op, n_samples: int, seed: int = 0
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def mc_dropout(
+    model: torch.nn.Module, y: torch.Tensor, op, n_samples: int, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation (of magnitudes) of ``n_samples`` passes with the dropout on, seeded."""
     with sampling(model), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -13,6 +13,7 @@ Example::
     rows = run_checks(["ct"], quick=True)
     print(format_table(rows)); print(summary(rows)); exit_code(rows)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -55,6 +56,7 @@ class Row:
     ``bounds`` says what the tolerance bounds and why that size. A skipped row has ``measured``
     and ``tol`` None and the reason in ``skipped``; it is neither passed nor failed.
     """
+
     modality: str
     case: str
     check: str
@@ -69,7 +71,7 @@ class Row:
 
     @property
     def status(self) -> str:
-        """"SKIPPED", "pass", or "FAIL" (a NaN or infinite measurement fails)."""
+        """ "SKIPPED", "pass", or "FAIL" (a NaN or infinite measurement fails)."""
         if self.skipped is not None:
             return "SKIPPED"
         ok = self.measured is not None and math.isfinite(self.measured) and self.measured <= self.tol
@@ -127,13 +129,21 @@ def exit_code(rows) -> int:
 # ------------------------------------------------------------------ the registry
 def _module_checks(name: str):
     """The ``checks(quick)`` of module `name`, imported on first call (ODL, SigPy, ASTRA load only when asked)."""
+
     def checks(quick: bool):
         return importlib.import_module(f"{__name__}.{name}").checks(quick)
+
     checks.__qualname__ = checks.__name__ = f"{name}.checks"
     return checks
 
 
-MODALITIES = {"ct": "CT", "mri": "MRI", "pet": "PET", "spect": "SPECT", "matrix": "matrix"}  # key -> the table's modality column
+MODALITIES = {
+    "ct": "CT",
+    "mri": "MRI",
+    "pet": "PET",
+    "spect": "SPECT",
+    "matrix": "matrix",
+}  # key -> the table's modality column
 CHECKS = {key: _module_checks(key) for key in MODALITIES}
 
 
@@ -149,8 +159,16 @@ def run_checks(keys, quick: bool, log=None) -> list[Row]:
                     log(row)
         except Exception as err:  # noqa: BLE001 - any error is a failed check, reported in the table
             last = traceback.extract_tb(err.__traceback__)[-1]
-            rows.append(Row(MODALITIES.get(key, key), "-", "check raised an exception",
-                            float("nan"), 0.0, f"{type(err).__name__}: {err} ({last.filename}:{last.lineno})"))
+            rows.append(
+                Row(
+                    MODALITIES.get(key, key),
+                    "-",
+                    "check raised an exception",
+                    float("nan"),
+                    0.0,
+                    f"{type(err).__name__}: {err} ({last.filename}:{last.lineno})",
+                )
+            )
             if log is not None:
                 log(rows[-1])
     return rows

@@ -14,6 +14,7 @@ Conventions (mm, radians; images (y, x), pixel centres at ``(i + ½ − n/2) · 
   detector rows along z at ``(i − (rows−1)/2) d_row``;
 - PET ring: crystal i at ``R (cos 2πi/N, sin 2πi/N)``; a line is the chord between two crystals.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,7 +42,7 @@ def disk_image(image_shape, pixel_size, center, radius, value=1.0, supersample=8
     sub = (np.arange(supersample) + 0.5) / supersample - 0.5
     ys = ((np.arange(ny) + 0.5 - ny / 2)[:, None] + sub[None, :]).reshape(-1) * hy
     xs = ((np.arange(nx) + 0.5 - nx / 2)[:, None] + sub[None, :]).reshape(-1) * hx
-    inside = (xs[None, :] - center[0]) ** 2 + (ys[:, None] - center[1]) ** 2 < radius ** 2
+    inside = (xs[None, :] - center[0]) ** 2 + (ys[:, None] - center[1]) ** 2 < radius**2
     covered = inside.reshape(ny, supersample, nx, supersample).mean(axis=(1, 3))
     return torch.tensor(covered * value, dtype=torch.float32)
 
@@ -51,7 +52,7 @@ def inner_mask(image_shape, pixel_size, center, radius) -> torch.Tensor:
     (ny, nx), h = image_shape, pixel_size
     y = (torch.arange(ny, dtype=torch.float64) + 0.5 - ny / 2) * h
     x = (torch.arange(nx, dtype=torch.float64) + 0.5 - nx / 2) * h
-    return (x[None, :] - center[0]) ** 2 + (y[:, None] - center[1]) ** 2 < radius ** 2
+    return (x[None, :] - center[0]) ** 2 + (y[:, None] - center[1]) ** 2 < radius**2
 
 
 def chords(points: np.ndarray, directions: np.ndarray, center, radius) -> np.ndarray:
@@ -59,7 +60,7 @@ def chords(points: np.ndarray, directions: np.ndarray, center, radius) -> np.nda
     d = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
     rel = np.asarray(center, dtype=float) - points
     distance = np.abs(rel[..., 0] * d[..., 1] - rel[..., 1] * d[..., 0])  # |rel × d|
-    return 2 * np.sqrt(np.clip(radius ** 2 - distance ** 2, 0, None))
+    return 2 * np.sqrt(np.clip(radius**2 - distance**2, 0, None))
 
 
 def channels(n, spacing, offset=0.0) -> np.ndarray:
@@ -109,7 +110,7 @@ def ball_projections(geometry, center, radius, value=1.0) -> torch.Tensor:
     (rows, cols), (d_row, d_col) = g.detector_shape, g.detector_spacing
     c, s = np.cos(g.angles), np.sin(g.angles)
     zero = np.zeros_like(c)
-    source = g.source_distance * np.stack([s, -c, zero], -1)                       # (views, 3)
+    source = g.source_distance * np.stack([s, -c, zero], -1)  # (views, 3)
     beam, axis = np.stack([-s, c, zero], -1), np.stack([c, s, zero], -1)
     u = channels(cols, d_col, g.detector_offset[1])
     v = channels(rows, d_row, g.detector_offset[0])
@@ -118,12 +119,15 @@ def ball_projections(geometry, center, radius, value=1.0) -> torch.Tensor:
         along, across = sdd * np.cos(u / sdd), sdd * np.sin(u / sdd)
     else:
         along, across = np.full_like(u, sdd), u
-    directions = (along[None, None, :, None] * beam[None, :, None, :] + across[None, None, :, None] * axis[None, :, None, :]
-                  + v[:, None, None, None] * np.array([0.0, 0.0, 1.0]))            # (rows, views, cols, 3)
+    directions = (
+        along[None, None, :, None] * beam[None, :, None, :]
+        + across[None, None, :, None] * axis[None, :, None, :]
+        + v[:, None, None, None] * np.array([0.0, 0.0, 1.0])
+    )  # (rows, views, cols, 3)
     d = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
     rel = np.asarray(center, dtype=float) - source[None, :, None, :]
-    distance2 = (rel ** 2).sum(-1) - ((rel * d).sum(-1)) ** 2
-    return torch.from_numpy(value * 2 * np.sqrt(np.clip(radius ** 2 - distance2, 0, None)))
+    distance2 = (rel**2).sum(-1) - ((rel * d).sum(-1)) ** 2
+    return torch.from_numpy(value * 2 * np.sqrt(np.clip(radius**2 - distance2, 0, None)))
 
 
 def pet_crystal_pairs(crystals_per_ring, n_views, radial_index):

@@ -9,6 +9,7 @@ backends have no arc detector. On CUDA (ASTRA's 3D projectors): every geometry's
 a batch of 2D images in one call against its items and against the CPU, the 3D scanners. Without
 CUDA those rows are SKIPPED with the reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,9 +39,11 @@ FBP_NOTE = "FBP discretisation (sampled ramp, views, pixel grid) on a disk's int
 # transpose. Neither bound has been measured on a GPU yet: the first GPU run replaces them by twice
 # the measured figures.
 CUDA_ADJOINT_TOL = {"parallel3d_vec": 0.05, "cone_vec": 0.05, "cyl_cone_vec": 1e-4}
-CUDA_ADJOINT_NOTE = {"parallel3d_vec": "voxel-driven backprojector, not the exact transpose (unmeasured on GPU)",
-                     "cone_vec": "voxel-driven backprojector, not the exact transpose (unmeasured on GPU)",
-                     "cyl_cone_vec": "ray-driven matched backprojector: float32 rounding only (unmeasured on GPU)"}
+CUDA_ADJOINT_NOTE = {
+    "parallel3d_vec": "voxel-driven backprojector, not the exact transpose (unmeasured on GPU)",
+    "cone_vec": "voxel-driven backprojector, not the exact transpose (unmeasured on GPU)",
+    "cyl_cone_vec": "ray-driven matched backprojector: float32 rounding only (unmeasured on GPU)",
+}
 # CUDA against CPU on a smooth disk: GPU texture interpolation keeps 8 fractional bits of the weights,
 # and the CPU's fan-beam kernel is a different (line) discretisation.
 CUDA_CPU_TOL = 0.02
@@ -55,6 +58,7 @@ SCALES = {"quick": (64, 16, 8), "full": (128, 4, 2), "solvers": (64, 8, 4)}  # (
 def presets(scale: str) -> dict:
     """Scaled-down presets: the real geometries with every n-th view, binned channels and a coarser grid."""
     from bridges.ct import scanner
+
     size, view_step, binning = SCALES[scale]
     siemens = scanner("siemens-definition-as", view_step=view_step, detector_binning=binning, image_shape=(size, size))
     return {
@@ -89,6 +93,7 @@ def odl_ray_transform(g):
     (not by `bridges.odl.odl_geometry`): ODL puts each angle mid-cell and indexes images (x, y)."""
     import odl
     from odl.applications import tomo
+
     angles = np.asarray(g.angles)
     step = angles[1] - angles[0]
     apart = odl.uniform_partition(angles[0] - step / 2, angles[-1] + step / 2, angles.size)
@@ -125,14 +130,27 @@ def checks(quick: bool):
 
 def geometry_rows(name, g):
     from bridges import ct
+
     A = ct.Projector(g)
-    yield Row(M, name, "adjoint test", A.adjoint_error(), FLOAT32,
-              f"{FLOAT32_NOTE}; ASTRA's CPU backprojector is the forward's transpose")
+    yield Row(
+        M,
+        name,
+        "adjoint test",
+        A.adjoint_error(),
+        FLOAT32,
+        f"{FLOAT32_NOTE}; ASTRA's CPU backprojector is the forward's transpose",
+    )
     center, radius = disk(g)
     truth = analytic.disk_sinogram(g, center, radius, MU)
     image = analytic.disk_image(g.image_shape, g.pixel_size, center, radius, MU)
-    yield Row(M, name, "forward vs exact line integrals of a disk", rel(A(image), truth),
-              analytic.edge_tol(g.pixel_size[0], radius), analytic.edge_note(g.pixel_size[0], radius))
+    yield Row(
+        M,
+        name,
+        "forward vs exact line integrals of a disk",
+        rel(A(image), truth),
+        analytic.edge_tol(g.pixel_size[0], radius),
+        analytic.edge_note(g.pixel_size[0], radius),
+    )
     arc = getattr(g, "detector_curve", "flat") == "arc"
     if arc:
         yield Row.skip(M, name, "forward/adjoint vs ODL RayTransform", NO_ARC)
@@ -143,6 +161,7 @@ def geometry_rows(name, g):
 
 def solver_rows(name, g, n_iter):
     from bridges import ct
+
     A = ct.Projector(g)
     y = A(analytic.disk_image(g.image_shape, g.pixel_size, *disk(g), MU))
     yield from least_squares_rows(M, name, A, y, n_iter, spacing=g.pixel_size)
@@ -152,14 +171,16 @@ def solver_rows(name, g, n_iter):
 
 def odl_rows(name, g, A):
     from bridges.odl import from_odl
+
     R = odl_ray_transform(g)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(g.image_shape, generator=gen)
     z = torch.rand(g.sinogram_shape, generator=gen)
     forward, transpose = R(x.numpy().T).asarray(), odl_transpose(R, z.numpy())  # ODL's layout: images (x, y)
     yield Row(M, name, "forward vs ODL RayTransform", rel(A(x), forward), ODL_TOL, ODL_NOTE)
-    yield Row(M, name, "adjoint vs ODL RayTransform (plain transpose)", rel(A.adjoint(z), transpose.T), ODL_TOL,
-              ODL_NOTE)
+    yield Row(
+        M, name, "adjoint vs ODL RayTransform (plain transpose)", rel(A.adjoint(z), transpose.T), ODL_TOL, ODL_NOTE
+    )
     F = from_odl(R)
     yield Row(M, name, "from_odl(RayTransform) forward vs ODL", rel(F(x.T.contiguous()), forward), ODL_TOL, ODL_NOTE)
     yield Row(M, name, "from_odl(RayTransform) adjoint vs ODL", rel(F.adjoint(z), transpose), ODL_TOL, ODL_NOTE)
@@ -168,6 +189,7 @@ def odl_rows(name, g, A):
 def fbp_rows(name, g, A, sinogram, center, radius, odl: bool):
     """Ours and ODL's fbp_op (Ram-Lak) on the exact sinogram: |mean over the disk's interior / μ − 1|."""
     from bridges import ct
+
     inside = analytic.inner_mask(g.image_shape, g.pixel_size[0], center, 0.75 * radius)
 
     def error(image):
@@ -180,6 +202,7 @@ def fbp_rows(name, g, A, sinogram, center, radius, odl: bool):
         yield Row.skip(M, name, check, NO_ARC)
         return
     from odl.applications import tomo
+
     R = odl_ray_transform(g)
     theirs = tomo.fbp_op(R, padding=True, filter_type="Ram-Lak")(sinogram.float().numpy()).asarray().T
     yield Row(M, name, check, error(theirs.copy()), FBP_TOL, "the same bound as ours, on ODL's own ray transform")
@@ -195,30 +218,45 @@ def cone_rows(name, quick):
         return
     from bridges import ct
     from bridges.ct.astra_layout import astra_3d
+
     size = 64 if quick else 128
     view_step, binning = (30, 16) if quick else (10, 8)
     g = ct.scanner(name, view_step=view_step, detector_binning=binning, image_shape=(size // 2, size, size))
     case = f"{name} ({size // 2}x{size}², {g.n_views} views of {g.detector_shape[0]}x{g.detector_shape[1]})"
     A = ct.Projector(g)
     kind = astra_3d(g).kind
-    yield Row(M, case, f"{checks[0]} ({kind})", A.adjoint_error(device="cuda"), CUDA_ADJOINT_TOL[kind],
-              CUDA_ADJOINT_NOTE[kind])
+    yield Row(
+        M,
+        case,
+        f"{checks[0]} ({kind})",
+        A.adjoint_error(device="cuda"),
+        CUDA_ADJOINT_TOL[kind],
+        CUDA_ADJOINT_NOTE[kind],
+    )
     if not hasattr(g, "angles"):
         yield Row.skip(M, case, checks[1], "the closed form is written for circular orbits; a helix has none here")
         return
     center, radius = (20.0, -15.0, 5.0), 50.0
-    z, y, x = torch.meshgrid(*[(torch.arange(n, dtype=torch.float64) + 0.5 - n / 2) * h
-                               for n, h in zip(g.image_shape, g.pixel_size)], indexing="ij")
-    ball = ((x - center[0]) ** 2 + (y - center[1]) ** 2 + (z - center[2]) ** 2 < radius ** 2).float() * MU
+    z, y, x = torch.meshgrid(
+        *[(torch.arange(n, dtype=torch.float64) + 0.5 - n / 2) * h for n, h in zip(g.image_shape, g.pixel_size)],
+        indexing="ij",
+    )
+    ball = ((x - center[0]) ** 2 + (y - center[1]) ** 2 + (z - center[2]) ** 2 < radius**2).float() * MU
     got = A(ball.cuda()).cpu()
     # a binary ball, not a partial-volume one: allow twice the disks' bound (not yet measured on a GPU)
-    yield Row(M, case, checks[1], rel(got, analytic.ball_projections(g, center, radius, MU)),
-              2 * analytic.edge_tol(g.pixel_size[-1], radius),
-              f"binary ball edge, twice the disks' bound (unmeasured on GPU); {analytic.edge_note(g.pixel_size[-1], radius)}")
+    yield Row(
+        M,
+        case,
+        checks[1],
+        rel(got, analytic.ball_projections(g, center, radius, MU)),
+        2 * analytic.edge_tol(g.pixel_size[-1], radius),
+        f"binary ball edge, twice the disks' bound (unmeasured on GPU); {analytic.edge_note(g.pixel_size[-1], radius)}",
+    )
 
 
 def cuda_ready() -> bool:
     import astra
+
     return torch.cuda.is_available() and astra.use_cuda()
 
 
@@ -232,10 +270,17 @@ def cuda_rows(name, g):
         return
     from bridges import ct
     from bridges.ct.astra_layout import astra_3d
+
     kind = astra_3d(g, CUDA_BATCH).kind
     A = ct.Projector(g)
-    yield Row(M, name, f"{checks[0]} ({kind})", A.adjoint_error(device="cuda"), CUDA_ADJOINT_TOL[kind],
-              CUDA_ADJOINT_NOTE[kind])
+    yield Row(
+        M,
+        name,
+        f"{checks[0]} ({kind})",
+        A.adjoint_error(device="cuda"),
+        CUDA_ADJOINT_TOL[kind],
+        CUDA_ADJOINT_NOTE[kind],
+    )
     center, radius = disk(g)
     image = analytic.disk_image(g.image_shape, g.pixel_size, center, radius, MU)
     images = torch.stack([image.roll(k, dims=-1) for k in range(CUDA_BATCH)]).cuda()  # distinct items
@@ -243,6 +288,12 @@ def cuda_rows(name, g):
     items = torch.stack([A(item) for item in images])
     back = A.T(batch)
     back_items = torch.stack([A.T(item) for item in batch])
-    yield Row(M, name, checks[1], max(rel(batch.cpu(), items.cpu()), rel(back.cpu(), back_items.cpu())), FLOAT32,
-              "the same kernels on the same rays; only float32 rounding may differ")
+    yield Row(
+        M,
+        name,
+        checks[1],
+        max(rel(batch.cpu(), items.cpu()), rel(back.cpu(), back_items.cpu())),
+        FLOAT32,
+        "the same kernels on the same rays; only float32 rounding may differ",
+    )
     yield Row(M, name, checks[2], rel(batch.cpu(), A(images.cpu())), CUDA_CPU_TOL, CUDA_CPU_NOTE)

@@ -7,6 +7,7 @@ here in float64, ``y_j = N^(-1/2) Σ_r x[r] exp(−2πi Σ_d k_jd (r_d − N_d//
 convention, separable over the axes so that it stays cheap); ODL's CG through
 `bridges.odl.reference.cgls`; ``sigpy.mri.app.SenseRecon`` on the same data.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,10 @@ class ExactDFT:
     def __init__(self, image_shape, coords):
         k = torch.as_tensor(coords, dtype=torch.float64).reshape(-1, 2)
         self.points = tuple(coords.shape[:-1])
-        self.factors = [torch.exp(-2j * math.pi * torch.outer(k[:, d], (torch.arange(n, dtype=torch.float64) - n // 2) / n))
-                        for d, n in enumerate(image_shape)]  # (points, n_d) per axis
+        self.factors = [
+            torch.exp(-2j * math.pi * torch.outer(k[:, d], (torch.arange(n, dtype=torch.float64) - n // 2) / n))
+            for d, n in enumerate(image_shape)
+        ]  # (points, n_d) per axis
         self.scale = 1 / math.sqrt(math.prod(image_shape))
 
     def forward(self, x):
@@ -73,7 +76,7 @@ class SigpyReference:
 
     @staticmethod
     def _apply(linop, t, ndim):
-        items = t.reshape(-1, *t.shape[t.dim() - ndim:])
+        items = t.reshape(-1, *t.shape[t.dim() - ndim :])
         out = np.stack([linop(_wide(item)) for item in items])
         return torch.from_numpy(out.reshape(*t.shape[: t.dim() - ndim], *out.shape[1:]))
 
@@ -108,6 +111,7 @@ def sizes(quick: bool) -> dict:
 # ------------------------------------------------------------------ rows
 def checks(quick: bool):
     from bridges import mri
+
     s = sizes(quick)
     shape = (s["n"], s["n"])
     maps = mri.birdcage_maps(shape, s["coils"])
@@ -137,6 +141,7 @@ def adapter_rows(maps, g):
     import sigpy
 
     from bridges.mri import from_sigpy
+
     shape = tuple(maps.shape[1:])
     linop = sigpy.linop.FFT(maps.shape, axes=(-2, -1)) * sigpy.linop.Multiply(shape, maps.numpy())
     A, case = from_sigpy(linop), "from_sigpy(FFT · Multiply(maps))"
@@ -150,6 +155,7 @@ def cartesian_rows(maps, mask, x, g):
     import sigpy.mri
 
     from bridges.mri import CartesianSense
+
     coils, shape = maps.shape[0], tuple(maps.shape[1:])
     A = CartesianSense(maps, mask)
     case = f"CartesianSense {coils} coils, 4x equispaced"
@@ -165,39 +171,57 @@ def nufft_rows(shape, coords, x, g):
     import sigpy
 
     from bridges.mri import NUFFT
+
     case = f"NUFFT radial {coords.shape[0]}x{coords.shape[1]}"
     y = _complex(g, *coords.shape[:-1])
     exact = ExactDFT(shape, coords)
     sigpy_nufft = SigpyReference(sigpy.linop.NUFFT(shape, _wide(coords), oversamp=2.0, width=6))
     A = NUFFT(shape, coords, backend="finufft", eps=1e-6)
-    yield from pair_rows(f"{case}, FINUFFT", "sigpy.linop.NUFFT (2, 6)", A, sigpy_nufft, x, y, SIGPY_NUFFT,
-                         SIGPY_NUFFT_NOTE)
+    yield from pair_rows(
+        f"{case}, FINUFFT", "sigpy.linop.NUFFT (2, 6)", A, sigpy_nufft, x, y, SIGPY_NUFFT, SIGPY_NUFFT_NOTE
+    )
     yield from pair_rows(f"{case}, FINUFFT", "exact NDFT", A, exact, x, y, FINUFFT, FINUFFT_NOTE)
     yield adjoint_row(f"{case}, FINUFFT", A)
     B = NUFFT(shape, coords, backend="sigpy", oversamp=2.0, width=6)
-    yield from pair_rows(f"{case}, SigPy backend (2, 6)", "sigpy.linop.NUFFT (2, 6)", B, sigpy_nufft, x, y, FLOAT32,
-                         f"{FLOAT32_NOTE}: the same SigPy gridding, complex64 vs complex128")
+    yield from pair_rows(
+        f"{case}, SigPy backend (2, 6)",
+        "sigpy.linop.NUFFT (2, 6)",
+        B,
+        sigpy_nufft,
+        x,
+        y,
+        FLOAT32,
+        f"{FLOAT32_NOTE}: the same SigPy gridding, complex64 vs complex128",
+    )
     # the reference itself: how far SigPy's gridding at (2, 6) is from the exact sum (bounds SIGPY_NUFFT)
-    yield Row(M, case, "reference: sigpy.linop.NUFFT (2, 6) forward vs exact NDFT",
-              rel(sigpy_nufft.forward(x), exact.forward(x)), SIGPY_NUFFT,
-              "SigPy's Kaiser-Bessel gridding error at oversamp 2, width 6")
+    yield Row(
+        M,
+        case,
+        "reference: sigpy.linop.NUFFT (2, 6) forward vs exact NDFT",
+        rel(sigpy_nufft.forward(x), exact.forward(x)),
+        SIGPY_NUFFT,
+        "SigPy's Kaiser-Bessel gridding error at oversamp 2, width 6",
+    )
 
 
 def sense_rows(maps, coords, x, g):
     import sigpy
 
     from bridges.mri import Sense
+
     coils, shape = maps.shape[0], tuple(maps.shape[1:])
     A = Sense(maps, coords, backend="finufft", eps=1e-6)
     case = f"Sense {coils} coils, radial {coords.shape[0]}x{coords.shape[1]}"
     y = _complex(g, coils, *coords.shape[:-1])
     # sigpy.mri.linop.Sense(maps, coord) is NUFFT(maps.shape, coord) * Multiply(maps), with SigPy's default
     # (less accurate) gridding: the same composition at (2, 6)
-    sense = SigpyReference(sigpy.linop.NUFFT(maps.shape, _wide(coords), oversamp=2.0, width=6)
-                           * sigpy.linop.Multiply(shape, _wide(maps)))
+    sense = SigpyReference(
+        sigpy.linop.NUFFT(maps.shape, _wide(coords), oversamp=2.0, width=6) * sigpy.linop.Multiply(shape, _wide(maps))
+    )
     yield from pair_rows(case, "SigPy NUFFT (2, 6) · Multiply(maps)", A, sense, x, y, SIGPY_NUFFT, SIGPY_NUFFT_NOTE)
-    yield from pair_rows(case, "exact NDFT per coil", A, SenseModel(ExactDFT(shape, coords), maps), x, y, FINUFFT,
-                         FINUFFT_NOTE)
+    yield from pair_rows(
+        case, "exact NDFT per coil", A, SenseModel(ExactDFT(shape, coords), maps), x, y, FINUFFT, FINUFFT_NOTE
+    )
     yield adjoint_row(case, A)
 
 
@@ -207,6 +231,7 @@ def cg_sense_rows(maps, mask, coords, g, n_iter):
 
     from bridges.mri import CartesianSense, Sense, cg_sense
     from bridges.odl import reference
+
     coils, shape = maps.shape[0], tuple(maps.shape[1:])
     x_true = _complex(g, *shape)
     A = CartesianSense(maps, mask)
@@ -215,15 +240,28 @@ def cg_sense_rows(maps, mask, coords, g, n_iter):
     for lam in (0.0, 0.01):
         label = f"{n_iter} it, λ = {lam:g}"
         ours = cg_sense(A, y, n_iter, lam=lam)
-        yield Row(M, case, f"{label}: vs ODL CG (reference.cgls)", rel(ours, reference.cgls(A, y, n_iter, lam=lam)),
-                  SOLVER, SOLVER_NOTE)
-        app = sigpy.mri.app.SenseRecon(y.numpy(), maps.numpy(), lamda=lam, weights=mask.numpy(), max_iter=n_iter,
-                                       show_pbar=False)
+        yield Row(
+            M,
+            case,
+            f"{label}: vs ODL CG (reference.cgls)",
+            rel(ours, reference.cgls(A, y, n_iter, lam=lam)),
+            SOLVER,
+            SOLVER_NOTE,
+        )
+        app = sigpy.mri.app.SenseRecon(
+            y.numpy(), maps.numpy(), lamda=lam, weights=mask.numpy(), max_iter=n_iter, show_pbar=False
+        )
         yield Row(M, case, f"{label}: vs SigPy SenseRecon", rel(ours, torch.from_numpy(app.run())), SOLVER, SOLVER_NOTE)
     # Radial SENSE without density compensation is ill-conditioned: CG's rounding then grows as on CT
     # (measured 1e-4 apart by 8 iterations), so compare the first CG_ITER as there.
     B = Sense(maps, coords)
     yb, lam = B(x_true), 0.01 * B.norm() ** 2
     case = f"CG-SENSE, Sense {coils} coils, radial"
-    yield Row(M, case, f"{CG_ITER} it, λ = 0.01‖A‖²: vs ODL CG (reference.cgls)",
-              rel(cg_sense(B, yb, CG_ITER, lam=lam), reference.cgls(B, yb, CG_ITER, lam=lam)), CG, CG_NOTE)
+    yield Row(
+        M,
+        case,
+        f"{CG_ITER} it, λ = 0.01‖A‖²: vs ODL CG (reference.cgls)",
+        rel(cg_sense(B, yb, CG_ITER, lam=lam), reference.cgls(B, yb, CG_ITER, lam=lam)),
+        CG,
+        CG_NOTE,
+    )

@@ -9,6 +9,7 @@ attenuation line integrals are checked against the exact chords of a disk, with 
 from the crystal positions (`analytic.pet_disk_sinogram`). MLEM and OSEM of `bridges.solvers` run
 against ODL's ``mlem`` / ``osmlem`` on simulated prompts with a randoms-plus-scatter background.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,15 +27,19 @@ MU_WATER = 0.0096  # 1/mm at 511 keV
 
 def scanners(quick: bool) -> dict:
     from bridges.pet import scanner
+
     # one even and one odd number of radial bins (86 and 55 quick; 114 and 110 full): an even count puts
     # the centre between two bins' edges, a detector shift of half a bin
     mmr, d690 = (4, 6) if quick else (3, 3)
-    return {f"{name} /{factor}": scanner(name, downsample=factor)
-            for name, factor in (("biograph-mmr", mmr), ("discovery-690", d690))}
+    return {
+        f"{name} /{factor}": scanner(name, downsample=factor)
+        for name, factor in (("biograph-mmr", mmr), ("discovery-690", d690))
+    }
 
 
 def checks(quick: bool):
     from bridges.pet import SystemModel
+
     # the disk checks run on a grid 4 (6) times finer: small enough a pixelisation bound to tell the exact
     # mode's lines from lines without the odd pairs' π/N turn (measured 3.6 % apart on the mMR /6)
     fine, n_iter = (4, 10) if quick else (6, 30)
@@ -56,6 +61,7 @@ def odl_parallel(scanner):
     detector here is the centred one of 2 (K//2) + 1 bins, whose first K bins are the sinogram's."""
     import odl
     from odl.applications import tomo
+
     V, K, b = scanner.n_views, 2 * (scanner.n_radial_bins // 2) + 1, scanner.bin_size
     step = math.pi / V
     apart = odl.uniform_partition(-step / 2, math.pi - step / 2, V)
@@ -86,9 +92,11 @@ class Reference:
 
     def blur(self, image):
         import scipy.ndimage
+
         # gaussian_filter keeps int(truncate σ + ½) taps each side: truncate = r/σ keeps exactly r
-        out = scipy.ndimage.gaussian_filter(image.double().numpy(), self.sigma, mode="constant", cval=0.0,
-                                            truncate=self.radius / self.sigma)
+        out = scipy.ndimage.gaussian_filter(
+            image.double().numpy(), self.sigma, mode="constant", cval=0.0, truncate=self.radius / self.sigma
+        )
         return torch.from_numpy(out)
 
     def expected(self, x):
@@ -104,32 +112,48 @@ def phantom(scanner, shape=None, pixel=None):
     R0 = min(shape) * pixel / 2
     body = ((0.1 * R0, -0.05 * R0), 0.8 * R0)
     mu = analytic.disk_image(shape, pixel, *body, MU_WATER)
-    activity = (analytic.disk_image(shape, pixel, body[0], 0.7 * R0, 1.0)
-                + analytic.disk_image(shape, pixel, (0.3 * R0, 0.2 * R0), 0.15 * R0, 3.0))
+    activity = analytic.disk_image(shape, pixel, body[0], 0.7 * R0, 1.0) + analytic.disk_image(
+        shape, pixel, (0.3 * R0, 0.2 * R0), 0.15 * R0, 3.0
+    )
     return mu, activity
 
 
 def factors(scanner, seed=0) -> dict:
     """Every factor of the model: a water μ-map, random efficiencies n and background s, a Gaussian h."""
     g = torch.Generator().manual_seed(seed)
-    return {"attenuation": phantom(scanner)[0],
-            "normalization": 0.8 + 0.4 * torch.rand(scanner.sinogram_shape, generator=g),
-            "background": 0.5 + torch.rand(scanner.sinogram_shape, generator=g),
-            "resolution_fwhm": 2.5 * scanner.pixel_size}
+    return {
+        "attenuation": phantom(scanner)[0],
+        "normalization": 0.8 + 0.4 * torch.rand(scanner.sinogram_shape, generator=g),
+        "background": 0.5 + torch.rand(scanner.sinogram_shape, generator=g),
+        "resolution_fwhm": 2.5 * scanner.pixel_size,
+    }
 
 
 def factor_rows(case, scanner):
     from bridges.pet import SystemModel
+
     f = factors(scanner)
     model = SystemModel(scanner, **f, mode="arc")
     ref = Reference(scanner, f["attenuation"], f["normalization"], f["background"], f["resolution_fwhm"])
     g = torch.Generator().manual_seed(1)
     x = torch.rand(scanner.image_shape, generator=g)
     z = torch.rand(scanner.sinogram_shape, generator=g)
-    yield Row(M, case, "expected counts n·a·P(h*x)+s vs ODL RayTransform, exp(−Pμ), SciPy gaussian_filter",
-              rel(model.expected(x), ref.expected(x)), ODL_TOL, ODL_NOTE)
-    yield Row(M, case, "adjoint h*Pᵀ(n·a·z) vs ODL adjoint and SciPy", rel(model.adjoint(z), ref.transpose(z)), ODL_TOL,
-              ODL_NOTE)
+    yield Row(
+        M,
+        case,
+        "expected counts n·a·P(h*x)+s vs ODL RayTransform, exp(−Pμ), SciPy gaussian_filter",
+        rel(model.expected(x), ref.expected(x)),
+        ODL_TOL,
+        ODL_NOTE,
+    )
+    yield Row(
+        M,
+        case,
+        "adjoint h*Pᵀ(n·a·z) vs ODL adjoint and SciPy",
+        rel(model.adjoint(z), ref.transpose(z)),
+        ODL_TOL,
+        ODL_NOTE,
+    )
     yield Row(M, case, "adjoint test (with a, n, h)", model.adjoint_error(), FLOAT32, FLOAT32_NOTE)
 
 
@@ -138,8 +162,10 @@ def closed_form_rows(case, scanner, mode, fine):
     """P of a disk and −log a of a water disk against exact chords, on a grid ``fine`` times finer than the
     scanner's (the lines under test are the scanner's; a finer grid only shrinks the pixelisation error)."""
     from bridges.pet import SystemModel
-    grid = dataclasses.replace(scanner, image_shape=tuple(n * fine for n in scanner.image_shape),
-                               pixel_size=scanner.pixel_size / fine)
+
+    grid = dataclasses.replace(
+        scanner, image_shape=tuple(n * fine for n in scanner.image_shape), pixel_size=scanner.pixel_size / fine
+    )
     h = grid.pixel_size
     R0 = min(grid.image_shape) * h / 2
     center, radius = (0.2 * R0, -0.3 * R0), 0.4 * R0
@@ -149,19 +175,32 @@ def closed_form_rows(case, scanner, mode, fine):
     disk = analytic.disk_image(grid.image_shape, h, center, radius)
     yield Row(M, case, f"P(disk) vs exact chords ({line})", rel(SystemModel(grid, mode=mode)(disk), chords), tol, note)
     water = SystemModel(grid, attenuation=disk * MU_WATER, mode=mode)
-    yield Row(M, case, "attenuation −log a vs μ·chord of a water disk", rel(-torch.log(water.attenuation_factors),
-                                                                               MU_WATER * chords), tol, note)
+    yield Row(
+        M,
+        case,
+        "attenuation −log a vs μ·chord of a water disk",
+        rel(-torch.log(water.attenuation_factors), MU_WATER * chords),
+        tol,
+        note,
+    )
 
 
 # ------------------------------------------------------------------ EM
 def em_checks(case, scanner, n_iter):
     """Prompts simulated with randoms and scatter; the model reconstructs with that background s."""
     from bridges.pet import SystemModel, simulate
+
     f = factors(scanner)
     f.pop("background")
     truth = SystemModel(scanner, **f)
-    data = simulate(truth, phantom(scanner)[1], total_counts=1e5, randoms_fraction=0.2, scatter_fraction=0.3,
-                    generator=torch.Generator().manual_seed(2))
+    data = simulate(
+        truth,
+        phantom(scanner)[1],
+        total_counts=1e5,
+        randoms_fraction=0.2,
+        scatter_fraction=0.3,
+        generator=torch.Generator().manual_seed(2),
+    )
     model = SystemModel(scanner, **f, background=data.background)
     n_subsets = next(k for k in (7, 6, 5, 4, 3, 2) if scanner.n_views % k == 0)  # subsets of equal size
     yield from em_rows(M, case, model, data.prompts, n_iter, n_subsets)

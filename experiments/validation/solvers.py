@@ -4,6 +4,7 @@
 pdhg, mlem, osmlem) with the signature and meaning of `bridges.solvers`, so the same call on
 both sides must give the same iterates, up to float32 rounding accumulated over the iterations.
 """
+
 from __future__ import annotations
 
 from . import Row, rel
@@ -22,6 +23,7 @@ def compare(modality, case, name, label, A, y, n_iter, tol, bounds, **options) -
     """One row: ODL's solver ``name`` against ours, the same call on both sides."""
     from bridges import solvers
     from bridges.odl import reference
+
     theirs = getattr(reference, name)(A, y, n_iter, **options)
     ours = getattr(solvers, name)(A, y, n_iter, **options)
     return Row(modality, case, f"{label}, ODL vs torch", rel(ours, theirs), tol, bounds)
@@ -35,16 +37,40 @@ def least_squares_rows(modality, case, A, y, n_iter, *, spacing=None, tv=True):
     yield compare(modality, case, "cgls", f"CGLS {CG_ITER} it, λ = 0.01‖A‖²", A, y, CG_ITER, CG, CG_NOTE, lam=lam)
     if tv:
         lam = 0.02 * float(y.abs().max())
-        yield compare(modality, case, "tv_pdhg", f"TV-PDHG {n_iter} it, x ≥ 0", A, y, n_iter, ITERATIVE,
-                      ITERATIVE_NOTE, lam=lam, spacing=spacing, nonneg=True)
+        yield compare(
+            modality,
+            case,
+            "tv_pdhg",
+            f"TV-PDHG {n_iter} it, x ≥ 0",
+            A,
+            y,
+            n_iter,
+            ITERATIVE,
+            ITERATIVE_NOTE,
+            lam=lam,
+            spacing=spacing,
+            nonneg=True,
+        )
 
 
 def em_rows(modality, case, A, counts, n_iter, n_subsets, background=None):
     """MLEM and OSEM with a background (``background``, else the operator's own ``A.background``)."""
     options = {} if background is None else {"background": background}
     what = "background s" if background is not None or A.background is not None else "no background"
-    yield compare(modality, case, "mlem", f"MLEM {n_iter} it ({what})", A, counts, n_iter, ITERATIVE,
-                  ITERATIVE_NOTE, **options)
+    yield compare(
+        modality, case, "mlem", f"MLEM {n_iter} it ({what})", A, counts, n_iter, ITERATIVE, ITERATIVE_NOTE, **options
+    )
     n_osem = max(2, n_iter // n_subsets)  # about MLEM's number of updates, and more than one pass
-    yield compare(modality, case, "osem", f"OSEM {n_osem} it × {n_subsets} subsets ({what})", A, counts, n_osem,
-                  ITERATIVE, ITERATIVE_NOTE, n_subsets=n_subsets, **options)
+    yield compare(
+        modality,
+        case,
+        "osem",
+        f"OSEM {n_osem} it × {n_subsets} subsets ({what})",
+        A,
+        counts,
+        n_osem,
+        ITERATIVE,
+        ITERATIVE_NOTE,
+        n_subsets=n_subsets,
+        **options,
+    )

@@ -14,6 +14,7 @@ PyTomography 3.4's rotate-and-sum system matrix.
   object (its axes [x, y, z] with x reversed, detector angle β = θ + 90°, bins reversed, lengths in cm; the
   mirror mapping β = θ + 270° agrees without attenuation and not with it), SKIPPED without it.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,11 +28,15 @@ from . import FLOAT32, FLOAT32_NOTE, Row, rel
 M = "SPECT"
 MU_WATER = 0.0153  # 1/mm at 140 keV (NIST XCOM: 0.01531)
 FIRST_PRINCIPLES_TOL = 0.03
-FIRST_PRINCIPLES_NOTE = ("discretisation: bilinear splat and bilinear μ on a one-pixel frame vs 4x4 sub-points "
-                         "and a ray march through square pixels (smooth phantom, 32², h = 8 mm)")
+FIRST_PRINCIPLES_NOTE = (
+    "discretisation: bilinear splat and bilinear μ on a one-pixel frame vs 4x4 sub-points "
+    "and a ray march through square pixels (smooth phantom, 32², h = 8 mm)"
+)
 PYTOMOGRAPHY_TOL = 0.06  # measured 5.2e-2 at 2x32² (8.84 mm), 2.7e-2 without blur
-PYTOMOGRAPHY_NOTE = ("two discretisations: our bilinear splat vs its bilinear pull rotation (kornia/grid_sample), "
-                     "our bin-integrated kernels vs its sampled ones (its z blur also on 2 slices); smooth phantom")
+PYTOMOGRAPHY_NOTE = (
+    "two discretisations: our bilinear splat vs its bilinear pull rotation (kornia/grid_sample), "
+    "our bin-integrated kernels vs its sampled ones (its z blur also on 2 slices); smooth phantom"
+)
 
 
 def smooth_phantom(geometry, dtype=torch.float64):
@@ -40,8 +45,11 @@ def smooth_phantom(geometry, dtype=torch.float64):
     y, x = torch.meshgrid(ys, xs, indexing="ij")
     r = geometry.image_shape[-1] * geometry.pixel_size / 2
     body = torch.sigmoid((1 - (x / (0.8 * r)) ** 2 - (y / (0.6 * r)) ** 2) * 8)
-    activity = body + 3 * torch.exp(-((x - 0.3 * r) ** 2 + (y + 0.1 * r) ** 2) / (2 * (0.12 * r) ** 2)) \
+    activity = (
+        body
+        + 3 * torch.exp(-((x - 0.3 * r) ** 2 + (y + 0.1 * r) ** 2) / (2 * (0.12 * r) ** 2))
         + 2 * torch.exp(-((x + 0.35 * r) ** 2 + (y - 0.2 * r) ** 2) / (2 * (0.08 * r) ** 2))
+    )
     mu = MU_WATER * body
     shape = geometry.image_shape
     if geometry.is_3d:
@@ -65,7 +73,7 @@ def first_principles(geometry, collimator, activity, mu, sub: int = 4, step_frac
     full = (ny, nx, sub, sub)  # pixel (i, j), sub-point (a, b): y offset a, x offset b
     px = np.broadcast_to(xs[None, :, None, None] + offs[None, None, None, :] * h, full).reshape(-1)
     py = np.broadcast_to(ys[:, None, None, None] + offs[None, None, :, None] * h, full).reshape(-1)
-    mass = np.repeat(act.reshape(-1), sub * sub) * h / sub ** 2
+    mass = np.repeat(act.reshape(-1), sub * sub) * h / sub**2
     bins = g.bin_positions()
     step = h * step_fraction
     n_steps = int(math.ceil(math.hypot(nx, ny) * h / step)) + 1
@@ -84,8 +92,10 @@ def first_principles(geometry, collimator, activity, mu, sub: int = 4, step_frac
             spread = ((bins[None, :] - h / 2 <= across[:, None]) & (across[:, None] < bins[None, :] + h / 2)) * 1.0
         else:
             sigma = collimator.sigma(np.maximum(radius - depth, 0.0))[:, None] * math.sqrt(2)
-            spread = 0.5 * (erf((bins[None, :] + h / 2 - across[:, None]) / sigma)
-                            - erf((bins[None, :] - h / 2 - across[:, None]) / sigma))
+            spread = 0.5 * (
+                erf((bins[None, :] + h / 2 - across[:, None]) / sigma)
+                - erf((bins[None, :] - h / 2 - across[:, None]) / sigma)
+            )
         out[v] = weight @ spread
     return out
 
@@ -97,6 +107,7 @@ def pytomography_forward(geometry, collimator, mu, kernel_sigmas: float = 3.0):
     from pytomography.metadata.SPECT import SPECTObjectMeta, SPECTProjMeta, SPECTPSFMeta
     from pytomography.projectors.SPECT import SPECTSystemMatrix
     from pytomography.transforms.SPECT import SPECTAttenuationTransform, SPECTPSFTransform
+
     g = geometry
     h_cm, z_cm = g.pixel_size / 10, g.slice_thickness / 10
     n_z = g.image_shape[0] if g.is_3d else 1
@@ -110,11 +121,17 @@ def pytomography_forward(geometry, collimator, mu, kernel_sigmas: float = 3.0):
     if collimator is not None:
         leff_cm = collimator.effective_length / 10
         fwhm2sigma = 1 / (2 * math.sqrt(2 * math.log(2)))
-        params = [collimator.hole_diameter / 10 / leff_cm * fwhm2sigma,
-                  collimator.hole_diameter / 10 * (1 + collimator.gap / collimator.effective_length) * fwhm2sigma,
-                  collimator.intrinsic_fwhm / 10 * fwhm2sigma]
-        psf = SPECTPSFMeta(params, lambda r, a, b, c: np.sqrt((a * r + b) ** 2 + c ** 2),
-                           kernel_dimensions="2D" if g.is_3d else "1D", min_sigmas=kernel_sigmas)
+        params = [
+            collimator.hole_diameter / 10 / leff_cm * fwhm2sigma,
+            collimator.hole_diameter / 10 * (1 + collimator.gap / collimator.effective_length) * fwhm2sigma,
+            collimator.intrinsic_fwhm / 10 * fwhm2sigma,
+        ]
+        psf = SPECTPSFMeta(
+            params,
+            lambda r, a, b, c: np.sqrt((a * r + b) ** 2 + c**2),
+            kernel_dimensions="2D" if g.is_3d else "1D",
+            min_sigmas=kernel_sigmas,
+        )
         obj2obj.append(SPECTPSFTransform(psf))
     system = SPECTSystemMatrix(obj2obj, [], om, pm)
 
@@ -141,6 +158,7 @@ def point_source_errors(collimator, n: int = 64, h: float = 4.0, views: int = 16
     """Largest relative errors over views of a point's FWHM (second moment less h²/12 and the splat's f(1−f)h²)
     and of its position (first moment, in units of h) against the collimator's prediction; no attenuation."""
     from bridges import spect
+
     g = spect.SPECTGeometry.circular((n, n), h, views, 180.0, arc=2 * math.pi)
     A = spect.Projector(g, collimator, dtype=torch.float64, kernel_sigmas=6.0)
     xs, ys = g.pixel_positions()
@@ -165,12 +183,13 @@ def water_disk_error(n: int = 221, h: float = 0.5, radius_mm: float = 51.0, view
     Each pixel holds μ times the fraction of its area inside the disk (8 x 8 sub-points), so that the edge is
     where the disk's is, within the sub-points' h/16."""
     from bridges import spect
+
     g = spect.SPECTGeometry.circular((n, n), h, views, 200.0)
     xs, ys = g.pixel_positions()
     sub = (np.arange(8) - 3.5) * h / 8
-    x = (xs[None, :, None, None] + sub[None, None, None, :])
-    y = (ys[:, None, None, None] + sub[None, None, :, None])
-    inside = ((x ** 2 + y ** 2) <= radius_mm ** 2).mean((2, 3))
+    x = xs[None, :, None, None] + sub[None, None, None, :]
+    y = ys[:, None, None, None] + sub[None, None, :, None]
+    inside = ((x**2 + y**2) <= radius_mm**2).mean((2, 3))
     mu = torch.from_numpy(MU_WATER * inside).to(dtype)
     point = torch.zeros(n, n, dtype=dtype)
     point[n // 2, n // 2] = 1.0
@@ -182,38 +201,71 @@ def water_disk_error(n: int = 221, h: float = 0.5, radius_mm: float = 51.0, view
 
 def checks(quick: bool):
     from bridges import spect
+
     lehr = spect.collimator("siemens-symbia-lehr")
     n = 32 if quick else 64
     for case, shape in ((f"{n}², 24 views, LEHR, water μ", (n, n)), (f"2x{n}², 24 views, LEHR, water μ", (2, n, n))):
         g = spect.SPECTGeometry.circular(shape, 256.0 / n, 24, 180.0, heads=2)
         _, mu = smooth_phantom(g)
-        for dtype, tol, note in ((torch.float32, FLOAT32, FLOAT32_NOTE),
-                                 (torch.float64, 1e-12, "float64 rounding")):
+        for dtype, tol, note in ((torch.float32, FLOAT32, FLOAT32_NOTE), (torch.float64, 1e-12, "float64 rounding")):
             A = spect.Projector(g, lehr, attenuation=mu, dtype=dtype)
             yield Row(M, f"{case}, {str(dtype)[6:]}", "adjoint test", A.adjoint_error(), tol, note)
     fwhm_err, pos_err = point_source_errors(lehr)
-    yield Row(M, "point in air, 64² at 4 mm, 16 views", "FWHM vs R_int ⊕ R_col(d)", fwhm_err, 5e-3,
-              "kernels cut at 6σ (variance loss 1e-7); σ² interpolated linearly between two depth planes")
-    yield Row(M, "point in air, 64² at 4 mm, 16 views", "position vs p·t̂ (bins)", pos_err, 1e-9,
-              "bilinear splatting keeps the first moment exactly; float64 rounding")
-    yield Row(M, "point at the centre of a 51 mm water disk, 0.5 mm pixels", "attenuation vs exp(−μR)", water_disk_error(), 2e-3,
-              "the disk's area fractions (edge within h/16) and bilinear μ on the frame's planes: second order in "
-              "h = 0.5 mm (a disk of whole pixels errs by up to μh/2 = 3.8e-3)")
+    yield Row(
+        M,
+        "point in air, 64² at 4 mm, 16 views",
+        "FWHM vs R_int ⊕ R_col(d)",
+        fwhm_err,
+        5e-3,
+        "kernels cut at 6σ (variance loss 1e-7); σ² interpolated linearly between two depth planes",
+    )
+    yield Row(
+        M,
+        "point in air, 64² at 4 mm, 16 views",
+        "position vs p·t̂ (bins)",
+        pos_err,
+        1e-9,
+        "bilinear splatting keeps the first moment exactly; float64 rounding",
+    )
+    yield Row(
+        M,
+        "point at the centre of a 51 mm water disk, 0.5 mm pixels",
+        "attenuation vs exp(−μR)",
+        water_disk_error(),
+        2e-3,
+        "the disk's area fractions (edge within h/16) and bilinear μ on the frame's planes: second order in "
+        "h = 0.5 mm (a disk of whole pixels errs by up to μh/2 = 3.8e-3)",
+    )
     g = spect.SPECTGeometry.circular((32, 32), 8.0, 16, 180.0, heads=2)
     activity, mu = smooth_phantom(g)
     ours = spect.Projector(g, lehr, attenuation=mu, dtype=torch.float64)(activity)
-    yield Row(M, "32² at 8 mm, 16 views, LEHR, water μ", "vs first-principles projector",
-              rel(ours, torch.from_numpy(first_principles(g, lehr, activity, mu))), FIRST_PRINCIPLES_TOL,
-              FIRST_PRINCIPLES_NOTE)
+    yield Row(
+        M,
+        "32² at 8 mm, 16 views, LEHR, water μ",
+        "vs first-principles projector",
+        rel(ours, torch.from_numpy(first_principles(g, lehr, activity, mu))),
+        FIRST_PRINCIPLES_TOL,
+        FIRST_PRINCIPLES_NOTE,
+    )
     try:
         import pytomography  # noqa: F401
     except ImportError:
-        yield Row.skip(M, "2x64² at 4.42 mm, 60 views, LEHR, water μ", "vs PyTomography 3.4",
-                       "pytomography not installed (pip install 'recon-bridges[bench]')")
+        yield Row.skip(
+            M,
+            "2x64² at 4.42 mm, 60 views, LEHR, water μ",
+            "vs PyTomography 3.4",
+            "pytomography not installed (pip install 'recon-bridges[bench]')",
+        )
         return
     g = spect.SPECTGeometry.circular((2, 64, 64), 4.42, 60, 250.0, heads=2)
     activity, mu = smooth_phantom(g, torch.float32)
     ours = spect.Projector(g, lehr, attenuation=mu)(activity)
     theirs = pytomography_forward(g, lehr, mu)(activity)
-    yield Row(M, "2x64² at 4.42 mm, 60 views, LEHR, water μ", "vs PyTomography 3.4", rel(ours, theirs),
-              PYTOMOGRAPHY_TOL, PYTOMOGRAPHY_NOTE)
+    yield Row(
+        M,
+        "2x64² at 4.42 mm, 60 views, LEHR, water μ",
+        "vs PyTomography 3.4",
+        rel(ours, theirs),
+        PYTOMOGRAPHY_TOL,
+        PYTOMOGRAPHY_NOTE,
+    )

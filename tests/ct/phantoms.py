@@ -1,5 +1,6 @@
 """A disk and its exact line integrals, with the CT tests' defaults: `experiments.validation.analytic`'s closed
 forms, whose rays are written from the geometry conventions, not from the library's `ray_geometry`/`to_vec`."""
+
 from experiments.validation import analytic
 
 

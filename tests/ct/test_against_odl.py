@@ -5,6 +5,7 @@ put angles mid-step: the ODL geometries below are shifted half a step so that bo
 use the same angles. ODL's adjoint is taken in its spaces' inner products: the transpose
 times the ratio of their weighting constants.
 """
+
 import numpy as np
 import odl
 import pytest
@@ -12,8 +13,8 @@ import torch
 from odl.applications import tomo
 
 from bridges import ct
-from tests.ct.phantoms import disk_image
 from tests.conftest import rel
+from tests.ct.phantoms import disk_image
 
 N = 48
 
@@ -28,23 +29,33 @@ def pair(kind, offset=0.0):
     space = odl.uniform_discr([-N / 2, -N / 2], [N / 2, N / 2], (N, N), dtype="float32")
     if kind == "parallel":
         views, n_det, spacing = 60, 71, 1.0
-        ours = ct.ParallelBeam2D(angles=views, n_detectors=n_det, detector_spacing=spacing,
-                                 image_shape=(N, N), detector_offset=offset)
+        ours = ct.ParallelBeam2D(
+            angles=views, n_detectors=n_det, detector_spacing=spacing, image_shape=(N, N), detector_offset=offset
+        )
         step = np.pi / views
-        geometry = tomo.Parallel2dGeometry(odl.uniform_partition(-step / 2, np.pi - step / 2, views),
-                                           odl.uniform_partition(offset - n_det * spacing / 2,
-                                                                 offset + n_det * spacing / 2, n_det))
+        geometry = tomo.Parallel2dGeometry(
+            odl.uniform_partition(-step / 2, np.pi - step / 2, views),
+            odl.uniform_partition(offset - n_det * spacing / 2, offset + n_det * spacing / 2, n_det),
+        )
     else:
         views, n_det, spacing, rs, rd = 90, 100, 1.0, 150.0, 75.0
-        ours = ct.FanBeam2D(angles=views, n_detectors=n_det, detector_spacing=spacing, source_distance=rs,
-                            detector_distance=rd, image_shape=(N, N), detector_offset=offset)
+        ours = ct.FanBeam2D(
+            angles=views,
+            n_detectors=n_det,
+            detector_spacing=spacing,
+            source_distance=rs,
+            detector_distance=rd,
+            image_shape=(N, N),
+            detector_offset=offset,
+        )
         step = 2 * np.pi / views
-        geometry = tomo.FanBeamGeometry(odl.uniform_partition(-step / 2, 2 * np.pi - step / 2, views),
-                                        odl.uniform_partition(offset - n_det * spacing / 2,
-                                                              offset + n_det * spacing / 2, n_det),
-                                        src_radius=rs, det_radius=rd)
+        geometry = tomo.FanBeamGeometry(
+            odl.uniform_partition(-step / 2, 2 * np.pi - step / 2, views),
+            odl.uniform_partition(offset - n_det * spacing / 2, offset + n_det * spacing / 2, n_det),
+            src_radius=rs,
+            det_radius=rd,
+        )
     return ours, tomo.RayTransform(space, geometry, impl="astra_cpu")
-
 
 
 # ODL 1.0's astra_cpu path for 2D parallel beams drops the detector shift (it builds ASTRA's
@@ -79,7 +90,7 @@ def test_fbp_reconstructs_a_disk():
     x = disk_image(g, (3.0, -4.0), 15.0, supersample=4)
     rec = ct.fbp(ct.Projector(g), ct.Projector(g)(x), filter_type="ram-lak")
     yy, xx = torch.meshgrid(torch.arange(64.0) - 31.5, torch.arange(64.0) - 31.5, indexing="ij")
-    inside = (xx - 3) ** 2 + (yy + 4) ** 2 < 12 ** 2
+    inside = (xx - 3) ** 2 + (yy + 4) ** 2 < 12**2
     assert abs(float(rec[inside].mean()) - 0.02) < 0.02 * 0.02
     assert float((rec - x).norm() / x.norm()) < 0.12
 
@@ -91,8 +102,9 @@ def test_fbp_is_differentiable_and_batched():
     rec = ct.fbp(A, sino, filter_type="hann")
     assert rec.shape == (3, 16, 16)
     torch.testing.assert_close(rec[1], ct.fbp(A, sino[1], filter_type="hann"))
-    assert torch.autograd.gradcheck(lambda s: ct.fbp(A, s), (sino[:1].detach().requires_grad_(),),
-                                    eps=1e-2, atol=1e-3, rtol=1e-3)
+    assert torch.autograd.gradcheck(
+        lambda s: ct.fbp(A, s), (sino[:1].detach().requires_grad_(),), eps=1e-2, atol=1e-3, rtol=1e-3
+    )
 
 
 def test_fbp_bad_inputs():

@@ -5,6 +5,7 @@ batched 3D problem is cut back into one 2D problem per slice (the rows or views 
 slice's), read the way ASTRA's documentation defines the vectors, and run on ASTRA's 2D CPU
 projectors: every slice must equal the 2D `Projector` of the original geometry.
 """
+
 import math
 
 import astra
@@ -20,10 +21,25 @@ from tests.conftest import rel
 IMAGE = dict(image_shape=(24, 20), pixel_size=(1.5, 1.25))
 GEOMETRIES = {
     "parallel": ct.ParallelBeam2D(angles=20, n_detectors=40, detector_spacing=1.0, detector_offset=1.7, **IMAGE),
-    "fan-flat": ct.FanBeam2D(angles=24, n_detectors=48, detector_spacing=1.5, source_distance=120,
-                             detector_distance=80, detector_offset=-2.3, **IMAGE),
-    "fan-arc": ct.FanBeam2D(angles=24, n_detectors=48, detector_spacing=1.5, source_distance=120,
-                            detector_distance=80, detector_offset=2.9, detector_curve="arc", **IMAGE),
+    "fan-flat": ct.FanBeam2D(
+        angles=24,
+        n_detectors=48,
+        detector_spacing=1.5,
+        source_distance=120,
+        detector_distance=80,
+        detector_offset=-2.3,
+        **IMAGE,
+    ),
+    "fan-arc": ct.FanBeam2D(
+        angles=24,
+        n_detectors=48,
+        detector_spacing=1.5,
+        source_distance=120,
+        detector_distance=80,
+        detector_offset=2.9,
+        detector_curve="arc",
+        **IMAGE,
+    ),
 }
 BATCH = 3
 
@@ -41,8 +57,9 @@ def cylinder_pixels(vectors, n_cols):
     s, d, u, v, radius = vectors[:, 0:3], vectors[:, 3:6], vectors[:, 6:9], vectors[:, 9:12], vectors[:, 12:13]
     unorm = np.linalg.norm(u, axis=1, keepdims=True)
     a = -np.cross(u, v) * radius / (unorm * np.linalg.norm(v, axis=1, keepdims=True))  # radial
-    a = np.where(np.linalg.norm(d - a - s, axis=1, keepdims=True) > np.linalg.norm(d + a - s, axis=1, keepdims=True),
-                 -a, a)  # the cylinder's centre is the one nearer the source
+    a = np.where(
+        np.linalg.norm(d - a - s, axis=1, keepdims=True) > np.linalg.norm(d + a - s, axis=1, keepdims=True), -a, a
+    )  # the cylinder's centre is the one nearer the source
     b = u * radius / unorm
     theta = ((np.arange(n_cols) - (n_cols - 1) / 2)[None, :] * unorm / radius)[..., None]
     centre = (d - a)[:, None, :]
@@ -59,21 +76,36 @@ def per_slice_2d(geometry, problem, b):
         rows = problem.detector_shape[0]
         row_z = vec[:, 5] + (b - (rows - 1) / 2) * vec[:, 11]
         assert np.allclose(row_z, z) and np.allclose(vec[:, [2, 8, 9, 10]], 0)
-        return ct.ParallelVec2D(ray_directions=vec[:, 0:2], detector_centers=vec[:, 3:5], detector_axes=vec[:, 6:8],
-                                n_detectors=problem.detector_shape[1], **image)
+        return ct.ParallelVec2D(
+            ray_directions=vec[:, 0:2],
+            detector_centers=vec[:, 3:5],
+            detector_axes=vec[:, 6:8],
+            n_detectors=problem.detector_shape[1],
+            **image,
+        )
     n_views = geometry.n_views
-    mine = vec[b * n_views:(b + 1) * n_views]
+    mine = vec[b * n_views : (b + 1) * n_views]
     assert problem.detector_shape[0] == 1
     assert np.allclose(mine[:, [2, 5]], z) and np.allclose(mine[:, [8, 9, 10]], 0)
     if problem.kind == "cone_vec":
-        return ct.FanVec2D(sources=mine[:, 0:2], detector_centers=mine[:, 3:5], detector_axes=mine[:, 6:8],
-                           n_detectors=problem.detector_shape[1], **image)
+        return ct.FanVec2D(
+            sources=mine[:, 0:2],
+            detector_centers=mine[:, 3:5],
+            detector_axes=mine[:, 6:8],
+            n_detectors=problem.detector_shape[1],
+            **image,
+        )
     assert problem.kind == "cyl_cone_vec"
     sources, pixels, tangents = cylinder_pixels(mine, problem.detector_shape[1])
     assert np.allclose(pixels[..., 2], z)
     # one single-pixel flat detector per ray: a line integral along source -> pixel centre
-    return ct.FanVec2D(sources=sources[..., :2].reshape(-1, 2), detector_centers=pixels[..., :2].reshape(-1, 2),
-                       detector_axes=tangents[..., :2].reshape(-1, 2), n_detectors=1, **image)
+    return ct.FanVec2D(
+        sources=sources[..., :2].reshape(-1, 2),
+        detector_centers=pixels[..., :2].reshape(-1, 2),
+        detector_axes=tangents[..., :2].reshape(-1, 2),
+        n_detectors=1,
+        **image,
+    )
 
 
 @pytest.mark.parametrize("name", GEOMETRIES)
@@ -116,10 +148,16 @@ def test_batch_must_be_a_positive_integer():
 
 def cylinder_around(fan, rows=5):
     """A circular cone beam with a cylindrical detector whose central row is the arc fan beam ``fan``."""
-    return ct.ConeBeam3D(angles=fan.angles, detector_shape=(rows, fan.n_detectors),
-                         detector_spacing=(1.0, fan.detector_spacing), source_distance=fan.source_distance,
-                         detector_distance=fan.detector_distance, image_shape=(4, *fan.image_shape),
-                         detector_offset=(0.0, fan.detector_offset), detector_curve="arc")
+    return ct.ConeBeam3D(
+        angles=fan.angles,
+        detector_shape=(rows, fan.n_detectors),
+        detector_spacing=(1.0, fan.detector_spacing),
+        source_distance=fan.source_distance,
+        detector_distance=fan.detector_distance,
+        image_shape=(4, *fan.image_shape),
+        detector_offset=(0.0, fan.detector_offset),
+        detector_curve="arc",
+    )
 
 
 def test_cylindrical_cone_beam_central_row_is_the_arc_fan_beam():
@@ -169,8 +207,15 @@ def test_helical_default_turns_cover_the_volume_and_turns_refused_elsewhere():
 
 
 def test_cuda_only_projector_reports_cuda_device_and_fdk_refuses_an_arc_detector():
-    g = ct.ConeBeam3D(angles=4, detector_shape=(8, 16), detector_spacing=1.0, source_distance=500,
-                      detector_distance=400, image_shape=(8, 16, 16), detector_curve="arc")
+    g = ct.ConeBeam3D(
+        angles=4,
+        detector_shape=(8, 16),
+        detector_spacing=1.0,
+        source_distance=500,
+        detector_distance=400,
+        image_shape=(8, 16, 16),
+        detector_curve="arc",
+    )
     A = ct.Projector(g)
     assert A.device.type == "cuda" and (2.0 * A).device.type == "cuda" and A.T.device.type == "cuda"
     assert ct.Projector(GEOMETRIES["parallel"]).device.type == "cpu"
@@ -181,6 +226,7 @@ def test_cuda_only_projector_reports_cuda_device_and_fdk_refuses_an_arc_detector
 def test_odl_cylindrical_detector_has_our_pixels():
     """ODL's own cylindrical detector, from `odl_geometry`, puts every pixel where ASTRA's vectors do."""
     from bridges.odl.geometry import odl_geometry
+
     cone = cylinder_around(GEOMETRIES["fan-arc"])
     odl_geom = odl_geometry(cone)
     _, pixels, _ = cylinder_pixels(astra_3d(cone).vectors, cone.detector_shape[1])  # the central row

@@ -3,6 +3,7 @@
 Skipped without CUDA (tests/conftest.py). The geometry the kernels receive is checked on the CPU in
 test_astra_layout.py; these tests check the kernels themselves. Tolerances are validate's, with their reasons.
 """
+
 import dataclasses
 
 import pytest
@@ -57,19 +58,32 @@ def test_forward_and_adjoint_make_no_host_copy(name):
 
 @pytest.mark.parametrize("curve", ["flat", "arc"])
 def test_cone_beam_ball_against_its_exact_line_integrals(curve):
-    g = ct.ConeBeam3D(angles=16, detector_shape=(64, 96), detector_spacing=1.0, source_distance=200,
-                      detector_distance=100, image_shape=(48, 48, 48), detector_curve=curve)
+    g = ct.ConeBeam3D(
+        angles=16,
+        detector_shape=(64, 96),
+        detector_spacing=1.0,
+        source_distance=200,
+        detector_distance=100,
+        image_shape=(48, 48, 48),
+        detector_curve=curve,
+    )
     center, radius, mu = (3.0, -2.0, 1.0), 15.0, 0.01
     z, y, x = torch.meshgrid(*[torch.arange(48.0) + 0.5 - 24] * 3, indexing="ij")
-    ball = (((x - center[0]) ** 2 + (y - center[1]) ** 2 + (z - center[2]) ** 2) < radius ** 2).float() * mu
+    ball = (((x - center[0]) ** 2 + (y - center[1]) ** 2 + (z - center[2]) ** 2) < radius**2).float() * mu
     got = ct.Projector(g)(ball.cuda())
     assert got.is_cuda
     assert rel(got.cpu(), analytic.ball_projections(g, center, radius, mu)) < 2 * analytic.edge_tol(1.0, radius)
 
 
 def test_cuda_only_geometry_norm_runs_on_the_gpu():
-    g = ct.scanner("siemens-definition-as-helical", view_step=32, detector_binning=16, image_shape=(8, 32, 32),
-                   fov=250.0, n_turns=1)
+    g = ct.scanner(
+        "siemens-definition-as-helical",
+        view_step=32,
+        detector_binning=16,
+        image_shape=(8, 32, 32),
+        fov=250.0,
+        n_turns=1,
+    )
     A = ct.Projector(g)
     assert A.device.type == "cuda"
     assert A.norm() > 0 and A.sensitivity().is_cuda

@@ -1,12 +1,16 @@
 """The CT scanner registry: ``ct.scanner(name)`` over ``ct.PRESETS``, in the form the PET and MRI registries share."""
+
 import re
 
 import pytest
 
 from bridges import ct, mri, pet
 
-REGISTRIES = {"CT scanner": (ct.scanner, ct.PRESETS), "PET scanner": (pet.scanner, pet.PRESETS),
-              "MRI protocol": (mri.protocol, mri.PRESETS)}
+REGISTRIES = {
+    "CT scanner": (ct.scanner, ct.PRESETS),
+    "PET scanner": (pet.scanner, pet.PRESETS),
+    "MRI protocol": (mri.protocol, mri.PRESETS),
+}
 
 
 @pytest.mark.parametrize("what", REGISTRIES)
@@ -15,11 +19,15 @@ def test_every_modality_names_its_presets_alike(what):
     refused with the list of good ones."""
     build, presets = REGISTRIES[what]
     assert presets and all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in presets)
-    for name, preset in presets.items():
+    for preset in presets.values():
         source = preset["source"] if isinstance(preset, dict) else preset.source
         assert "(" in source or "arXiv" in source  # a citation
-    with pytest.raises(ValueError, match=re.escape(f"expected a{'n' if what[0] == 'M' else ''} {what} preset, one of "
-                                                   f"{sorted(presets)}, got 'no-such'")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"expected a{'n' if what[0] == 'M' else ''} {what} preset, one of {sorted(presets)}, got 'no-such'"
+        ),
+    ):
         build("no-such")
 
 

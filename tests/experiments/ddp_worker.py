@@ -1,5 +1,6 @@
 """Run by torchrun in tests/experiments/test_train.py: train a configuration (argv: out, name, overrides)
 data-parallel and save this rank's final weights, so that the test can compare them across ranks."""
+
 import sys
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """The baselines are the library's solvers by name: each configured one exists, beats a trivial reconstruction
 on a quick job's problem with its configured parameters, batches, and tune picks the best of a grid."""
+
 import math
 
 import pytest
@@ -24,8 +25,9 @@ def problems():
         test = stack(task.test)
         out[modality] = task.operator(test), test["y"], test["x"], cfg["evaluate"]["baselines"]
         # each item's own operator (PET items have their own μ-maps), for one-item batches
-        out[f"{modality} items"] = [task.operator({k: v[i:i + 1] for k, v in test.items()})
-                                    for i in range(len(test["y"]))]
+        out[f"{modality} items"] = [
+            task.operator({k: v[i : i + 1] for k, v in test.items()}) for i in range(len(test["y"]))
+        ]
     return out
 
 
@@ -79,14 +81,24 @@ def test_osem_gains_on_mlem_at_equal_passes(problems):
     assert (osem > psnr(BASELINES["mlem"](model, counts, 2), truth) + 2).all()
 
 
-@pytest.mark.parametrize("modality, name", [("ct", "FBP"), ("ct", "TV"), ("mri", "zero-filled"), ("mri", "CG-SENSE"),
-                                            ("mri", "L1-wavelet"), ("pet", "MLEM"), ("pet", "OSEM")])
+@pytest.mark.parametrize(
+    "modality, name",
+    [
+        ("ct", "FBP"),
+        ("ct", "TV"),
+        ("mri", "zero-filled"),
+        ("mri", "CG-SENSE"),
+        ("mri", "L1-wavelet"),
+        ("pet", "MLEM"),
+        ("pet", "OSEM"),
+    ],
+)
 def test_a_batch_gives_the_items_one_by_one(problems, modality, name):
     op, y, _, specs = problems[modality]
     fn = configured(specs, name, **({"n_iter": 20} if "n_iter" in specs[name] else {}))
     batch = fn(op, y)
-    items = torch.cat([fn(item_op, y[i:i + 1]) for i, item_op in enumerate(problems[f"{modality} items"])])
-    assert batch.shape == (len(y), *op.domain_shape[op.item_axes:])  # a per-item operator's first axis: the items
+    items = torch.cat([fn(item_op, y[i : i + 1]) for i, item_op in enumerate(problems[f"{modality} items"])])
+    assert batch.shape == (len(y), *op.domain_shape[op.item_axes :])  # a per-item operator's first axis: the items
     # L1-wavelet's soft thresholds flip a few coefficients on float32 rounding that differs with the batch's
     # shape and thread count (1.7e-4 of the peak seen in a full run); items coupled through the batch differ far more
     tol = 1e-3 if name == "L1-wavelet" else 1e-4
@@ -134,15 +146,17 @@ def test_fbp_ring_at_the_body_edge_is_resolution_not_bias(problems):
     outside; Hann at 0.6 −27 % / +21 % (on point-sampled truths, whose edge is a sharper step: −13 % / +9 % and
     −37 % / +31 %)."""
     import torch.nn.functional as F
+
     from bridges import ct
+
     A, _, x, _ = problems["ct"]
-    body = (x > 0.5 * 0.02).float()[:, None]   # above half of water's μ
+    body = (x > 0.5 * 0.02).float()[:, None]  # above half of water's μ
     count = F.conv2d(body, torch.ones(1, 1, 3, 3), padding=1)[:, 0]
-    inside, outside = body[:, 0] * (count < 9), (1 - body[:, 0]) * (count > 0)   # one-pixel bands
+    inside, outside = body[:, 0] * (count < 9), (1 - body[:, 0]) * (count > 0)  # one-pixel bands
     band_error = {}
     for filter_type, scaling in (("ram-lak", 1.0), ("hann", 0.6)):
         error = ct.fbp(A, A(x), filter_type=filter_type, frequency_scaling=scaling) - x
         band_error[filter_type] = [float((error * band).sum() / band.sum()) / 0.02 for band in (inside, outside)]
     for low, high in band_error.values():
-        assert low < -0.02 and high > 0.02          # a blurred step: below inside, above outside
+        assert low < -0.02 and high > 0.02  # a blurred step: below inside, above outside
     assert band_error["hann"][0] < 2 * band_error["ram-lak"][0] and band_error["hann"][1] > 2 * band_error["ram-lak"][1]

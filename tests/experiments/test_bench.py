@@ -1,4 +1,5 @@
 """The benchmarks run end to end on tiny problems (their figures are not checked: timing is no test)."""
+
 import os
 import subprocess
 import sys
@@ -25,12 +26,16 @@ def test_bench_learned_prints_eager_and_compiled_steps(capsys):
 
 def test_bench_data_measures_each_data_model_and_finds_the_crime_only_in_the_discrete_one(capsys):
     from experiments.bench import data as bench_data
+
     bench_data.main(["--items", "1"])
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()
-            if line.startswith("| ") and not line.startswith("| task ")]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("| ") and not line.startswith("| task ")
+    ]
     tasks = ("ct-lpd", "mri-cascade", "pet-lpd", "spect-lpd")
     assert [(r[0], r[1]) for r in rows] == [(task, model) for task in tasks for model in ("continuous", "discrete")]
-    for task, model, ms, gap, noise_units in rows:
+    for task, model, ms, gap, _noise_units in rows:
         assert float(ms) > 0
         assert (float(gap.rstrip(" %")) == 0) == (model == "discrete"), (task, model, gap)
 
@@ -41,10 +46,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_gpu_bench(*args, env=None):
     """Exit status and the table rows (stripped cells, header left out) of python -m experiments.bench.gpu."""
-    proc = subprocess.run([sys.executable, "-m", "experiments.bench.gpu", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in proc.stdout.splitlines()
-            if line.startswith("| ") and not line.startswith("| case |")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.bench.gpu", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in proc.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| case |")
+    ]
     return proc.returncode, rows, proc.stderr
 
 
@@ -70,20 +84,35 @@ def test_bench_gpu_smoke_gives_every_row_a_time():
 
 def test_bench_gpu_parallel_vectors_give_the_2d_transform():
     """The raw loop's parallel3d_vec layout, run on ASTRA's CPU projectors as a one-slice ParallelVec3D."""
-    g = ct.ParallelBeam2D(angles=12, n_detectors=48, detector_spacing=0.9, detector_offset=1.5,
-                          image_shape=(24, 32), pixel_size=0.8)
+    g = ct.ParallelBeam2D(
+        angles=12, n_detectors=48, detector_spacing=0.9, detector_offset=1.5, image_shape=(24, 32), pixel_size=0.8
+    )
     _, vectors, (rows, cols), _ = bench_gpu.parallel_vectors(g)
-    slab = ct.ParallelVec3D(ray_directions=vectors[:, 0:3], detector_centers=vectors[:, 3:6],
-                            column_axes=vectors[:, 6:9], row_axes=vectors[:, 9:12], detector_shape=(rows, cols),
-                            image_shape=(1, *g.image_shape), pixel_size=(g.pixel_size[-1], *g.pixel_size))
+    slab = ct.ParallelVec3D(
+        ray_directions=vectors[:, 0:3],
+        detector_centers=vectors[:, 3:6],
+        column_axes=vectors[:, 6:9],
+        row_axes=vectors[:, 9:12],
+        detector_shape=(rows, cols),
+        image_shape=(1, *g.image_shape),
+        pixel_size=(g.pixel_size[-1], *g.pixel_size),
+    )
     x = torch.rand(1, *g.image_shape, generator=torch.Generator().manual_seed(0))
     assert rel(ct.Projector(slab)(x)[0], ct.Projector(g)(x[0])) < 1e-6  # (rows, views, cols), one row
 
 
 def test_bench_gpu_arc_vectors_put_each_channel_where_the_geometry_does():
     """ASTRA's cylinder (getCylConeAxes; column j at angle (j - (n-1)/2) |u| / R) from the raw loop's cyl_cone_vec."""
-    g = ct.FanBeam2D(angles=7, n_detectors=33, detector_spacing=2.0, source_distance=300, detector_distance=200,
-                     detector_offset=3.0, detector_curve="arc", image_shape=(32, 32))
+    g = ct.FanBeam2D(
+        angles=7,
+        n_detectors=33,
+        detector_spacing=2.0,
+        source_distance=300,
+        detector_distance=200,
+        detector_offset=3.0,
+        detector_curve="arc",
+        image_shape=(32, 32),
+    )
     _, vectors, _, _ = bench_gpu.arc_vectors(g)
     source, centre, u, v, radius = vectors[:, 0:3], vectors[:, 3:6], vectors[:, 6:9], vectors[:, 9:12], vectors[:, 12:]
     u_norm, v_norm = (np.linalg.norm(a, axis=1, keepdims=True) for a in (u, v))
@@ -101,6 +130,7 @@ def test_bench_gpu_arc_vectors_put_each_channel_where_the_geometry_does():
 
 def test_bench_threads_runs_each_setting_in_its_own_process_under_load():
     from experiments.bench import threads
+
     single = threads.run_setting("sense", threads.SETTINGS["1 thread"], busy=1, calls=2)
     assert single["threads"] == 1 and single["median"] > 0  # the setting reached the child's runtime
     default = threads.run_setting("sense", threads.SETTINGS["default"], busy=0, calls=2)

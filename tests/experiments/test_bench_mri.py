@@ -1,4 +1,5 @@
 """bench.mri's normal-operator table runs end to end on a tiny problem (its timings are not checked)."""
+
 from experiments.bench import mri as bench_mri
 
 

@@ -1,4 +1,5 @@
 """`python -m experiments evaluate RUN_DIR` and `python -m experiments shift`, on tiny settings."""
+
 import csv
 import re
 
@@ -14,7 +15,7 @@ TINY_TV = ["evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[
 
 
 def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
-    cfg = load_config("smoke-ct", ["train.steps=4", "evaluate.baselines.FBP.method=\"fbp\""])
+    cfg = load_config("smoke-ct", ["train.steps=4", 'evaluate.baselines.FBP.method="fbp"'])
     trained = train(cfg, tmp_path, progress=False)
     evaluate.main([str(tmp_path)])
     table = (tmp_path / "results.md").read_text()
@@ -37,8 +38,10 @@ def test_evaluate_reloads_a_run_and_writes_table_and_figure(tmp_path, capsys):
 def test_region_columns_where_the_items_mark_their_regions(tmp_path):
     """Body phantoms mark their small ellipses ("detail"), the body's rim and its interior: the table scores every
     method over each of them too, and over the real-anatomy items."""
-    cfg = load_config("smoke-ct", ["train.steps=2", "task.phantom=\"body\"", "task.image_size=48",
-                                   "evaluate.baselines.FBP.method=\"fbp\""])
+    cfg = load_config(
+        "smoke-ct",
+        ["train.steps=2", 'task.phantom="body"', "task.image_size=48", 'evaluate.baselines.FBP.method="fbp"'],
+    )
     trained = train(cfg, tmp_path, progress=False)
     rows = evaluation.evaluate(trained.task, trained.model, cfg, tmp_path, log=lambda *_: None)
     test = evaluation.stack(trained.task.test)
@@ -48,20 +51,37 @@ def test_region_columns_where_the_items_mark_their_regions(tmp_path):
         marked = test[key].any(dim=(-2, -1))
         assert marked.any() and column in table
         assert all(row[column].shape == (int(marked.sum()),) for row in rows)
-        torch.testing.assert_close(rows[0][column], metrics.region_psnr(fbp[marked], test["x"][marked],
-                                                                        test[key][marked]))
+        torch.testing.assert_close(
+            rows[0][column], metrics.region_psnr(fbp[marked], test["x"][marked], test[key][marked])
+        )
     real = evaluation.stack(trained.task.real)
-    torch.testing.assert_close(rows[0][evaluation.REAL],
-                               metrics.psnr(baselines.baseline("fbp")(trained.task.op, real["y"]), real["x"]))
+    torch.testing.assert_close(
+        rows[0][evaluation.REAL], metrics.psnr(baselines.baseline("fbp")(trained.task.op, real["y"]), real["x"])
+    )
 
 
 def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):
-    cfg = load_config("ct-lpd", ["task.image_size=32", "task.detector_binning=16", "model.n_iter=2", "data.n_train=8",
-                                 "data.n_val=2", "data.n_test=2", "train.steps=2", *TINY_TV])
+    cfg = load_config(
+        "ct-lpd",
+        [
+            "task.image_size=32",
+            "task.detector_binning=16",
+            "model.n_iter=2",
+            "data.n_train=8",
+            "data.n_val=2",
+            "data.n_test=2",
+            "train.steps=2",
+            *TINY_TV,
+        ],
+    )
     rows = shift.shift(cfg, ["task.view_step=64"], ["task.view_step=96"], 2, tmp_path, log=lambda *a: None)
     assert [(r["model"].split(",")[0], r["tested on"]) for r in rows] == [
-        ("LearnedPrimalDual", "source"), ("LearnedPrimalDual", "target"), ("LearnedPrimalDual", "target"),
-        ("FBP", "target"), ("TV", "target")]
+        ("LearnedPrimalDual", "source"),
+        ("LearnedPrimalDual", "target"),
+        ("LearnedPrimalDual", "target"),
+        ("FBP", "target"),
+        ("TV", "target"),
+    ]
     assert (tmp_path / "shift.md").exists() and (tmp_path / "finetuned" / "checkpoint.pt").exists()
     with open(tmp_path / "finetuned" / "metrics.csv") as f:
         assert len(list(csv.DictReader(f))) == 2
@@ -69,4 +89,4 @@ def test_shift_reports_the_drop_and_the_fine_tuned_recovery(tmp_path):
 
 def test_unknown_baseline_method_is_named_before_any_work():
     with pytest.raises(ValueError, match=r"evaluate.baselines.X.method: expected one of \['cg_sense', .*got 'fpb'"):
-        load_config("smoke-ct", ["evaluate.baselines.X.method=\"fpb\""])
+        load_config("smoke-ct", ['evaluate.baselines.X.method="fpb"'])

@@ -1,5 +1,6 @@
 """The pieces of the learned primal-dual paper's setting (`python -m experiments run lpd-paper`), each against
 an independent reference: ODL's geometry, the noise's moments, the phantoms' definitions."""
+
 import math
 
 import odl
@@ -49,8 +50,7 @@ def test_signed_phantom_is_the_tables_sum_unclipped():
 
 
 def test_lpd_paper_task_trains_on_ellipses_and_tests_on_shepp_logan():
-    cfg = load_config("lpd-paper", ["task.image_size=32", "task.fov=32.0", "data.n_train=2",
-                                                 "data.n_test=2"])
+    cfg = load_config("lpd-paper", ["task.image_size=32", "task.fov=32.0", "data.n_train=2", "data.n_test=2"])
     task = build_task(cfg)
     assert task.op.range_shape == (30, 47)
     truth = shepp_logan((32, 32), mu=1.0)

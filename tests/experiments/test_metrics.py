@@ -1,4 +1,5 @@
 """PSNR and SSIM against closed forms and scikit-image on NumPy, data fit against closed forms and SciPy."""
+
 import math
 import re
 
@@ -23,11 +24,14 @@ def test_psnr_of_a_known_mse_per_item_with_the_truth_range_as_peak():
     offsets = torch.linspace(0.01, 0.06, 6, dtype=torch.float64).reshape(2, 3, 1, 1)
     scores = psnr(truth + offsets, truth)  # MSE = offset² exactly
     ranges = truth.amax((-2, -1)) - truth.amin((-2, -1))
-    expected = [10 * math.log10(r ** 2 / c ** 2) for r, c in zip(ranges.flatten().tolist(), offsets.flatten().tolist())]
+    expected = [10 * math.log10(r**2 / c**2) for r, c in zip(ranges.flatten().tolist(), offsets.flatten().tolist())]
     assert scores.shape == (6,) and scores.dtype == torch.float64
     np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-10)
-    np.testing.assert_allclose(psnr(truth + offsets, truth, data_range=2.0).numpy(),
-                               [10 * math.log10(4 / c ** 2) for c in offsets.flatten().tolist()], rtol=1e-10)
+    np.testing.assert_allclose(
+        psnr(truth + offsets, truth, data_range=2.0).numpy(),
+        [10 * math.log10(4 / c**2) for c in offsets.flatten().tolist()],
+        rtol=1e-10,
+    )
 
 
 def test_region_psnr_scores_only_the_region_with_the_whole_items_peak():
@@ -36,11 +40,13 @@ def test_region_psnr_scores_only_the_region_with_the_whole_items_peak():
     region[0, 2:6, 3:9], region[1, 10:, :4] = True, True
     error = torch.full_like(truth, 0.5).masked_fill(region, 0.05)  # small inside the region, large outside it
     ranges = (truth.amax((-2, -1)) - truth.amin((-2, -1))).tolist()
-    np.testing.assert_allclose(region_psnr(truth + error, truth, region).numpy(),
-                               [10 * math.log10(r ** 2 / 0.05 ** 2) for r in ranges], rtol=1e-10)
+    np.testing.assert_allclose(
+        region_psnr(truth + error, truth, region).numpy(), [10 * math.log10(r**2 / 0.05**2) for r in ranges], rtol=1e-10
+    )
     everywhere = torch.ones_like(region)
-    np.testing.assert_allclose(region_psnr(truth + error, truth, everywhere).numpy(),
-                               psnr(truth + error, truth).numpy())
+    np.testing.assert_allclose(
+        region_psnr(truth + error, truth, everywhere).numpy(), psnr(truth + error, truth).numpy()
+    )
     with pytest.raises(ValueError, match="region of item 1 is empty"):
         region_psnr(truth, truth + 0.1, region & torch.tensor([True, False]).reshape(2, 1, 1))
     with pytest.raises(ValueError, match="expected region as a boolean mask of 512 pixels"):
@@ -60,11 +66,15 @@ def test_complex_images_are_compared_by_magnitude():
     x = (magnitude + 0.05) * torch.exp(1j * phase)
     truth = magnitude * torch.exp(-2j * phase)  # another phase: only the magnitudes count
     ranges = (magnitude.amax((-2, -1)) - magnitude.amin((-2, -1))).tolist()
-    np.testing.assert_allclose(psnr(x, truth).numpy(), [10 * math.log10(r ** 2 / 0.05 ** 2) for r in ranges],
-                               rtol=1e-10)
-    np.testing.assert_allclose(ssim(x, truth).numpy(),
-                               [structural_similarity(t, r, data_range=t.max() - t.min())
-                                for r, t in zip((magnitude + 0.05).numpy(), magnitude.numpy())], rtol=1e-12)
+    np.testing.assert_allclose(psnr(x, truth).numpy(), [10 * math.log10(r**2 / 0.05**2) for r in ranges], rtol=1e-10)
+    np.testing.assert_allclose(
+        ssim(x, truth).numpy(),
+        [
+            structural_similarity(t, r, data_range=t.max() - t.min())
+            for r, t in zip((magnitude + 0.05).numpy(), magnitude.numpy())
+        ],
+        rtol=1e-12,
+    )
 
 
 def test_ssim_of_identical_images_is_one():
@@ -84,8 +94,12 @@ def test_ssim_agrees_with_scikit_image_on_float64_numpy_with_its_options():
     truth = _truth((2, 24, 24))
     x = truth + 0.1 * _truth((2, 24, 24), seed=3)
     ours = ssim(x.float(), truth.float(), gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
-    direct = [structural_similarity(t, r, data_range=t.max() - t.min(), gaussian_weights=True, sigma=1.5,
-                                    use_sample_covariance=False) for r, t in zip(x.numpy(), truth.numpy())]
+    direct = [
+        structural_similarity(
+            t, r, data_range=t.max() - t.min(), gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+        for r, t in zip(x.numpy(), truth.numpy())
+    ]
     np.testing.assert_allclose(ours.numpy(), direct, rtol=1e-5)
 
 
@@ -107,14 +121,17 @@ def test_poisson_data_fit_is_the_negative_log_likelihood_per_count_with_the_back
     np.testing.assert_allclose(fit.numpy(), reference, rtol=1e-4)
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: psnr(torch.zeros(4, 4), torch.zeros(4, 5)), ValueError, "same shape"),
-    (lambda: psnr(torch.zeros(4), torch.zeros(4)), ValueError, "(*batch, y, x)"),
-    (lambda: psnr([[0.0]], torch.zeros(1, 1)), TypeError, "got list"),
-    (lambda: ssim(torch.rand(2, 8, 8), torch.ones(2, 8, 8)), ValueError, "constant"),
-    (lambda: psnr(torch.rand(3, 8, 8), torch.rand(3, 8, 8), data_range=[1.0, 2.0]), ValueError, "one per item (3)"),
-    (lambda: psnr(torch.rand(8, 8), torch.rand(8, 8), data_range=0), ValueError, "positive"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: psnr(torch.zeros(4, 4), torch.zeros(4, 5)), ValueError, "same shape"),
+        (lambda: psnr(torch.zeros(4), torch.zeros(4)), ValueError, "(*batch, y, x)"),
+        (lambda: psnr([[0.0]], torch.zeros(1, 1)), TypeError, "got list"),
+        (lambda: ssim(torch.rand(2, 8, 8), torch.ones(2, 8, 8)), ValueError, "constant"),
+        (lambda: psnr(torch.rand(3, 8, 8), torch.rand(3, 8, 8), data_range=[1.0, 2.0]), ValueError, "one per item (3)"),
+        (lambda: psnr(torch.rand(8, 8), torch.rand(8, 8), data_range=0), ValueError, "positive"),
+    ],
+)
 def test_metrics_refuse_bad_input(call, error, words):
     with pytest.raises(error, match=re.escape(words)):
         call()
@@ -134,19 +151,25 @@ def test_data_fit_refuses_bad_input():
 
 def test_paired_difference_counts_wins_and_brackets_the_mean():
     from experiments.metrics import paired_difference
+
     a, b = torch.tensor([30.0, 31.0, 29.0, 33.0]), torch.tensor([29.0, 31.5, 28.0, 30.0])
     d = paired_difference(a, b)
     assert d["wins"] == 3 and d["n"] == 4 and d["mean"] == pytest.approx(1.125)
     assert d["low"] <= d["mean"] <= d["high"]
     assert -0.5 <= d["low"] and d["high"] <= 3.0  # a resampled mean stays within the differences' range
     constant = paired_difference(b + 0.7, b)
-    assert constant["low"] == pytest.approx(0.7, abs=1e-5) and constant["high"] == pytest.approx(0.7, abs=1e-5) and constant["wins"] == 4
+    assert (
+        constant["low"] == pytest.approx(0.7, abs=1e-5)
+        and constant["high"] == pytest.approx(0.7, abs=1e-5)
+        and constant["wins"] == 4
+    )
     with pytest.raises(ValueError, match="same non-zero length"):
         paired_difference(a, b[:3])
 
 
 def test_paired_interval_narrows_with_more_images():
     from experiments.metrics import paired_difference
+
     g = torch.Generator().manual_seed(0)
     widths = []
     for n in (16, 256):

@@ -6,6 +6,7 @@ Other readers plug in through `FORMAT_FILES`: a format's entry writes a small fi
 run on it; `test_each_format_reconstructs_with_each_method` then runs them all (ISMRMRD and DICOM-CT-PD are added
 with their readers' own file writers).
 """
+
 import re
 
 import h5py
@@ -41,9 +42,8 @@ def write_lodopab(path, n: int = 2):
     them: ODL's ray transform in metres of μ / μ_max, noise-free."""
     geometry = lodopab_geometry()
     (ny, nx), (dy, dx) = geometry.image_shape, geometry.pixel_size
-    y, x = torch.meshgrid((torch.arange(ny) - ny / 2 + 0.5) * dy, (torch.arange(nx) - nx / 2 + 0.5) * dx,
-                          indexing="ij")
-    images = torch.stack([0.02 * ((x - 10 * k) ** 2 + y ** 2 < (80 - 10 * k) ** 2).float() for k in range(n)])
+    y, x = torch.meshgrid((torch.arange(ny) - ny / 2 + 0.5) * dy, (torch.arange(nx) - nx / 2 + 0.5) * dx, indexing="ij")
+    images = torch.stack([0.02 * ((x - 10 * k) ** 2 + y**2 < (80 - 10 * k) ** 2).float() for k in range(n)])
     sinograms = ct.Projector(geometry)(images)  # ∫ μ dl, μ in 1/mm
     with h5py.File(path, "w") as f:
         f.create_dataset("data", data=(sinograms / MU_MAX).numpy().astype(np.float32))
@@ -80,9 +80,11 @@ def in_process_mri(path, method, n_iter, lam):
     for acq in read_raw(path):
         A, y = acq.operator, acq.data
         s = _scaled(A, y)
-        x = {"zero-filled": lambda: mri.zero_filled(A, y),
-             "cg-sense": lambda: mri.cg_sense(A, y / s, n_iter, lam=lam) * s,
-             "l1-wavelet": lambda: mri.l1_wavelet(A, y / s, n_iter, lam=lam) * s}[method]()
+        x = {
+            "zero-filled": lambda: mri.zero_filled(A, y),
+            "cg-sense": lambda: mri.cg_sense(A, y / s, n_iter, lam=lam) * s,
+            "l1-wavelet": lambda: mri.l1_wavelet(A, y / s, n_iter, lam=lam) * s,
+        }[method]()
         images.append(center_crop(x.abs(), acq.info["crop"]))
     return torch.stack(images).numpy()
 
@@ -91,10 +93,14 @@ def in_process_mri(path, method, n_iter, lam):
 def write_ismrmrd(path):
     """A fully sampled 4-coil Cartesian ISMRMRD file with a noise scan, written through the ismrmrd API."""
     from tests.experiments.data.test_ismrmrd_raw import COILS, N, _acq, _header, _phantom, _write
+
     k = fft2c(birdcage_maps((N, N), COILS) * _phantom()).numpy()
     noise = 0.01 * (np.random.default_rng(0).standard_normal((COILS, N)) + 0j)
-    _write(path, _header(), [_acq(noise, flags=("ACQ_IS_NOISE_MEASUREMENT",))]
-           + [_acq(k[:, line], line=line) for line in range(N)])
+    _write(
+        path,
+        _header(),
+        [_acq(noise, flags=("ACQ_IS_NOISE_MEASUREMENT",))] + [_acq(k[:, line], line=line) for line in range(N)],
+    )
 
 
 def write_dicom_ct_pd_axial(folder):
@@ -102,6 +108,7 @@ def write_dicom_ct_pd_axial(folder):
     beam (the CPU path of `experiments.data.raw`)."""
     from experiments.data.dicom_ct_pd_write import write_dicom_ct_pd
     from tests.experiments.data.test_dicom_ct_pd import axial_single_row, chords, fan_rays
+
     cone, fan = axial_single_row()
     source, pixel = fan_rays(fan)
     folder.mkdir()
@@ -110,8 +117,7 @@ def write_dicom_ct_pd_axial(folder):
 
 FORMAT_FILES = {
     # format: (write(path) -> None, file name, methods to run with --iterations 2, --slice)
-    "fastmri": (lambda p: write_volume(p, n_slices=2), "file1000.h5", ("zero-filled", "cg-sense", "l1-wavelet"),
-                None),
+    "fastmri": (lambda p: write_volume(p, n_slices=2), "file1000.h5", ("zero-filled", "cg-sense", "l1-wavelet"), None),
     "lodopab": (lambda p: write_lodopab(p, n=1), "observation_test_000.hdf5", ("fbp",), None),
     "ismrmrd": (write_ismrmrd, "meas.h5", ("zero-filled", "cg-sense", "l1-wavelet"), None),
     "dicom-ct-pd": (write_dicom_ct_pd_axial, "ctpd", ("fbp", "tv"), None),
@@ -134,8 +140,9 @@ def test_each_format_reconstructs_with_each_method(fmt, tmp_path, capsys):
         assert f"wrote {out}" in stdout and "voxel" in stdout
 
 
-@pytest.mark.parametrize("method,n_iter,lam", [("zero-filled", None, None), ("cg-sense", 3, 0.0),
-                                               ("l1-wavelet", 3, 1e-3)])
+@pytest.mark.parametrize(
+    "method,n_iter,lam", [("zero-filled", None, None), ("cg-sense", 3, 0.0), ("l1-wavelet", 3, 1e-3)]
+)
 def test_mri_methods_write_the_librarys_reconstruction(fastmri_file, tmp_path, capsys, method, n_iter, lam):
     out = tmp_path / "x.npy"
     options = [] if n_iter is None else ["--iterations", n_iter, "--lam", lam]
@@ -196,8 +203,7 @@ def test_lodopab_fbp_is_the_librarys_and_finds_the_disc(lodopab_file, tmp_path, 
 def test_lodopab_tv_is_the_librarys(lodopab_file, tmp_path, capsys):
     path, _ = lodopab_file
     out = tmp_path / "x.npy"
-    code, _, stderr = run(capsys, path, "--method", "tv", "--slice", 0, "--iterations", 2, "--lam", 0.5, "--out",
-                          out)
+    code, _, stderr = run(capsys, path, "--method", "tv", "--slice", 0, "--iterations", 2, "--lam", 0.5, "--out", out)
     assert code == 0, stderr
     with h5py.File(path) as f:
         y = torch.from_numpy(f["data"][0]) * MU_MAX
@@ -212,7 +218,6 @@ def test_fdk_without_cuda_says_so(lodopab_file, tmp_path, capsys):
     assert code == 2 and "CUDA" in stderr and stderr.count("\n") == 1
 
 
-
 def test_dicom_ct_pd_axial_fbp_finds_the_disk(tmp_path, capsys):
     """Single-row axial DICOM-CT-PD on the CPU: read as its exact 2D fan beam, FBP gives the disk's μ back."""
     folder = tmp_path / "ctpd"
@@ -225,7 +230,7 @@ def test_dicom_ct_pd_axial_fbp_finds_the_disk(tmp_path, capsys):
     assert spacing[1:] == pytest.approx((h, h)) and x.shape == (512, 512)
     centres = (np.arange(512) - 256 + 0.5) * h
     yy, xx = np.meshgrid(centres, centres, indexing="ij")
-    inside = (xx - 10.0) ** 2 + (yy + 5.0) ** 2 < 60.0 ** 2  # well inside the 80 mm disk
+    inside = (xx - 10.0) ** 2 + (yy + 5.0) ** 2 < 60.0**2  # well inside the 80 mm disk
     assert abs(x[inside].mean() - 0.02) < 0.02 * 0.02  # measured 1.1 % low: 90 views of 96 channels
     disk = x > 0.01  # where it landed: its centre at (x, y) = (10, -5) mm
     assert (xx[disk].mean(), yy[disk].mean()) == pytest.approx((10.0, -5.0), abs=1.0)
@@ -235,17 +240,27 @@ def test_helical_dicom_ct_pd_without_cuda_says_why(tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("the message is for machines without CUDA")
     from experiments.data.dicom_ct_pd_write import write_dicom_ct_pd
+
     g = ct.scanner("siemens-definition-as-helical", view_step=256, detector_binning=16, image_shape=(4, 32, 32))
     write_dicom_ct_pd(tmp_path / "helical", g, np.zeros(g.sinogram_shape))
     code, _, stderr = run(capsys, tmp_path / "helical", "--method", "fbp", "--out", tmp_path / "x.npy")
     assert code == 2 and stderr.count("\n") == 1
     assert "CUDA" in stderr and "helical" in stderr
 
+
 # ------------------------------------------------------------------ checkpoints
-MRI_CFG = {"seed": 0,
-           "task": {"modality": "mri", "image_size": 32, "n_coils": 4, "acceleration": 2, "center_fraction": 0.45,
-                    "mask": "equispaced"},
-           "model": {"name": "DeepCascade", "n_cascades": 1, "n_layers": 2, "width": 4}}
+MRI_CFG = {
+    "seed": 0,
+    "task": {
+        "modality": "mri",
+        "image_size": 32,
+        "n_coils": 4,
+        "acceleration": 2,
+        "center_fraction": 0.45,
+        "mask": "equispaced",
+    },
+    "model": {"name": "DeepCascade", "n_cascades": 1, "n_layers": 2, "width": 4},
+}
 
 
 def save_model_checkpoint(path, cfg, model_task_cfg=None):
@@ -264,8 +279,12 @@ def write_undersampled_fastmri(path, mask_columns: torch.Tensor, coils: int = 4,
     maps = birdcage_maps((size, size), coils)
     image = mri_phantom((size, size), torch.Generator().manual_seed(0))
     kspace = fft2c(maps * image) * mask_columns
-    write(path, kspace[None].numpy(), mask=mask_columns.numpy(),
-          xml=header(encoded=(size, size, 1), recon=(size, size, 1), center=size // 2, maximum=size - 1))
+    write(
+        path,
+        kspace[None].numpy(),
+        mask=mask_columns.numpy(),
+        xml=header(encoded=(size, size, 1), recon=(size, size, 1), center=size // 2, maximum=size - 1),
+    )
 
 
 def test_mri_checkpoint_applies_to_a_file_of_its_operator(tmp_path, capsys):
@@ -297,8 +316,11 @@ def test_mri_checkpoint_refuses_another_shape_or_sampling(tmp_path, fastmri_file
     raw = tmp_path / "file2001.h5"
     write_undersampled_fastmri(raw, torch.ones(32))  # fully sampled
     code, _, stderr = run(capsys, raw, "--method", checkpoint, "--out", tmp_path / "x.npy")
-    assert code == 2 and re.search(r"sampling: expected 2x equispaced mask \(\d+ of 32 columns sampled\), got the "
-                                   r"file's mask \(32 of 32 columns sampled\)", stderr), stderr
+    assert code == 2 and re.search(
+        r"sampling: expected 2x equispaced mask \(\d+ of 32 columns sampled\), got the "
+        r"file's mask \(32 of 32 columns sampled\)",
+        stderr,
+    ), stderr
 
 
 # LoDoPaB's geometry is ODL's parallel_beam_geometry of 362² pixels over 260 mm with 1000 views: a synthetic
@@ -312,8 +334,9 @@ def test_ct_checkpoint_refusal_names_the_field(lodopab_file, tmp_path, capsys):
     code, _, stderr = run(capsys, lodopab_file[0], "--method", fan, "--out", tmp_path / "x.npy")
     assert code == 2 and "kind: expected FanBeam2D, got ParallelBeam2D" in stderr and stderr.count("\n") == 1
     # the LPD's weights do not depend on the geometry: the smoke model's, under a 500-view task's configuration
-    fewer = save_model_checkpoint(tmp_path / "fewer.pt", {**smoke, "task": {**LODOPAB_TASK, "n_views": 500}},
-                                  model_task_cfg=smoke["task"])
+    fewer = save_model_checkpoint(
+        tmp_path / "fewer.pt", {**smoke, "task": {**LODOPAB_TASK, "n_views": 500}}, model_task_cfg=smoke["task"]
+    )
     code, _, stderr = run(capsys, lodopab_file[0], "--method", fewer, "--out", tmp_path / "x.npy")
     assert code == 2 and "angles: expected 500 views, got 1000 views" in stderr
     assert stderr.startswith(f"recon: {lodopab_file[0]}: checkpoint {fewer} does not match")
@@ -323,11 +346,12 @@ def test_geometry_differences_name_each_field():
     geometry = lodopab_geometry()
     assert geometry_differences(paper_parallel_beam(362, 260.0, 1000), geometry) == []
     import dataclasses
+
     wider = dataclasses.replace(geometry, detector_spacing=0.8, pixel_size=(0.7, 0.7))
     assert [d[0] for d in geometry_differences(geometry, wider)] == ["detector_spacing", "pixel_size"]
     assert geometry_differences(geometry, wider)[0][1:] == ("0.716755", "0.8")
     shifted = dataclasses.replace(geometry, angles=geometry.angles + np.where(np.arange(1000) == 7, 0.01, 0.0))
-    (field, expected, got), = geometry_differences(geometry, shifted)
+    ((field, expected, got),) = geometry_differences(geometry, shifted)
     assert field == "angles" and "at index 7" in expected and "largest difference 0.01" in got
 
 
@@ -335,8 +359,9 @@ def test_geometry_differences_name_each_field():
 def test_ct_checkpoint_applies_to_lodopab(lodopab_file, tmp_path, capsys):
     smoke = load_config("smoke-ct")
     smoke["model"] = {**smoke["model"], "n_iter": 1}
-    checkpoint = save_model_checkpoint(tmp_path / "lodopab.pt", {**smoke, "task": LODOPAB_TASK},
-                                       model_task_cfg=smoke["task"])
+    checkpoint = save_model_checkpoint(
+        tmp_path / "lodopab.pt", {**smoke, "task": LODOPAB_TASK}, model_task_cfg=smoke["task"]
+    )
     out = tmp_path / "x.npy"
     code, stdout, stderr = run(capsys, lodopab_file[0], "--method", checkpoint, "--slice", 0, "--out", out)
     assert code == 0, stderr
@@ -361,7 +386,7 @@ def test_missing_file(tmp_path, capsys):
 def test_truncated_hdf5(fastmri_file, tmp_path, capsys):
     cut = tmp_path / "cut.h5"
     data = fastmri_file.read_bytes()
-    cut.write_bytes(data[:len(data) // 2])
+    cut.write_bytes(data[: len(data) // 2])
     message = one_line_error(capsys, cut, "--method", "zero-filled", "--out", tmp_path / "x.npy")
     assert "corrupt or truncated" in message
 
@@ -374,8 +399,9 @@ def test_unknown_layouts_name_the_accepted_formats(tmp_path, capsys):
     assert "fastMRI" in message and "LoDoPaB" in message and "ISMRMRD" in message and "volume (2, 3)" in message
     text = tmp_path / "notes.txt"
     text.write_text("not a scan")
-    assert "neither HDF5 nor DICOM-CT-PD" in one_line_error(capsys, text, "--method", "fbp", "--out",
-                                                            tmp_path / "x.npy")
+    assert "neither HDF5 nor DICOM-CT-PD" in one_line_error(
+        capsys, text, "--method", "fbp", "--out", tmp_path / "x.npy"
+    )
     truth = tmp_path / "ground_truth_test_000.hdf5"
     with h5py.File(truth, "w") as f:
         f.create_dataset("data", data=np.zeros((1, 362, 362), np.float32))
@@ -384,18 +410,21 @@ def test_unknown_layouts_name_the_accepted_formats(tmp_path, capsys):
 
 def test_methods_of_another_modality_are_refused(fastmri_file, lodopab_file, tmp_path, capsys):
     out = ["--out", tmp_path / "x.npy"]
-    assert "use one of zero-filled, cg-sense, l1-wavelet" in one_line_error(capsys, fastmri_file, "--method", "fbp",
-                                                                           *out)
+    assert "use one of zero-filled, cg-sense, l1-wavelet" in one_line_error(
+        capsys, fastmri_file, "--method", "fbp", *out
+    )
     assert "use one of fbp, fdk, tv" in one_line_error(capsys, lodopab_file[0], "--method", "cg-sense", *out)
     message = one_line_error(capsys, lodopab_file[0], "--method", "osem", *out)
     assert "PET" in message and "no PET raw reader" in message
     assert "expected --method one of" in one_line_error(capsys, fastmri_file, "--method", "sart", *out)
     assert "checkpoint at" in one_line_error(capsys, fastmri_file, "--method", tmp_path / "missing.pt", *out)
-    assert "output file ending" in one_line_error(capsys, fastmri_file, "--method", "zero-filled", "--out",
-                                                  tmp_path / "x.tiff")
+    assert "output file ending" in one_line_error(
+        capsys, fastmri_file, "--method", "zero-filled", "--out", tmp_path / "x.tiff"
+    )
     assert "--slice" in one_line_error(capsys, fastmri_file, "--method", "zero-filled", "--slice", "a:b", *out)
-    assert "slice index in [0, 2)" in one_line_error(capsys, fastmri_file, "--method", "zero-filled", "--slice", 5,
-                                                      *out)
+    assert "slice index in [0, 2)" in one_line_error(
+        capsys, fastmri_file, "--method", "zero-filled", "--slice", 5, *out
+    )
 
 
 def test_traceback_flag_shows_the_traceback(tmp_path, capsys):
@@ -430,7 +459,7 @@ def write_dicom(path, private_ct_pd: bool):
     ds.Modality = "CT"
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     if private_ct_pd:
-        ds.add_new(0x70310010, "LO", "DICOM-CT-PD")          # private creator
-        ds.add_new(0x70311001, "FL", [0.0])                  # DetectorFocalCenterAngularPosition
+        ds.add_new(0x70310010, "LO", "DICOM-CT-PD")  # private creator
+        ds.add_new(0x70311001, "FL", [0.0])  # DetectorFocalCenterAngularPosition
     ds.save_as(path, enforce_file_format=True)
     assert (pydicom.dcmread(path).get((0x7031, 0x1001)) is not None) == private_ct_pd

@@ -1,4 +1,5 @@
 """The markdown table's text and the figure grid's PNG, read back with matplotlib."""
+
 import re
 
 import matplotlib.image
@@ -10,14 +11,18 @@ from experiments.report import figure_grid, markdown_table
 
 
 def test_markdown_table_in_column_order_with_mean_and_std_of_per_item_metrics():
-    rows = [{"SSIM": np.array([0.5, 0.7]), "method": "FBP", "PSNR": torch.tensor([27.0, 29.0]), "iterations": 0},
-            {"method": "TV | ODL", "PSNR": [30.0, 30.5, 31.0], "SSIM": (0.9, 0.9), "iterations": 100, "λ": 3e-5}]
+    rows = [
+        {"SSIM": np.array([0.5, 0.7]), "method": "FBP", "PSNR": torch.tensor([27.0, 29.0]), "iterations": 0},
+        {"method": "TV | ODL", "PSNR": [30.0, 30.5, 31.0], "SSIM": (0.9, 0.9), "iterations": 100, "λ": 3e-5},
+    ]
     text = markdown_table(rows, ["method", "PSNR", "SSIM", "iterations"], decimals={"SSIM": 3})
     std = np.std([30.0, 30.5, 31.0])  # the test set's spread, ddof 0
-    assert text == ("| method | PSNR | SSIM | iterations |\n"
-                    "|---|---|---|---|\n"
-                    "| FBP | 28.00 ± 1.00 | 0.600 ± 0.100 | 0 |\n"
-                    f"| TV \\| ODL | 30.50 ± {std:.2f} | 0.900 ± 0.000 | 100 |")
+    assert text == (
+        "| method | PSNR | SSIM | iterations |\n"
+        "|---|---|---|---|\n"
+        "| FBP | 28.00 ± 1.00 | 0.600 ± 0.100 | 0 |\n"
+        f"| TV \\| ODL | 30.50 ± {std:.2f} | 0.900 ± 0.000 | 100 |"
+    )
 
 
 def test_markdown_table_default_columns_plain_numbers_and_missing_cells():
@@ -59,17 +64,28 @@ def test_figure_grid_writes_a_png_of_two_rows_per_example(tmp_path):
 
 def test_figure_grid_without_errors_and_with_measurements(tmp_path):
     truth, recons = _images(n=1)
-    path = figure_grid(tmp_path / "grid.png", truth[0] + 0j, {k: v[0] + 0j for k, v in recons.items()}, n_examples=2,
-                       error=False, measurements=torch.rand(1, 10, 20), panel_inches=1.0, dpi=40)
+    path = figure_grid(
+        tmp_path / "grid.png",
+        truth[0] + 0j,
+        {k: v[0] + 0j for k, v in recons.items()},
+        n_examples=2,
+        error=False,
+        measurements=torch.rand(1, 10, 20),
+        panel_inches=1.0,
+        dpi=40,
+    )
     assert matplotlib.image.imread(path).shape == (40, 4 * 40, 4)  # one example only; complex shown as magnitude
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    (dict(recons={"bad": torch.zeros(3, 32, 31)}), ValueError, "same shape"),
-    (dict(recons={}), ValueError, "non-empty dict"),
-    (dict(n_examples=0), ValueError, "n_examples"),
-    (dict(measurements=torch.zeros(2, 5, 5)), ValueError, "one measurement image per truth item (3)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(recons={"bad": torch.zeros(3, 32, 31)}), ValueError, "same shape"),
+        (dict(recons={}), ValueError, "non-empty dict"),
+        (dict(n_examples=0), ValueError, "n_examples"),
+        (dict(measurements=torch.zeros(2, 5, 5)), ValueError, "one measurement image per truth item (3)"),
+    ],
+)
 def test_figure_grid_refuses_mismatched_input(tmp_path, kwargs, error, words):
     truth, recons = _images()
     args = dict(recons=recons) | kwargs

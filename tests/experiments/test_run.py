@@ -1,8 +1,10 @@
 """The named jobs of `python -m experiments run`, on tiny versions of their embedded defaults."""
+
 import pytest
 import torch
 
-from experiments.commands.run import ct_fbp, main as run_main, trained_job
+from experiments.commands.run import ct_fbp, trained_job
+from experiments.commands.run import main as run_main
 from experiments.config import load_config
 from experiments.evaluation import evaluate, load_run, stack
 from experiments.tasks import build_task
@@ -10,15 +12,37 @@ from tests.experiments.data.fastmri_files import write_volumes
 
 TINY = ["data.n_train=8", "data.n_val=2", "data.n_test=2", "train.steps=2", "train.batch_size=4"]
 TINY_JOBS = {
-    "ct-lpd": ["task.image_size=32", "task.view_step=64", "task.detector_binning=16", "model.n_iter=2",
-               "evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}"],
-    "mri-cascade": ["task.image_size=32", "task.n_coils=4", "model.n_cascades=2", "model.width=8",
-                    "evaluate.baselines.L1-wavelet.n_iter=10"],
-    "mri-dagan": ["task.image_size=32", "task.n_coils=4", "model.width=8", "gan.width=8",
-                  "evaluate.baselines.L1-wavelet.n_iter=10"],
+    "ct-lpd": [
+        "task.image_size=32",
+        "task.view_step=64",
+        "task.detector_binning=16",
+        "model.n_iter=2",
+        "evaluate.baselines.TV.n_iter=20",
+        "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}",
+    ],
+    "mri-cascade": [
+        "task.image_size=32",
+        "task.n_coils=4",
+        "model.n_cascades=2",
+        "model.width=8",
+        "evaluate.baselines.L1-wavelet.n_iter=10",
+    ],
+    "mri-dagan": [
+        "task.image_size=32",
+        "task.n_coils=4",
+        "model.width=8",
+        "gan.width=8",
+        "evaluate.baselines.L1-wavelet.n_iter=10",
+    ],
     "pet-lpd": ["task.downsample=12", "model.n_iter=2", "evaluate.baselines.MLEM.tune={n_iter=[2, 4]}"],
-    "lpd-paper": ["task.image_size=32", "task.fov=32.0", "model.n_iter=2", "model.width=8",
-                  "evaluate.baselines.TV.n_iter=20", "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}"],
+    "lpd-paper": [
+        "task.image_size=32",
+        "task.fov=32.0",
+        "model.n_iter=2",
+        "model.width=8",
+        "evaluate.baselines.TV.n_iter=20",
+        "evaluate.baselines.TV.tune={lam=[0.3, 1.0]}",
+    ],
 }
 
 
@@ -33,9 +57,13 @@ def test_trained_job_compares_with_its_baselines(job, tmp_path):
     rows = trained_job(job, tmp_path, overrides=TINY + TINY_JOBS[job])
     methods = [row["method"] for row in rows]
     mri = ["zero-filled", "CG-SENSE", "L1-wavelet"]
-    expected = {"ct-lpd": ["FBP", "TV", "LearnedPrimalDual"], "mri-cascade": [*mri, "DeepCascade"],
-                "mri-dagan": [*mri, "FBPConvNet"], "pet-lpd": ["MLEM", "OSEM", "LearnedPrimalDual"],
-                "lpd-paper": ["FBP", "TV", "LearnedPrimalDual", "FBPConvNet"]}[job]
+    expected = {
+        "ct-lpd": ["FBP", "TV", "LearnedPrimalDual"],
+        "mri-cascade": [*mri, "DeepCascade"],
+        "mri-dagan": [*mri, "FBPConvNet"],
+        "pet-lpd": ["MLEM", "OSEM", "LearnedPrimalDual"],
+        "lpd-paper": ["FBP", "TV", "LearnedPrimalDual", "FBPConvNet"],
+    }[job]
     assert methods == expected
     assert all(torch.isfinite(torch.as_tensor(row["PSNR (dB)"])).all() for row in rows)
     table = (tmp_path / "results.md").read_text()
@@ -59,9 +87,19 @@ def test_fastmri_job_trains_and_evaluates_on_files_in_fastmris_layout(tmp_path, 
     """python -m experiments run mri-varnet-fastmri --data PATH on three small volumes (train, validation, test):
     each batch with its slices' own maps and masks, evaluated against the baselines on the same per-item operator."""
     root = write_volumes(tmp_path / "files")
-    tiny = ["task.image_size=32", "task.n_coils=4", "task.acceleration=2", "task.center_fraction=0.375",
-            "task.calib_width=12", "model.n_cascades=2", "model.width=4", "model.depth=1", "train.steps=2",
-            "train.batch_size=2", "evaluate.baselines.CG-SENSE.tune={n_iter=[2, 4]}"]
+    tiny = [
+        "task.image_size=32",
+        "task.n_coils=4",
+        "task.acceleration=2",
+        "task.center_fraction=0.375",
+        "task.calib_width=12",
+        "model.n_cascades=2",
+        "model.width=4",
+        "model.depth=1",
+        "train.steps=2",
+        "train.batch_size=2",
+        "evaluate.baselines.CG-SENSE.tune={n_iter=[2, 4]}",
+    ]
     run_main(["mri-varnet-fastmri", "--data", str(root), "--out", str(tmp_path / "runs"), *tiny])
     out = tmp_path / "runs" / "mri-varnet-fastmri"
     table = (out / "results.md").read_text()

@@ -1,5 +1,6 @@
 """The spect-lpd job on a tiny version of its configuration: per-item operators (each item its μ-map and scatter),
 training, and evaluation against MLEM, OSEM and post-filtered OSEM."""
+
 import torch
 
 from experiments import baselines
@@ -8,10 +9,21 @@ from experiments.config import load_config
 from experiments.evaluation import stack
 from experiments.tasks import build_task
 
-TINY = ["data.n_train=4", "data.n_val=2", "data.n_test=2", "train.steps=2", "train.batch_size=2",
-        "task.image_size=16", "task.pixel_size=24.0", "task.n_views=12", "model.n_iter=2", "model.width=4",
-        "evaluate.baselines.MLEM.tune={n_iter=[2, 4]}", "evaluate.baselines.OSEM.tune={n_iter=[1, 2]}",
-        "evaluate.baselines.OSEM-filtered.tune={n_iter=[1, 2], fwhm=[0.0, 30.0]}"]
+TINY = [
+    "data.n_train=4",
+    "data.n_val=2",
+    "data.n_test=2",
+    "train.steps=2",
+    "train.batch_size=2",
+    "task.image_size=16",
+    "task.pixel_size=24.0",
+    "task.n_views=12",
+    "model.n_iter=2",
+    "model.width=4",
+    "evaluate.baselines.MLEM.tune={n_iter=[2, 4]}",
+    "evaluate.baselines.OSEM.tune={n_iter=[1, 2]}",
+    "evaluate.baselines.OSEM-filtered.tune={n_iter=[1, 2], fwhm=[0.0, 30.0]}",
+]
 
 
 def test_spect_job_with_a_mu_map_and_scatter_per_item(tmp_path):

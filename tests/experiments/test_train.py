@@ -1,4 +1,5 @@
 """The training loop: seeded batches, atomic checkpoints, exact resume, logs, and DDP on 2 CPU processes."""
+
 import csv
 import math
 import os
@@ -22,8 +23,9 @@ FAST = ["train.steps=6", "train.checkpoint_every=2"]
 
 
 def test_overrides_are_read_as_toml_values():
-    cfg = apply_overrides({"train": {"steps": 1}}, ["train.steps=5", "task.photons=1e3", "model.name=VarNet",
-                                                   "train.betas=[0.5, 0.9]"])
+    cfg = apply_overrides(
+        {"train": {"steps": 1}}, ["train.steps=5", "task.photons=1e3", "model.name=VarNet", "train.betas=[0.5, 0.9]"]
+    )
     assert cfg == {"train": {"steps": 5, "betas": [0.5, 0.9]}, "task": {"photons": 1e3}, "model": {"name": "VarNet"}}
     with pytest.raises(ValueError, match="section.key=value"):
         apply_overrides({}, ["steps"])
@@ -64,7 +66,7 @@ def test_checkpoint_write_is_atomic(tmp_path):
 def test_orphaned_temporary_files_are_cleared_by_the_next_write(tmp_path):
     path = tmp_path / "checkpoint.pt"
     (tmp_path / ".checkpoint.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")  # a write killed mid-way
-    (tmp_path / ".other.pt.x.tmp").write_bytes(b"")                                 # another file's: kept
+    (tmp_path / ".other.pt.x.tmp").write_bytes(b"")  # another file's: kept
     save_checkpoint(path, {"step": 1})
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.x.tmp", "checkpoint.pt"]
 
@@ -91,13 +93,23 @@ class Hostile:
 @pytest.mark.parametrize("command", ["evaluate", "resume", "init", "shift"])
 def test_hostile_checkpoint_is_refused_not_run(tmp_path, command):
     from experiments.__main__ import main
+
     marker, run = tmp_path / "ran", tmp_path / "run"
     save_checkpoint(run / "checkpoint.pt", {"config": load_config("smoke-ct"), "step": 2, "model": Hostile(marker)})
-    argv = {"evaluate": ["evaluate", str(run)],
-            "resume": ["train", "smoke-ct", "--out", str(run), "--resume"],
-            "init": ["train", "smoke-ct", "--out", str(tmp_path / "new"), f"train.init={str(run / 'checkpoint.pt')!r}"],
-            "shift": ["shift", "--config", "smoke-ct", "--source-checkpoint", str(run / "checkpoint.pt"),
-                      "--out", str(tmp_path / "shift")]}[command]
+    argv = {
+        "evaluate": ["evaluate", str(run)],
+        "resume": ["train", "smoke-ct", "--out", str(run), "--resume"],
+        "init": ["train", "smoke-ct", "--out", str(tmp_path / "new"), f"train.init={str(run / 'checkpoint.pt')!r}"],
+        "shift": [
+            "shift",
+            "--config",
+            "smoke-ct",
+            "--source-checkpoint",
+            str(run / "checkpoint.pt"),
+            "--out",
+            str(tmp_path / "shift"),
+        ],
+    }[command]
     with pytest.raises(ValueError, match=f"{re.escape(str(run / 'checkpoint.pt'))}.*Unsupported global.*open"):
         main(argv)
     assert not marker.exists()
@@ -113,7 +125,7 @@ def _rows(path):
 def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path):
     cfg = load_config("smoke-ct", FAST)
     whole = train(cfg, tmp_path / "whole", progress=False)
-    train(cfg, tmp_path / "killed", stop_after=3, progress=False)       # last checkpoint at step 2
+    train(cfg, tmp_path / "killed", stop_after=3, progress=False)  # last checkpoint at step 2
     assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 2
     resumed = train(cfg, tmp_path / "killed", resume=True, progress=False)
     assert resumed.step == whole.step == 6
@@ -146,8 +158,14 @@ training.train(load_config("smoke-ct", sys.argv[2:]), Path(sys.argv[1]), progres
 
 def test_a_killed_run_has_its_rows_up_to_the_checkpoint_on_disk(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_A_CHECKPOINT, str(tmp_path), *FAST], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_A_CHECKPOINT, str(tmp_path), *FAST],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 9, done.stderr[-3000:]
     assert [r["step"] for r in _rows(tmp_path / "metrics.csv")] == ["1", "2"]
     train(load_config("smoke-ct", FAST), tmp_path, resume=True, progress=False)
@@ -156,6 +174,7 @@ def test_a_killed_run_has_its_rows_up_to_the_checkpoint_on_disk(tmp_path):
 
 def test_training_lowers_the_loss(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     run = train(load_config("smoke-ct", ["train.steps=16", "train.lr=3e-3"]), tmp_path, progress=False)
     rows = _rows(tmp_path / "metrics.csv")
     losses = [float(r["loss"]) for r in rows]
@@ -170,6 +189,7 @@ def test_training_lowers_the_loss(tmp_path):
 
 def test_train_threads_hold_for_the_run_and_are_restored(tmp_path):
     from experiments.training import _torch_threads
+
     before = torch.get_num_threads()
     with pytest.raises(RuntimeError, match="inside"):
         with _torch_threads(1):
@@ -187,8 +207,19 @@ DAGAN_TINY = ["task.image_size=32", "task.n_coils=2", "model.width=8", "gan.widt
 
 def _ddp(tmp_path, config, overrides):
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(REPO / "tests" / "experiments" / "ddp_worker.py"), str(tmp_path), config, *overrides, "train.device=cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(REPO / "tests" / "experiments" / "ddp_worker.py"),
+        str(tmp_path),
+        config,
+        *overrides,
+        "train.device=cpu",
+    ]
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
@@ -214,6 +245,7 @@ def test_ddp_trains_a_gan_with_its_discriminator_in_step(tmp_path):
 
 def test_command_line_takes_overrides_around_its_options(tmp_path):
     from experiments.commands.train import main
+
     main(["smoke-ct", "--out", str(tmp_path), "train.steps=2", "train.checkpoint_every=1"])
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
     assert "steps = 2" in (tmp_path / "config.toml").read_text()
@@ -233,8 +265,17 @@ def test_train_device_is_checked():
 MRI_TINY = ["model.n_cascades=2", "model.width=8", "model.n_layers=3", "data.n_train=8", "data.n_val=2"]
 CUDA_RUNS = {
     "smoke-ct": ([], 5e-2),
-    "pet-lpd": (["task.downsample=12", "model.n_iter=2", "model.width=8", "data.n_train=8", "data.n_val=2",
-                 'model.initial={method="osem", n_iter=1, n_subsets=3}'], 5e-2),
+    "pet-lpd": (
+        [
+            "task.downsample=12",
+            "model.n_iter=2",
+            "model.width=8",
+            "data.n_train=8",
+            "data.n_val=2",
+            'model.initial={method="osem", n_iter=1, n_subsets=3}',
+        ],
+        5e-2,
+    ),
     "mri-cascade": ([*MRI_TINY, "task.image_size=32", "task.n_coils=2"], 1e-2),
 }
 
@@ -281,16 +322,22 @@ def test_compiled_training_follows_the_eager_run_and_saves_the_same_keys(tmp_pat
 TINY = ["train.steps=3", "train.checkpoint_every=1", "data.n_train=4"]
 
 
-@pytest.mark.parametrize("lr, every, step, what", [
-    ("inf", 1, 1, "weights are not finite"),  # a finite loss and gradient times inf: caught before step 1's save
-    ("1e30", 2, 2, "loss nan, gradient norm nan"),
-])
+@pytest.mark.parametrize(
+    "lr, every, step, what",
+    [
+        ("inf", 1, 1, "weights are not finite"),  # a finite loss and gradient times inf: caught before step 1's save
+        ("1e30", 2, 2, "loss nan, gradient norm nan"),
+    ],
+)
 def test_divergence_names_its_step_and_keeps_the_good_checkpoint(tmp_path, lr, every, step, what):
     train(load_config("smoke-ct", TINY), tmp_path, progress=False)
     good = load_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match=rf"training diverged at step {step}: {what}.*lower train.lr"):
-        train(load_config("smoke-ct", [*TINY, f"train.lr={lr}", f"train.checkpoint_every={every}"]), tmp_path,
-              progress=False)
+        train(
+            load_config("smoke-ct", [*TINY, f"train.lr={lr}", f"train.checkpoint_every={every}"]),
+            tmp_path,
+            progress=False,
+        )
     kept = load_checkpoint(tmp_path / "checkpoint.pt")
     assert kept["step"] == 3 and kept["model"].keys() == good["model"].keys()
     assert all(torch.equal(kept["model"][k], good["model"][k]) for k in good["model"])
@@ -298,8 +345,14 @@ def test_divergence_names_its_step_and_keeps_the_good_checkpoint(tmp_path, lr, e
 
 def test_a_diverging_run_exits_non_zero_from_the_command_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-m", "experiments", "train", "smoke-ct", "--out", str(tmp_path), *TINY,
-                           "train.lr=inf"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments", "train", "smoke-ct", "--out", str(tmp_path), *TINY, "train.lr=inf"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0 and "training diverged at step 1" in done.stderr, done.stderr[-3000:]
     assert not (tmp_path / "checkpoint.pt").exists()  # step 1's weights were not finite: not written
 
@@ -331,8 +384,18 @@ def test_ddp_ranks_stop_together_when_one_sees_a_non_finite_loss(tmp_path):
     worker = tmp_path / "worker.py"
     worker.write_text(DIVERGING_RANK)
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
-           str(tmp_path), *TINY, "train.device=cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(worker),
+        str(tmp_path),
+        *TINY,
+        "train.device=cpu",
+    ]
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     for rank in range(2):

@@ -1,4 +1,5 @@
 """Calibration (RCPS, CRC) and the measures of experiments.uncertainty against brute force and closed forms."""
+
 import math
 
 import numpy as np
@@ -39,8 +40,9 @@ def test_rcps_lambda_equals_a_brute_force_scan_of_a_grid(bound):
     lam = calibration.rcps_lambda(error, u, mask, alpha, delta, bound)
     assert math.isfinite(lam)
     grid = np.geomspace(0.05, 20.0, 3001)
-    passes = np.array([calibration.pvalue(_brute_force_risk(error, u, mask, g_), len(error), alpha, bound) < delta
-                       for g_ in grid])
+    passes = np.array(
+        [calibration.pvalue(_brute_force_risk(error, u, mask, g_), len(error), alpha, bound) < delta for g_ in grid]
+    )
     # the smallest grid λ from which every larger grid λ passes
     first = len(grid) - int(np.argmin(passes[::-1])) if not passes.all() else 0
     assert grid[first] == grid[np.searchsorted(grid, lam)]  # the first grid point at or above the exact λ
@@ -61,8 +63,8 @@ def test_crc_lambda_equals_a_brute_force_scan():
 
 def test_bounds_closed_forms_and_too_few_items():
     # R̂ = 0: Hoeffding's p-value is (1 − α)^n, Bentkus's e (1 − α)^n
-    assert calibration.hoeffding_pvalue(0.0, 20, 0.1) == pytest.approx(0.9 ** 20)
-    assert calibration.bentkus_pvalue(0.0, 20, 0.1) == pytest.approx(math.e * 0.9 ** 20)
+    assert calibration.hoeffding_pvalue(0.0, 20, 0.1) == pytest.approx(0.9**20)
+    assert calibration.bentkus_pvalue(0.0, 20, 0.1) == pytest.approx(math.e * 0.9**20)
     assert calibration.hoeffding_pvalue(0.1, 20, 0.1) == pytest.approx(1.0)  # at α, no evidence
     # with 8 items no λ passes δ = 0.1 (0.9^8 = 0.43), nor CRC's 1/(n+1) > α: the interval is the whole line
     g = torch.Generator().manual_seed(2)
@@ -133,7 +135,7 @@ def test_spearman_against_scipy_and_closed_forms():
     b = a + rng.normal(size=200)
     assert measures.spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
     x = np.arange(10.0)
-    assert measures.spearman(x, x ** 3) == pytest.approx(1.0)
+    assert measures.spearman(x, x**3) == pytest.approx(1.0)
     assert measures.spearman(x, -np.exp(x)) == pytest.approx(-1.0)
     # no ties: 1 − 6 Σd² / (n(n² − 1)); ranks (1,2,3,4) and (2,1,4,3): Σd² = 4 -> 1 − 24/60
     assert measures.spearman([1, 2, 3, 4], [2, 1, 4, 3]) == pytest.approx(0.6)

@@ -1,10 +1,12 @@
 """python -m experiments uncertainty on a seconds-long CT job, and the dropout it fine-tunes (learned.ConvBlock)."""
+
 import time
 
 import pytest
 import torch
 
-from experiments.commands.uncertainty import main as uncertainty_main, uncertainty
+from experiments.commands.uncertainty import main as uncertainty_main
+from experiments.commands.uncertainty import uncertainty
 from experiments.config import apply_overrides, check_config, load_config
 from experiments.tasks import SPLITS, build_model, build_task
 from experiments.training import train
@@ -64,12 +66,24 @@ def test_residual_map_is_the_scaled_back_projection_of_the_data_misfit():
 def test_uncertainty_command_writes_tables_and_figure_and_reuses_its_models(smoke_job, tmp_path, capsys):
     start = time.perf_counter()
     cfg = load_config("smoke-ct", ["train.steps=4", "train.checkpoint_every=4"])
-    result = uncertainty(check_config(cfg), smoke_job, tmp_path, n_members=2, n_samples=3, dropout_steps=2,
-                         n_calib=24, n_test=4)
+    result = uncertainty(
+        check_config(cfg), smoke_job, tmp_path, n_members=2, n_samples=3, dropout_steps=2, n_calib=24, n_test=4
+    )
     table = (tmp_path / "results.md").read_text()
-    for text in ("deep ensemble (K = 2)", "MC dropout (p = 0.1, 2 steps, T = 3)", "A^H(A x̂ − y)",
-                 "RCPS, Hoeffding-Bentkus", "CRC (in expectation)", "coverage (%)", "Spearman ρ (pixels)", "AUSE",
-                 "AUROC 24 views", "AUROC I0 = 2500", "AUROC real anatomy", "extra training"):
+    for text in (
+        "deep ensemble (K = 2)",
+        "MC dropout (p = 0.1, 2 steps, T = 3)",
+        "A^H(A x̂ − y)",
+        "RCPS, Hoeffding-Bentkus",
+        "CRC (in expectation)",
+        "coverage (%)",
+        "Spearman ρ (pixels)",
+        "AUSE",
+        "AUROC 24 views",
+        "AUROC I0 = 2500",
+        "AUROC real anatomy",
+        "extra training",
+    ):
         assert text in table, text
     assert (tmp_path / "uncertainty.png").stat().st_size > 10_000
     assert (tmp_path / "members" / "seed-1" / "checkpoint.pt").exists()
@@ -80,9 +94,27 @@ def test_uncertainty_command_writes_tables_and_figure_and_reuses_its_models(smok
             assert float(row["coverage (%)"]) > 80
     capsys.readouterr()
     # a rerun from the command line reuses the trained members and the dropout model
-    uncertainty_main(["smoke", "--checkpoint", str(smoke_job), "--out", str(tmp_path), "--members", "2",
-                      "--samples", "3", "--dropout-steps", "2", "--n-calib", "24", "--n-test", "4",
-                      "train.steps=4", "train.checkpoint_every=4"])
+    uncertainty_main(
+        [
+            "smoke",
+            "--checkpoint",
+            str(smoke_job),
+            "--out",
+            str(tmp_path),
+            "--members",
+            "2",
+            "--samples",
+            "3",
+            "--dropout-steps",
+            "2",
+            "--n-calib",
+            "24",
+            "--n-test",
+            "4",
+            "train.steps=4",
+            "train.checkpoint_every=4",
+        ]
+    )
     log = capsys.readouterr().out
     assert log.count("reusing") == 2 and not any(line.startswith("trained ") for line in log.splitlines())
     assert time.perf_counter() - start < 60
@@ -91,6 +123,7 @@ def test_uncertainty_command_writes_tables_and_figure_and_reuses_its_models(smok
 def test_a_checkpoint_from_an_older_schema_uses_the_jobs_file_if_it_matches(smoke_job, tmp_path):
     from experiments.checkpoint import load_checkpoint, save_checkpoint
     from experiments.commands.uncertainty import job_config
+
     state = load_checkpoint(smoke_job, keys=("config", "model"))
     old = {**state["config"], "train": {**state["config"]["train"], "threads": 1}}  # a key since renamed
     old["train"]["steps"] = load_config("smoke-ct")["train"]["steps"]

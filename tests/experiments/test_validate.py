@@ -1,4 +1,5 @@
 """`python -m experiments validate`: the quick run (CI) measures every modality and passes; skips are not passes."""
+
 import contextlib
 import io
 
@@ -28,7 +29,9 @@ def test_quick_run_passes_and_writes_the_table(quick_run):
     code, out, written = quick_run
     assert code == 0, out
     assert "| FAIL |" not in out and " 0 FAILED" in out
-    assert written.startswith("| modality | preset/case | check | measured | tolerance | result | what the tolerance bounds |")
+    assert written.startswith(
+        "| modality | preset/case | check | measured | tolerance | result | what the tolerance bounds |"
+    )
     assert written.count("\n| ") == out.count("\n| ")  # the same rows as printed
 
 
@@ -62,6 +65,7 @@ def test_a_skip_is_not_a_pass(monkeypatch, capsys):
     def one_pass_one_skip(quick):
         yield Row("CT", "case", "measured", 1e-7, 1e-5, "float32 rounding")
         yield Row.skip("CT", "case", "on the GPU", "needs CUDA")
+
     monkeypatch.setitem(validation.CHECKS, "ct", one_pass_one_skip)
     assert validate.main(["--quick", "--only", "ct"]) == 0
     out = capsys.readouterr().out
@@ -74,6 +78,7 @@ def test_a_failing_or_unmeasured_row_fails_the_command(monkeypatch, capsys, meas
     def broken(quick):
         yield Row("CT", "case", "fine", 1e-7, 1e-5)
         yield Row("CT", "case", "broken", measured, 1e-5, "float32 rounding")
+
     monkeypatch.setitem(validation.CHECKS, "ct", broken)
     assert validate.main(["--only", "ct"]) == 1
     out = capsys.readouterr().out
@@ -84,6 +89,7 @@ def test_a_check_that_raises_is_a_failed_row(monkeypatch, capsys):
     def crashes(quick):
         yield Row("MRI", "case", "fine", 1e-7, 1e-5)
         raise RuntimeError("reference unavailable")
+
     monkeypatch.setitem(validation.CHECKS, "mri", crashes)
     assert validate.main(["--only", "mri"]) == 1
     out = capsys.readouterr().out
@@ -91,8 +97,11 @@ def test_a_check_that_raises_is_a_failed_row(monkeypatch, capsys):
 
 
 def test_row_status_and_summary_directly():
-    rows = [Row("PET", "c", "a", 2e-6, 1e-5), Row.skip("PET", "c", "b", "needs CUDA"),
-            Row("PET", "c", "d", 1e-5, 1e-5)]  # at the tolerance passes
+    rows = [
+        Row("PET", "c", "a", 2e-6, 1e-5),
+        Row.skip("PET", "c", "b", "needs CUDA"),
+        Row("PET", "c", "d", 1e-5, 1e-5),
+    ]  # at the tolerance passes
     assert [r.status for r in rows] == ["pass", "SKIPPED", "pass"]
     assert not rows[1].passed and not rows[1].failed
     assert summary(rows) == "2 passed, 0 FAILED, 1 skipped" and exit_code(rows) == 0

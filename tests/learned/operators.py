@@ -7,6 +7,7 @@ matrix with a ``background``, stays for the float64 gradient checks the float32 
 ``mask @ fft @ coils`` of three small operators, exposing ``maps`` and ``mask`` (the protocol of
 `bridges.mri.sampling`).
 """
+
 import math
 
 import torch
@@ -102,12 +103,13 @@ def make_operator(modality: str, n: int = 16, coils: int = 2, seed: int = 0) -> 
     """A small operator of `modality` ("ct", "mri", "pet") on n x n images."""
     g = torch.Generator().manual_seed(seed)
     if modality == "ct":
-        geometry = ct.ParallelBeam2D(angles=12, n_detectors=math.ceil(n * 1.5), detector_spacing=1.0,
-                                     image_shape=(n, n))
+        geometry = ct.ParallelBeam2D(
+            angles=12, n_detectors=math.ceil(n * 1.5), detector_spacing=1.0, image_shape=(n, n)
+        )
         return ct.Projector(geometry, n_threads=1)
     if modality == "mri":
         mask = torch.rand(n, generator=g) < 0.4
-        mask[n // 2 - 2: n // 2 + 2] = True  # fully sampled centre of (centred) k-space
+        mask[n // 2 - 2 : n // 2 + 2] = True  # fully sampled centre of (centred) k-space
         return mri.CartesianSense(birdcage_maps((n, n), coils), mask[:, None].expand(n, n).float())
     if modality == "pet":
         scanner = pet.scanner("biograph-mmr", downsample=200 // n)
@@ -131,8 +133,9 @@ def phantoms(op: LinearOperator, batch: int = 4, seed: int = 0) -> torch.Tensor:
 def _random_ellipses(shape, g):
     """Six large ellipses of values in [-0.3, 0.7], summed and clipped at 0: a simple learning target."""
     r = torch.rand(6, 6, generator=g, dtype=torch.float64).tolist()
-    table = [(v - 0.3, 0.05 + 0.45 * a, 0.05 + 0.45 * b, 1.2 * cx - 0.6, 1.2 * cy - 0.6, 360 * t)
-             for v, a, b, cx, cy, t in r]
+    table = [
+        (v - 0.3, 0.05 + 0.45 * a, 0.05 + 0.45 * b, 1.2 * cx - 0.6, 1.2 * cy - 0.6, 360 * t) for v, a, b, cx, cy, t in r
+    ]
     return ellipses(shape, table).clamp_min(0)
 
 

@@ -1,4 +1,5 @@
 """Adversarial training through the physics: DAGAN's measurement term and WGAN-GP's double backward."""
+
 import pytest
 import torch
 
@@ -39,8 +40,11 @@ def test_dagan_generator_gets_gradients_from_every_term():
     loss = learned.DAGANLoss(op, learned.PatchDiscriminator(op, width=4, n_layers=2))
     x = phantoms(op, 2)
     y = measure(op, x)
-    for weights in [dict(image_weight=0, adversarial_weight=0), dict(image_weight=0, measurement_weight=0),
-                    dict(measurement_weight=0, adversarial_weight=0)]:
+    for weights in [
+        dict(image_weight=0, adversarial_weight=0),
+        dict(image_weight=0, measurement_weight=0),
+        dict(measurement_weight=0, adversarial_weight=0),
+    ]:
         G.zero_grad()
         term = learned.DAGANLoss(op, loss.discriminator, **weights)
         term.generator_loss(G(y), x, y).backward()
@@ -68,8 +72,11 @@ def test_wgan_gp_penalty_sees_the_measurements():
     D = learned.PatchDiscriminator(op, width=4, n_layers=2)
     x = phantoms(op, 2)
     y = measure(op, x)
-    penalty = lambda data: float(learned.WGANGPLoss(  # noqa: E731
-        op, D, generator=torch.Generator().manual_seed(0)).gradient_penalty(x * 0.5, x, data).detach())
+
+    def penalty(data):
+        loss = learned.WGANGPLoss(op, D, generator=torch.Generator().manual_seed(0))
+        return float(loss.gradient_penalty(x * 0.5, x, data).detach())
+
     # ∇_x of the residual A^H(A x - y) does not depend on y; the penalty does, through the critic's activations
     assert penalty(y) != pytest.approx(penalty(torch.zeros_like(y)), rel=1e-3)
 

@@ -1,5 +1,6 @@
 """Every learned model on small CT (ASTRA), MRI and PET operators: shapes, gradients, batching,
 seeding, state_dict, devices, clear errors, and overfitting a batch of four phantoms."""
+
 import pytest
 import torch
 
@@ -10,7 +11,8 @@ from tests.learned.operators import MODALITIES, make_operator, measure, phantoms
 # Tiny configurations: the tests check the plumbing, not the capacity.
 MODELS = {
     "LearnedPrimalDual": lambda op, seed=0: learned.LearnedPrimalDual(
-        op, n_iter=3, n_primal=2, n_dual=2, width=8, poisson=isinstance(op, pet.SystemModel), seed=seed),
+        op, n_iter=3, n_primal=2, n_dual=2, width=8, poisson=isinstance(op, pet.SystemModel), seed=seed
+    ),
     "LearnedGradient": lambda op, seed=0: learned.LearnedGradient(op, n_iter=3, n_filters=4, n_rbf=9, seed=seed),
     "DeepCascade": lambda op, seed=0: learned.DeepCascade(op, n_cascades=2, n_layers=3, width=8, n_cg=3, seed=seed),
     "VarNet": lambda op, seed=0: learned.VarNet(op, n_cascades=2, width=4, depth=1, seed=seed),
@@ -76,7 +78,9 @@ def test_seeded_and_state_dict_round_trip(name, operators):
 def test_measurements_not_matching_the_operator_are_refused(name, operators):
     model = MODELS[name](operators["ct"])
     y = measure(operators["ct"], phantoms(operators["ct"], 1))
-    with pytest.raises(ValueError, match=r"expected measurements of shape \(\.\.\., 12, 24\) torch.float32 for Projector"):
+    with pytest.raises(
+        ValueError, match=r"expected measurements of shape \(\.\.\., 12, 24\) torch.float32 for Projector"
+    ):
         model(y[..., :-1])
     with pytest.raises(ValueError, match="expected measurements"):
         model(measure(operators["mri"], phantoms(operators["mri"], 1)))

@@ -1,6 +1,7 @@
 """Models called with a per-item operator: each item of the batch reconstructed as the model reconstructs it with
 that item's own operator alone (VarNet in both forms, DeepCascade, learned gradient, learned primal-dual on PET
 with a μ-map per item); operators on other spaces are refused."""
+
 import pytest
 import torch
 
@@ -13,11 +14,15 @@ from tests.learned.operators import make_operator, measure, phantoms
 MODELS = {
     "VarNet k-space": ("mri", lambda op: learned.VarNet(op, n_cascades=2, width=4, depth=1, form="kspace")),
     "VarNet image": ("mri", lambda op: learned.VarNet(op, n_cascades=2, width=4, depth=1, form="image")),
-    "DeepCascade CG": ("mri", lambda op: learned.DeepCascade(op, n_cascades=2, n_layers=2, width=4, n_cg=3,
-                                                             data_consistency="cg")),
+    "DeepCascade CG": (
+        "mri",
+        lambda op: learned.DeepCascade(op, n_cascades=2, n_layers=2, width=4, n_cg=3, data_consistency="cg"),
+    ),
     "LearnedGradient": ("mri", lambda op: learned.LearnedGradient(op, n_iter=2, n_filters=4, n_rbf=5)),
-    "LearnedPrimalDual": ("pet", lambda op: learned.LearnedPrimalDual(op, n_iter=2, n_primal=2, n_dual=2, width=4,
-                                                                      poisson=True)),
+    "LearnedPrimalDual": (
+        "pet",
+        lambda op: learned.LearnedPrimalDual(op, n_iter=2, n_primal=2, n_dual=2, width=4, poisson=True),
+    ),
 }
 
 
@@ -52,15 +57,21 @@ def test_operators_on_other_spaces_are_refused():
     shared, singles, batched = per_item_operators("mri")
     model = learned.VarNet(shared, n_cascades=1, width=4, depth=1)
     y = measure(batched, phantoms(shared, 2))
-    with pytest.raises(ValueError, match=r"VarNet: expected op on this model's spaces, \(16, 16\) -> \(2, 16, 16\).*"
-                                         r"or per item on the batch's 3 items, \(3, 16, 16\) -> \(3, 2, 16, 16\); "
-                                         r"got CartesianSense \(2, 16, 16\) -> \(2, 2, 16, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"VarNet: expected op on this model's spaces, \(16, 16\) -> \(2, 16, 16\).*"
+        r"or per item on the batch's 3 items, \(3, 16, 16\) -> \(3, 2, 16, 16\); "
+        r"got CartesianSense \(2, 16, 16\) -> \(2, 2, 16, 16\)",
+    ):
         model(torch.cat([y, y[:1]]), op=batched)
     with pytest.raises(TypeError, match="VarNet: expected op as a bridges.LinearOperator or None, got Tensor"):
         model(y, op=batched.maps)
     image_form = learned.VarNet(shared, n_cascades=1, width=4, depth=1, form="image")
-    with pytest.raises(ValueError, match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator.*"
-                                         r"got ComposedOperator .*: it has no 'maps', 'mask'"):
+    with pytest.raises(
+        ValueError,
+        match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator.*"
+        r"got ComposedOperator .*: it has no 'maps', 'mask'",
+    ):
         model(y, op=shared @ identity(shared))
     assert image_form(y, op=batched).shape == (2, 16, 16)
 

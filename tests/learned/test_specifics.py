@@ -1,4 +1,5 @@
 """What each model promises beyond the shared contract: data consistency, forms, pseudo-inverses, limits."""
+
 import math
 
 import pytest
@@ -38,8 +39,9 @@ def test_exact_data_consistency_is_the_converged_cg_solution():
     torch.testing.assert_close(k[:, ~sampled], k_cnn[:, ~sampled])
 
 
-@pytest.mark.parametrize("modality, coils, mode", [("mri", 1, "exact"), ("mri", 2, "cg"), ("ct", 1, "cg"),
-                                                   ("pet", 1, "cg")])
+@pytest.mark.parametrize(
+    "modality, coils, mode", [("mri", 1, "exact"), ("mri", 2, "cg"), ("ct", 1, "cg"), ("pet", 1, "cg")]
+)
 def test_cascade_picks_its_data_consistency(modality, coils, mode):
     assert learned.DeepCascade(make_operator(modality, coils=coils), n_cascades=1, width=4).data_consistency == mode
     with pytest.raises(ValueError, match="data_consistency must be one of"):
@@ -51,8 +53,10 @@ def test_cg_data_consistency_fits_the_data_as_noise_level_grows():
     x = phantoms(op, 1)
     y = measure(op, x)
     with torch.no_grad():
-        errors = [float((op(learned.DataConsistency(op, "cg", level, n_cg=50)(op, torch.zeros_like(x), y)) - y).norm())
-                  for level in (0.1, 10.0, 1000.0)]
+        errors = [
+            float((op(learned.DataConsistency(op, "cg", level, n_cg=50)(op, torch.zeros_like(x), y)) - y).norm())
+            for level in (0.1, 10.0, 1000.0)
+        ]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.05 * float(y.norm())
 
 
@@ -60,23 +64,27 @@ def test_varnet_forms():
     assert learned.VarNet(make_operator("mri"), n_cascades=1, width=4, depth=1).form == "kspace"
     assert learned.VarNet(make_operator("ct"), n_cascades=1, width=4, depth=1).form == "image"
     assert learned.VarNet(make_operator("mri"), n_cascades=1, width=4, depth=1, form="image").form == "image"
-    with pytest.raises(ValueError, match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator "
-                                         r"\(bridges.mri.sampling.CartesianSampling: y = mask ⊙ fft2c\(maps ⊙ x\), "
-                                         r"with tensors 'maps' and 'mask'\), got Projector .*: "
-                                         r"it has no 'maps', 'mask'"):
+    with pytest.raises(
+        ValueError,
+        match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator "
+        r"\(bridges.mri.sampling.CartesianSampling: y = mask ⊙ fft2c\(maps ⊙ x\), "
+        r"with tensors 'maps' and 'mask'\), got Projector .*: "
+        r"it has no 'maps', 'mask'",
+    ):
         learned.VarNet(make_operator("ct"), form="kspace")
 
 
-@pytest.mark.parametrize("make", [lambda: make_operator("mri"),
-                                  lambda: SampledCoils(make_operator("mri").maps, make_operator("mri").mask)],
-                         ids=["CartesianSense", "SampledCoils"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: make_operator("mri"), lambda: SampledCoils(make_operator("mri").maps, make_operator("mri").mask)],
+    ids=["CartesianSense", "SampledCoils"],
+)
 def test_sampling_protocol_is_the_operators_documented_form(make):
     """Expansion to coil k-space and coil combination are the protocol's M ⊙ F(S x), for either operator."""
     op = sampling.require_cartesian_sampling(make(), "test")
     x = phantoms(op, 2)
     torch.testing.assert_close(sampling.sampled(op, sampling.expand(op, x)), op(x))
-    torch.testing.assert_close(sampling.combine(op, sampling.sampled(op, sampling.expand(op, x))),
-                               op.adjoint(op(x)))
+    torch.testing.assert_close(sampling.combine(op, sampling.sampled(op, sampling.expand(op, x))), op.adjoint(op(x)))
     torch.testing.assert_close(sampling.combine(op, sampling.expand(op, x)), x, rtol=1e-5, atol=1e-5)  # Σ|S|² = 1
 
 
@@ -101,14 +109,20 @@ def test_varnet_kspace_form_refuses_what_lacks_the_protocol():
     sense = make_operator("mri")
     radial = mri.Sense(sense.maps, mri.radial(4, 16, (16, 16)))
     assert sampling.missing(sense) is None and sampling.missing(radial) is not None
-    with pytest.raises(ValueError, match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator"
-                                         r".*got Sense .*: it has no 'mask'"):
+    with pytest.raises(
+        ValueError,
+        match=r"VarNet's k-space form: expected a multi-coil Cartesian sampling operator"
+        r".*got Sense .*: it has no 'mask'",
+    ):
         learned.VarNet(radial, n_cascades=1, width=4, depth=1, form="kspace")
     assert learned.VarNet(radial, n_cascades=1, width=4, depth=1).form == "image"
     no_maps = mri.CartesianSense(mask=sense.mask)
-    with pytest.raises(ValueError, match=r"expected a multi-coil Cartesian sampling operator.*"
-                                         r"got CartesianSense .*: its maps are not complex coil maps \(coils, y, x\): "
-                                         r"None"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected a multi-coil Cartesian sampling operator.*"
+        r"got CartesianSense .*: its maps are not complex coil maps \(coils, y, x\): "
+        r"None",
+    ):
         learned.VarNet(no_maps, n_cascades=1, width=4, depth=1, form="kspace")
 
 
@@ -151,8 +165,10 @@ def test_automap_memory_and_size_limit():
 
 def test_loading_weights_into_a_model_on_another_mask_keeps_that_mask():
     a, b = make_operator("mri", seed=0), make_operator("mri", seed=1)
-    trained, other = learned.VarNet(a, n_cascades=1, width=4, depth=1), learned.VarNet(b, n_cascades=1, width=4,
-                                                                                         depth=1, seed=3)
+    trained, other = (
+        learned.VarNet(a, n_cascades=1, width=4, depth=1),
+        learned.VarNet(b, n_cascades=1, width=4, depth=1, seed=3),
+    )
     other.load_state_dict(trained.state_dict())
     assert torch.equal(other.op.mask, b.mask) and not torch.equal(a.mask, b.mask)
     with pytest.raises(RuntimeError, match="Missing key"):
@@ -161,5 +177,8 @@ def test_loading_weights_into_a_model_on_another_mask_keeps_that_mask():
 
 def test_models_refuse_an_operator_on_1d_vectors():
     from bridges import MatrixOperator
-    with pytest.raises(ValueError, match=r"expected an operator on 2D images \(\.\.\., y, x\), got domain shape \(3,\)"):
+
+    with pytest.raises(
+        ValueError, match=r"expected an operator on 2D images \(\.\.\., y, x\), got domain shape \(3,\)"
+    ):
         learned.LearnedPrimalDual(MatrixOperator(torch.randn(4, 3)))

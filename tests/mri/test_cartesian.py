@@ -1,4 +1,5 @@
 """Cartesian SENSE against SigPy's Sense and FFT linops; adjoint, gradcheck, bad input."""
+
 import pytest
 import sigpy as sp
 import sigpy.mri
@@ -6,7 +7,6 @@ import torch
 
 from bridges.mri import CartesianSense, birdcage_maps, fft2c, ifft2c, mask_equispaced
 from bridges.testing import check_operator
-
 from tests.conftest import assert_operator_on_gpu, crandn, rel
 
 
@@ -79,8 +79,17 @@ def per_item_parameters(maps, n_items=3):
     return item_maps, masks
 
 
-@pytest.mark.parametrize("maps_kind, mask_kind", [("item", "item"), ("item", "columns"), ("item", "shared"),
-                                                  ("shared", "item"), ("none", "item"), ("none", "columns")])
+@pytest.mark.parametrize(
+    "maps_kind, mask_kind",
+    [
+        ("item", "item"),
+        ("item", "columns"),
+        ("item", "shared"),
+        ("shared", "item"),
+        ("none", "item"),
+        ("none", "columns"),
+    ],
+)
 def test_per_item_operator_equals_each_items_operator(maps, maps_kind, mask_kind):
     """A batch of B operators as one: item i of A(x) is the operator built from item i's maps and mask alone."""
     item_maps, masks = per_item_parameters(maps)
@@ -91,8 +100,11 @@ def test_per_item_operator_equals_each_items_operator(maps, maps_kind, mask_kind
     assert A.domain_shape == (3, 12, 10) and A.range_shape == (3, *coils, 12, 10) and A.item_axes == 1
     x, y = crandn(2, 3, 12, 10, seed=1), crandn(2, 3, *coils, 12, 10, seed=2)
     for i in range(3):
-        single = CartesianSense(None if given_maps is None else given_maps if maps_kind == "shared" else item_maps[i],
-                                given_mask if mask_kind == "shared" else given_mask[i], image_shape=(12, 10))
+        single = CartesianSense(
+            None if given_maps is None else given_maps if maps_kind == "shared" else item_maps[i],
+            given_mask if mask_kind == "shared" else given_mask[i],
+            image_shape=(12, 10),
+        )
         assert rel(A(x)[:, i], single(x[:, i])) < 1e-6
         assert rel(A.H(y)[:, i], single.H(y[:, i])) < 1e-6
         assert rel(A.item(i)(x[:, i]), single(x[:, i])) < 1e-6
@@ -106,11 +118,17 @@ def test_per_item_operator_passes_operator_checks():
 
 def test_per_item_bad_input(maps):
     item_maps, masks = per_item_parameters(maps)
-    with pytest.raises(ValueError, match=r"per-item maps and mask with the same number of items, got "
-                                         r"\{'maps': 3, 'mask': 2\}"):
+    with pytest.raises(
+        ValueError,
+        match=r"per-item maps and mask with the same number of items, got "
+        r"\{'maps': 3, 'mask': 2\}",
+    ):
         CartesianSense(item_maps, masks[:2])
-    with pytest.raises(ValueError, match=r"expected maps of shape \(coils, y, x\), or \(items, coils, y, x\) per "
-                                         r"item, got \(1, 3, 4, 12, 10\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected maps of shape \(coils, y, x\), or \(items, coils, y, x\) per "
+        r"item, got \(1, 3, 4, 12, 10\)",
+    ):
         CartesianSense(item_maps[None])
     with pytest.raises(ValueError, match=r"expected mask of shape \(12, 10\).*leading item axis, got \(1, 3, 12, 10\)"):
         CartesianSense(item_maps, masks[None])

@@ -1,13 +1,13 @@
 """Coil maps: ESPIRiT recovers known smooth maps up to a common phase, agrees with SigPy's EspiritCalib (an
 independent implementation of the same operator) and keeps its error against analytic maps; birdcage maps are
 normalised."""
+
 import numpy as np
 import pytest
 import torch
 
 from bridges import mri
 from bridges.mri import birdcage_maps, espirit_maps, fft2c
-
 from tests.conftest import crandn
 
 
@@ -27,11 +27,15 @@ def smooth_problem(shape, coils, seed=0):
     g = torch.Generator().manual_seed(seed)
     axes = torch.meshgrid(*[torch.linspace(-1, 1, n) for n in shape], indexing="ij")
     centres, slopes = (torch.rand(coils, len(shape), generator=g) * 2 - 1 for _ in range(2))
-    maps = torch.stack([torch.exp(-sum((a - c) ** 2 for a, c in zip(axes, centre)) / 1.5)
-                        * torch.exp(1j * sum(a * k for a, k in zip(axes, slope)))
-                        for centre, slope in zip(centres, slopes)])
+    maps = torch.stack(
+        [
+            torch.exp(-sum((a - c) ** 2 for a, c in zip(axes, centre)) / 1.5)
+            * torch.exp(1j * sum(a * k for a, k in zip(axes, slope)))
+            for centre, slope in zip(centres, slopes)
+        ]
+    )
     maps = (maps / torch.linalg.vector_norm(maps, dim=0)).to(torch.complex64)
-    image = (sum(a ** 2 for a in axes) < 0.7).to(torch.complex64) * (1 + 0.3 * axes[0])
+    image = (sum(a**2 for a in axes) < 0.7).to(torch.complex64) * (1 + 0.3 * axes[0])
     dims = tuple(range(-len(shape), 0))
     kspace = torch.fft.fftn(torch.fft.ifftshift(maps * image, dim=dims), dim=dims, norm="ortho")
     kspace = torch.fft.fftshift(kspace, dim=dims)
@@ -49,8 +53,10 @@ def phase_aligned_error(est, maps, image):
     return error, bool((e.abs().sum(0) > 0).all())
 
 
-@pytest.mark.parametrize("shape, options", [((29, 26), dict(calib_width=16, kernel_width=5)),
-                                            ((12, 11, 10), dict(calib_width=8, kernel_width=3, crop=0.9))])
+@pytest.mark.parametrize(
+    "shape, options",
+    [((29, 26), dict(calib_width=16, kernel_width=5)), ((12, 11, 10), dict(calib_width=8, kernel_width=3, crop=0.9))],
+)
 def test_matches_sigpy_espiritcalib(shape, options):
     """SigPy's EspiritCalib (its SVD, per-kernel FFTs at the image size and 100 power iterations) is an
     independent reference: same support, and on the object the same maps (both take coil 0's phase) to
@@ -83,8 +89,10 @@ def test_accuracy_against_analytic_maps():
 
 def test_zero_calibration_gives_zero_maps_and_threads_are_restored():
     threads = torch.get_num_threads()
-    assert torch.equal(espirit_maps(torch.zeros(4, 16, 16, dtype=torch.complex64), calib_width=8),
-                       torch.zeros(4, 16, 16, dtype=torch.complex64))  # SigPy's power method gives NaN
+    assert torch.equal(
+        espirit_maps(torch.zeros(4, 16, 16, dtype=torch.complex64), calib_width=8),
+        torch.zeros(4, 16, 16, dtype=torch.complex64),
+    )  # SigPy's power method gives NaN
     assert torch.get_num_threads() == threads
 
 

@@ -1,4 +1,5 @@
 """Masks: sampled fraction, fully sampled centre, seeding, bad arguments."""
+
 import numpy as np
 import pytest
 import sigpy.mri
@@ -14,7 +15,7 @@ def test_fastmri_masks(fn, accel, frac):
     assert m.shape == (64, 320) and m.dtype == torch.float32
     assert abs(float(m.mean()) - 1 / accel) < 0.05
     n = round(320 * frac)
-    assert m[:, 160 - n // 2:160 + n // 2].eq(1).all()
+    assert m[:, 160 - n // 2 : 160 + n // 2].eq(1).all()
     assert (m == m[:1]).all()  # whole columns
     assert torch.equal(m, fn((64, 320), accel, frac, seed=3))
 

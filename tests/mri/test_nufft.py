@@ -1,4 +1,5 @@
 """NUFFT backends against the exact NDFT and SigPy's NUFFT; adjoint, gradcheck, plans, bad input."""
+
 import copy
 import pickle
 import subprocess
@@ -11,7 +12,6 @@ import torch
 
 from bridges.mri import NUFFT, Sense, ndft_matrix, nufft_backends, radial, spiral
 from bridges.testing import check_operator
-
 from tests.conftest import assert_operator_on_gpu, crandn, rel
 
 SHAPE = (12, 10)
@@ -34,9 +34,9 @@ def test_ndft_matrix_on_the_grid_is_sigpys_centred_fft():
     assert rel(exact(x, grid), sp.fft(x.numpy())) < 1e-6
 
 
-@pytest.mark.parametrize("backend,options,tol", [("finufft", {}, 1e-5),
-                                                 ("sigpy", dict(oversamp=2.0, width=6), 2e-5),
-                                                 ("sigpy", {}, 2e-2)])
+@pytest.mark.parametrize(
+    "backend,options,tol", [("finufft", {}, 1e-5), ("sigpy", dict(oversamp=2.0, width=6), 2e-5), ("sigpy", {}, 2e-2)]
+)
 def test_equals_exact_ndft(coords, backend, options, tol):
     A, x, y = NUFFT(SHAPE, coords, backend=backend, **options), crandn(*SHAPE), crandn(6, 16, seed=1)
     assert rel(A(x), exact(x, coords)) < tol
@@ -70,8 +70,13 @@ def test_passes_operator_checks(coords, backend):
 
 def test_spiral_and_3d_radial():
     k = spiral((16, 16), 4)
-    assert rel(NUFFT((16, 16), k)(crandn(16, 16)), (ndft_matrix((16, 16), k) @ crandn(16, 16).reshape(-1).to(
-        torch.complex128))) < 1e-5
+    assert (
+        rel(
+            NUFFT((16, 16), k)(crandn(16, 16)),
+            (ndft_matrix((16, 16), k) @ crandn(16, 16).reshape(-1).to(torch.complex128)),
+        )
+        < 1e-5
+    )
     k3 = radial(8, 6, (6, 8, 4))
     check_operator(NUFFT((6, 8, 4), k3), adjoint_rtol=1e-5, gradcheck=False)
 
@@ -132,16 +137,19 @@ def test_bad_input(coords):
         NUFFT(SHAPE, coords)(torch.randn(*SHAPE))
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(backend="sigpy", oversamp=0), r"expected oversamp > 1 .*got 0"),
-    (dict(backend="sigpy", oversamp=1.0), r"expected oversamp > 1 .*got 1.0"),  # 0.37 from the NDFT at width 4
-    (dict(backend="sigpy", oversamp=float("nan")), r"expected oversamp a finite number, got nan"),
-    (dict(backend="sigpy", width=-1), r"expected width > 1.49 at oversamp 1.25 .*got -1"),
-    (dict(backend="sigpy", oversamp=2.0, width=1), r"expected width > 1.19 at oversamp 2 .*got 1"),
-    (dict(backend="finufft", n_threads=2.5), r"expected n_threads a positive integer or None .*got 2.5"),
-    (dict(backend="finufft", n_threads=True), r"expected n_threads a positive integer or None .*got True"),
-    (dict(backend="finufft", n_threads=0), r"expected n_threads a positive integer or None .*got 0"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(backend="sigpy", oversamp=0), r"expected oversamp > 1 .*got 0"),
+        (dict(backend="sigpy", oversamp=1.0), r"expected oversamp > 1 .*got 1.0"),  # 0.37 from the NDFT at width 4
+        (dict(backend="sigpy", oversamp=float("nan")), r"expected oversamp a finite number, got nan"),
+        (dict(backend="sigpy", width=-1), r"expected width > 1.49 at oversamp 1.25 .*got -1"),
+        (dict(backend="sigpy", oversamp=2.0, width=1), r"expected width > 1.19 at oversamp 2 .*got 1"),
+        (dict(backend="finufft", n_threads=2.5), r"expected n_threads a positive integer or None .*got 2.5"),
+        (dict(backend="finufft", n_threads=True), r"expected n_threads a positive integer or None .*got True"),
+        (dict(backend="finufft", n_threads=0), r"expected n_threads a positive integer or None .*got 0"),
+    ],
+)
 @pytest.mark.parametrize("make", ["NUFFT", "Sense"])
 def test_backend_settings_refused_at_construction(coords, options, message, make):
     """These failed deep inside SigPy (a complex Kaiser-Bessel shape, an empty grid) or FINUFFT at the first call,
@@ -180,11 +188,18 @@ A(x)
 @pytest.mark.parametrize("make, bad", [("NUFFT", "nan"), ("Sense", "inf")])
 def test_non_finite_shared_coordinates_raise_instead_of_crashing_finufft(make, bad):
     root = Path(__file__).resolve().parents[2]
-    run = subprocess.run([sys.executable, "-c", IN_PLACE_NAN, make, "finufft", bad], cwd=root, capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", IN_PLACE_NAN, make, "finufft", bad],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode >= 0, f"killed by signal {-run.returncode}"  # -11: SIGSEGV inside FINUFFT
-    assert run.returncode == 1 and "ValueError: expected finite coordinates, got NaN or Inf at 64 of 1024 " \
-        "k-space points" in run.stderr, run.stderr
+    assert (
+        run.returncode == 1
+        and "ValueError: expected finite coordinates, got NaN or Inf at 64 of 1024 k-space points" in run.stderr
+    ), run.stderr
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e30])
@@ -196,8 +211,13 @@ def test_shared_coordinates_are_checked_again_after_an_in_place_update(coords, b
     A(x), S(x)
     k[2, 3, 1] = bad
     message = "expected finite coordinates" if bad != 1e30 else "expected coordinates in SigPy's range"
-    for call in (lambda: A(x), lambda: A.H(crandn(*A.range_shape)), lambda: S(x), lambda: S.H(crandn(*S.range_shape)),
-                 lambda: A.gram()):
+    for call in (
+        lambda: A(x),
+        lambda: A.H(crandn(*A.range_shape)),
+        lambda: S(x),
+        lambda: S.H(crandn(*S.range_shape)),
+        lambda: A.gram(),
+    ):
         with pytest.raises(ValueError, match=message):
             call()
     k[2, 3, 1] = 0.0  # the values fixed: the operator computes again
@@ -207,6 +227,7 @@ def test_shared_coordinates_are_checked_again_after_an_in_place_update(coords, b
 def test_missing_backend_says_how_to_install(coords):
     try:
         import cufinufft  # noqa: F401
+
         pytest.skip("cufinufft is installed here")
     except ImportError:
         pass
@@ -224,7 +245,7 @@ def test_cuda_auto_backend_matches_cpu(coords):
 
 @pytest.mark.cuda
 def test_cuda_auto_is_cufinufft_where_installed_else_sigpy_on_cupy_and_stays_on_the_gpu():
-    """"auto" on CUDA: cuFINUFFT if it loads, else SigPy on CuPy at oversampling 2, width 6, reached through
+    """ "auto" on CUDA: cuFINUFFT if it loads, else SigPy on CuPy at oversampling 2, width 6, reached through
     DLPack. Within 3e-5 of FINUFFT (eps 1e-6) on the CPU: the same SigPy settings on the CPU measure 8.4e-6."""
     shape = (128, 128)
     coords = radial(64, 256, shape)

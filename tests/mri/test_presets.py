@@ -1,5 +1,6 @@
 """The MRI protocol registry: ``mri.protocol(name)`` over ``mri.PRESETS``, the fastMRI brain presets' mask and
 operator."""
+
 import pytest
 import torch
 
@@ -20,6 +21,9 @@ def test_preset_mask_and_operator(name):
 def test_registry_lists_its_presets_and_names_them_on_a_bad_one():
     assert sorted(mri.PRESETS) == ["fastmri-brain-2d", "fastmri-brain-2d-8x"]
     assert mri.protocol("fastmri-brain-2d-8x").acceleration == 8.0
-    with pytest.raises(ValueError, match=r"expected an MRI protocol preset, one of \['fastmri-brain-2d', "
-                                         r"'fastmri-brain-2d-8x'\], got 'FASTMRI_BRAIN_2D'"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected an MRI protocol preset, one of \['fastmri-brain-2d', "
+        r"'fastmri-brain-2d-8x'\], got 'FASTMRI_BRAIN_2D'",
+    ):
         mri.protocol("FASTMRI_BRAIN_2D")

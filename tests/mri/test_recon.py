@@ -1,12 +1,21 @@
 """Reconstructions: CG-SENSE equal to SigPy's SenseRecon, gridding with DCF, L1-wavelet through SigPy."""
+
 import pytest
 import sigpy as sp
 import sigpy.mri
 import torch
 
-from bridges.mri import (CartesianSense, NUFFT, Sense, cg_sense, density_compensation, l1_wavelet,
-                         mask_equispaced, radial, zero_filled)
-
+from bridges.mri import (
+    NUFFT,
+    CartesianSense,
+    Sense,
+    cg_sense,
+    density_compensation,
+    l1_wavelet,
+    mask_equispaced,
+    radial,
+    zero_filled,
+)
 from tests.conftest import assert_gpu_resident, crandn, rel
 
 
@@ -69,8 +78,9 @@ def test_l1_wavelet_is_sigpys_and_fits_the_data(maps, phantom):
     A = CartesianSense(maps, mask)
     y = A(torch.stack([phantom, phantom]))
     got = l1_wavelet(A, y, 30, lam=1e-3, wave_name="haar")
-    ref = sp.mri.app.L1WaveletRecon(y[0].numpy(), maps.numpy(), 1e-3, weights=mask.numpy(), wave_name="haar",
-                                    max_iter=30, show_pbar=False).run()
+    ref = sp.mri.app.L1WaveletRecon(
+        y[0].numpy(), maps.numpy(), 1e-3, weights=mask.numpy(), wave_name="haar", max_iter=30, show_pbar=False
+    ).run()
     assert got.shape == (2, 12, 10) and rel(got[1], ref) < 1e-5
     assert rel(A(got[0]), y[0]) < rel(A(zero_filled(A, y[0])), y[0])
 
@@ -79,8 +89,9 @@ def test_l1_wavelet_on_a_radial_sense_operator_is_sigpys(maps, phantom):
     coords = radial(16, 12, (12, 10))
     A = Sense(maps, coords)
     y = A(phantom)
-    ref = sp.mri.app.L1WaveletRecon(y.numpy(), maps.numpy(), 1e-3, coord=coords.numpy(), wave_name="haar",
-                                    max_iter=20, show_pbar=False).run()
+    ref = sp.mri.app.L1WaveletRecon(
+        y.numpy(), maps.numpy(), 1e-3, coord=coords.numpy(), wave_name="haar", max_iter=20, show_pbar=False
+    ).run()
     assert rel(l1_wavelet(A, y, 20, lam=1e-3, wave_name="haar"), ref) < 1e-4
 
 

@@ -1,4 +1,5 @@
 """Non-Cartesian SENSE against SigPy's Sense linop, across backends; adjoint, gradcheck, batching, bad input."""
+
 import pytest
 import sigpy as sp
 import sigpy.mri
@@ -6,7 +7,6 @@ import torch
 
 from bridges.mri import Sense, birdcage_maps, radial
 from bridges.testing import check_operator
-
 from tests.conftest import assert_operator_on_gpu, crandn, rel
 
 
@@ -70,7 +70,8 @@ def test_sense_is_the_stacked_nufft_after_the_coil_maps(maps, coords):
     """Sense = Stacked(NUFFT, coils) @ CoilMaps(maps), SigPy's composition; the maps and the trajectory stay
     reachable as before (``maps``, ``coords``, ``nufft``)."""
     from bridges import ComposedOperator
-    from bridges.mri import CoilMaps, NUFFT
+    from bridges.mri import NUFFT, CoilMaps
+
     A = Sense(maps, coords)
     assert isinstance(A, ComposedOperator) and isinstance(A.inner, CoilMaps) and A.outer.op is A.nufft
     assert A.maps is A.inner.maps and A.coords is A.nufft.coords and isinstance(A.nufft, NUFFT)

@@ -1,4 +1,5 @@
 """from_sigpy against SigPy's own linops: values, adjoint, autograd, zero-copy, bad input."""
+
 import numpy as np
 import pytest
 import sigpy as sp
@@ -7,7 +8,6 @@ import torch
 from bridges.mri import from_sigpy
 from bridges.mri.sigpy_adapter import to_array
 from bridges.testing import check_operator, host_device_bytes
-
 from tests.conftest import assert_gpu_resident, crandn, rel
 
 
@@ -18,8 +18,11 @@ def test_values_equal_sigpy_both_ways():
     assert rel(A.H(y), L.H(y.numpy())) < 1e-6
 
 
-@pytest.mark.parametrize("linop", [sp.linop.FFT((6, 5)), sp.linop.Wavelet((8, 8), wave_name="haar"),
-                                   sp.linop.Resize((7, 9), (6, 5))], ids=["fft", "wavelet", "resize"])
+@pytest.mark.parametrize(
+    "linop",
+    [sp.linop.FFT((6, 5)), sp.linop.Wavelet((8, 8), wave_name="haar"), sp.linop.Resize((7, 9), (6, 5))],
+    ids=["fft", "wavelet", "resize"],
+)
 def test_passes_operator_checks(linop):
     check_operator(from_sigpy(linop), adjoint_rtol=1e-5)
 

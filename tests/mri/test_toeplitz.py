@@ -1,4 +1,5 @@
 """Toeplitz normal operators of NUFFT and SENSE: equal to A^H A, self-adjoint, cached, used by CG-SENSE."""
+
 import pytest
 import torch
 
@@ -6,14 +7,15 @@ from bridges.mri import NUFFT, Sense, birdcage_maps, cg_sense, ndft_matrix, radi
 from bridges.mri.toeplitz import DirectNormal, ToeplitzNormal
 from bridges.testing import check_operator
 from learned import DeepCascade, VarNet
-
 from tests.conftest import crandn, rel
 
 # several trajectories, an odd and a non-square image, and 3D
-TRAJECTORIES = {"radial 12x10": ((12, 10), lambda: radial(6, 16, (12, 10))),
-                "radial 11x13 (odd)": ((11, 13), lambda: radial(9, 20, (11, 13))),
-                "spiral 16x16": ((16, 16), lambda: spiral((16, 16), 4)),
-                "radial 3D 6x8x5": ((6, 8, 5), lambda: radial(8, 6, (6, 8, 5)))}
+TRAJECTORIES = {
+    "radial 12x10": ((12, 10), lambda: radial(6, 16, (12, 10))),
+    "radial 11x13 (odd)": ((11, 13), lambda: radial(9, 20, (11, 13))),
+    "spiral 16x16": ((16, 16), lambda: spiral((16, 16), 4)),
+    "radial 3D 6x8x5": ((6, 8, 5), lambda: radial(8, 6, (6, 8, 5))),
+}
 # SigPy at its accurate setting: at its defaults (1.25, 4) A itself is 7e-3 from the exact NDFT (see below)
 BACKENDS = {"finufft": dict(backend="finufft"), "sigpy": dict(backend="sigpy", oversamp=2.0, width=6)}
 
@@ -52,8 +54,11 @@ def test_weighted_gram_is_A_H_W_A(maps):
     assert rel(A.gram(weights=w)(x), A.H(w * A(x))) < 1e-4
     assert rel(S.gram(weights=w)(x), S.H(w * S(x))) < 1e-4
     assert A.spectrum is None  # a weighted kernel is not kept
-    with pytest.raises(ValueError, match=r"expected weights broadcastable to the k-space points \(6, 16\), "
-                                         r"got shape \(5,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected weights broadcastable to the k-space points \(6, 16\), "
+        r"got shape \(5,\)",
+    ):
         A.gram(weights=torch.ones(5))
     with pytest.raises(TypeError, match="expected real floating-point weights.*got torch.complex64"):
         A.gram(weights=w.to(torch.complex64))
@@ -67,8 +72,11 @@ def test_non_finite_weights_refused(maps, toeplitz, bad):
     w = torch.rand(6, 16, generator=torch.Generator().manual_seed(0))
     w[2, 5] = bad
     for A in (NUFFT((12, 10), coords, toeplitz=toeplitz), Sense(maps, coords, toeplitz=toeplitz)):
-        with pytest.raises(ValueError, match=r"expected finite weights \(a density compensation\), got NaN or Inf "
-                                             r"at 1 of 96 entries"):
+        with pytest.raises(
+            ValueError,
+            match=r"expected finite weights \(a density compensation\), got NaN or Inf "
+            r"at 1 of 96 entries",
+        ):
             A.gram(weights=w)
 
 
@@ -86,7 +94,7 @@ def test_kernel_made_once_kept_as_a_buffer_and_remade_when_the_coordinates_chang
     first = A.gram().spectrum
     assert A.gram().spectrum is first and A.spectrum is first
     assert dict(A.named_buffers())["spectrum"] is first  # .to() moves it with the coordinates
-    assert "spectrum" not in A.state_dict()              # derived data, not a parameter of the operator
+    assert "spectrum" not in A.state_dict()  # derived data, not a parameter of the operator
     assert first.shape == (24, 20) and first.dtype == torch.float32
     with torch.no_grad():
         A.coords.mul_(0.5)

@@ -1,4 +1,5 @@
 """Gradients with respect to the k-space coordinates, against an NDFT written here from first principles."""
+
 import math
 
 import pytest
@@ -6,7 +7,6 @@ import torch
 
 from bridges.mri import NUFFT, Sense, radial
 from bridges.mri.toeplitz import DirectNormal
-
 from tests.conftest import crandn, rel
 
 SHAPE = (7, 6)  # odd and even: the centre N//2 is the convention's, not a symmetric one
@@ -26,7 +26,7 @@ def ndft(x, k, shape):
 
 
 def ndft_adjoint(y, k, shape):
-    flat = y.reshape(*y.shape[:y.dim() - (k.dim() - 1)], -1)
+    flat = y.reshape(*y.shape[: y.dim() - (k.dim() - 1)], -1)
     return (flat @ ndft_matrix(k, shape).conj()).reshape(*flat.shape[:-1], *shape)
 
 
@@ -59,9 +59,9 @@ def test_coordinate_gradients_equal_the_exact_ndfts(coords, backend, options):
     x, y = crandn(2, *SHAPE).to(torch.complex128), crandn(2, 4, 8, seed=1).to(torch.complex128)
     g_y, g_x = crandn(2, 4, 8, seed=2).to(torch.complex128), crandn(2, *SHAPE, seed=3).to(torch.complex128)
     for ours, exact, point, cotangent in (
-            (lambda v, k: NUFFT(SHAPE, k, backend=backend, **options)(v), lambda v, k: ndft(v, k, SHAPE), x, g_y),
-            (lambda v, k: NUFFT(SHAPE, k, backend=backend, **options).H(v), lambda v, k: ndft_adjoint(v, k, SHAPE),
-             y, g_x)):
+        (lambda v, k: NUFFT(SHAPE, k, backend=backend, **options)(v), lambda v, k: ndft(v, k, SHAPE), x, g_y),
+        (lambda v, k: NUFFT(SHAPE, k, backend=backend, **options).H(v), lambda v, k: ndft_adjoint(v, k, SHAPE), y, g_x),
+    ):
         got, expected = grads(ours, (point, coords), cotangent), grads(exact, (point, coords), cotangent)
         assert rel(got[1], expected[1]) < 1e-4  # measured ~1e-6: the NUFFT's accuracy
         assert rel(got[0], expected[0]) < 1e-4
@@ -78,9 +78,14 @@ def test_sense_coordinate_gradients_equal_the_exact_ndfts(maps, backend, options
         return (ndft_adjoint(v, k, shape) * m.conj()).sum(-3)
 
     for ours, exact, point, cotangent in (
-            (lambda v, k: Sense(maps, k, backend=backend, **options)(v),
-             lambda v, k: ndft(v.unsqueeze(-3) * m, k, shape), x, g_y),
-            (lambda v, k: Sense(maps, k, backend=backend, **options).adjoint(v), exact_adjoint, y, g_x)):
+        (
+            lambda v, k: Sense(maps, k, backend=backend, **options)(v),
+            lambda v, k: ndft(v.unsqueeze(-3) * m, k, shape),
+            x,
+            g_y,
+        ),
+        (lambda v, k: Sense(maps, k, backend=backend, **options).adjoint(v), exact_adjoint, y, g_x),
+    ):
         got, expected = grads(ours, (point, k), cotangent), grads(exact, (point, k), cotangent)
         assert rel(got[1], expected[1]) < 1e-4
         assert rel(got[0], expected[0]) < 1e-4
@@ -98,8 +103,7 @@ def test_gradcheck_in_float64(coords, maps, direction):
     kw = dict(eps=1e-3, atol=1e-3, rtol=1e-3)
     point = crandn(*SHAPE) if direction == "forward" else crandn(4, 8, seed=1)
     nufft = (lambda v, k: NUFFT(SHAPE, k)(v)) if direction == "forward" else (lambda v, k: NUFFT(SHAPE, k).H(v))
-    assert torch.autograd.gradcheck(nufft, (point.to(torch.complex128).requires_grad_(), coords.requires_grad_()),
-                                    **kw)
+    assert torch.autograd.gradcheck(nufft, (point.to(torch.complex128).requires_grad_(), coords.requires_grad_()), **kw)
     shape = maps.shape[1:]
     k = radial(3, 5, shape).double().requires_grad_()
     point = crandn(*shape) if direction == "forward" else crandn(4, 3, 5, seed=1)
@@ -173,8 +177,9 @@ def test_compositions_keep_the_coordinates_in_the_graph(coords):
     """The core carries the coordinates through ``A.H``, ``c * A``, ``A @ B`` and ``A + B`` (they were held
     constant there): here B = (0.5i A)^H A + A^H A = (1 - 0.5i) A^H A."""
     x, g = crandn(2, *SHAPE), crandn(2, *SHAPE, seed=1)
-    exact = grads(lambda k: (1 - 0.5j) * ndft_adjoint(ndft(x.to(torch.complex128), k, SHAPE), k, SHAPE),
-                  (coords,), g)[0]
+    exact = grads(lambda k: (1 - 0.5j) * ndft_adjoint(ndft(x.to(torch.complex128), k, SHAPE), k, SHAPE), (coords,), g)[
+        0
+    ]
     k = coords.clone().requires_grad_()
     A = NUFFT(SHAPE, k)
     B = (0.5j * A).H @ A + A.gram()

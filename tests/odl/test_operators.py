@@ -1,4 +1,5 @@
 """bridges.odl against ODL itself: RayTransform on the same geometry, ODL's adjoint in its weighted spaces."""
+
 import numpy as np
 import odl
 import pytest
@@ -11,7 +12,6 @@ from bridges.testing import check_operator
 from tests.conftest import crandn, rel
 
 
-
 def odl_ray_transform(kind, cell=0.5, n=24, centre=(0.0, 0.0)):
     """An ODL RayTransform on a non-unit grid (so that its spaces are weighted), astra_cpu."""
     lo, hi = np.array(centre) - n * cell / 2, np.array(centre) + n * cell / 2
@@ -19,16 +19,23 @@ def odl_ray_transform(kind, cell=0.5, n=24, centre=(0.0, 0.0)):
     if kind == "parallel":
         geometry = tomo.parallel_beam_geometry(space, num_angles=40)
     elif kind == "fan":
-        geometry = tomo.FanBeamGeometry(odl.uniform_partition(0, 2 * np.pi, 48), odl.uniform_partition(-12, 12, 40),
-                                        src_radius=60, det_radius=30)
+        geometry = tomo.FanBeamGeometry(
+            odl.uniform_partition(0, 2 * np.pi, 48), odl.uniform_partition(-12, 12, 40), src_radius=60, det_radius=30
+        )
     else:  # fan with a shifted detector partition and a detector shift function
-        geometry = tomo.FanBeamGeometry(odl.uniform_partition(0, 2 * np.pi, 48), odl.uniform_partition(-10, 16, 40),
-                                        src_radius=60, det_radius=30, det_shift_func=lambda a: np.array([0.0, 0.7]))
+        geometry = tomo.FanBeamGeometry(
+            odl.uniform_partition(0, 2 * np.pi, 48),
+            odl.uniform_partition(-10, 16, 40),
+            src_radius=60,
+            det_radius=30,
+            det_shift_func=lambda a: np.array([0.0, 0.7]),
+        )
     return tomo.RayTransform(space, geometry, impl="astra_cpu")
 
 
-@pytest.mark.parametrize("kind,centre", [("parallel", (0.0, 0.0)), ("fan", (0.0, 0.0)), ("fan-shifted", (0.0, 0.0)),
-                                         ("fan", (2.0, -1.5))])
+@pytest.mark.parametrize(
+    "kind,centre", [("parallel", (0.0, 0.0)), ("fan", (0.0, 0.0)), ("fan-shifted", (0.0, 0.0)), ("fan", (2.0, -1.5))]
+)
 def test_from_odl_reproduces_ray_transform(kind, centre):
     R = odl_ray_transform(kind, centre=centre)
     A = from_odl(R)
@@ -53,8 +60,16 @@ def test_to_odl_is_ray_transform(kind):
     else:
         # offset chosen so that no ray runs along a pixel edge, where the line kernel's pixel choice is
         # decided by rounding (offset 1.5 puts the central ray on x = 0: 4e-3 apart)
-        g = ct.FanBeam2D(angles=48, n_detectors=40, detector_spacing=0.6, source_distance=60, detector_distance=30,
-                         image_shape=(24, 20), pixel_size=0.5, detector_offset=1.3)
+        g = ct.FanBeam2D(
+            angles=48,
+            n_detectors=40,
+            detector_spacing=0.6,
+            source_distance=60,
+            detector_distance=30,
+            image_shape=(24, 20),
+            pixel_size=0.5,
+            detector_offset=1.3,
+        )
     B = to_odl(ct.Projector(g))
     R = tomo.RayTransform(B.domain, B.geometry, impl="astra_cpu")
     assert B.domain == R.domain and B.range == R.range and B.domain.shape == (20, 24)
@@ -65,8 +80,15 @@ def test_to_odl_is_ray_transform(kind):
 
 
 def test_tv_pdhg_on_our_operator_equals_it_on_odls_ray_transform():
-    g = ct.FanBeam2D(angles=48, n_detectors=40, detector_spacing=0.6, source_distance=60, detector_distance=30,
-                     image_shape=(24, 24), pixel_size=0.5)
+    g = ct.FanBeam2D(
+        angles=48,
+        n_detectors=40,
+        detector_spacing=0.6,
+        source_distance=60,
+        detector_distance=30,
+        image_shape=(24, 24),
+        pixel_size=0.5,
+    )
     ours = ct.Projector(g)
     space = to_odl(ours).domain  # weighted: cell volume 0.25
     R = tomo.RayTransform(space, odl_geometry(g), impl="astra_cpu")
@@ -78,16 +100,41 @@ def test_tv_pdhg_on_our_operator_equals_it_on_odls_ray_transform():
     assert rel(theirs, phantom) < 0.5  # and it is a reconstruction, not two equal failures
 
 
-@pytest.mark.parametrize("geometry", [
-    ct.ParallelBeam2D(angles=[0.1, 0.5, 2.0], n_detectors=9, detector_spacing=1.0, image_shape=(4, 4),
-                      detector_offset=0.7),
-    ct.FanBeam2D(angles=12, n_detectors=16, detector_spacing=1.3, source_distance=50, detector_distance=20,
-                 image_shape=(8, 8), detector_offset=0.4, detector_curve="arc"),
-    ct.ParallelBeam3D(angles=10, detector_shape=(4, 12), detector_spacing=(1.0, 0.8), image_shape=(4, 8, 6),
-                      detector_offset=(0.3, -0.5)),
-    ct.ConeBeam3D(angles=10, detector_shape=(6, 12), detector_spacing=(1.2, 0.8), source_distance=80,
-                  detector_distance=40, image_shape=(4, 8, 6), detector_offset=(0.3, -0.5)),
-], ids=["parallel-irregular", "fan-arc", "parallel3d", "cone"])
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        ct.ParallelBeam2D(
+            angles=[0.1, 0.5, 2.0], n_detectors=9, detector_spacing=1.0, image_shape=(4, 4), detector_offset=0.7
+        ),
+        ct.FanBeam2D(
+            angles=12,
+            n_detectors=16,
+            detector_spacing=1.3,
+            source_distance=50,
+            detector_distance=20,
+            image_shape=(8, 8),
+            detector_offset=0.4,
+            detector_curve="arc",
+        ),
+        ct.ParallelBeam3D(
+            angles=10,
+            detector_shape=(4, 12),
+            detector_spacing=(1.0, 0.8),
+            image_shape=(4, 8, 6),
+            detector_offset=(0.3, -0.5),
+        ),
+        ct.ConeBeam3D(
+            angles=10,
+            detector_shape=(6, 12),
+            detector_spacing=(1.2, 0.8),
+            source_distance=80,
+            detector_distance=40,
+            image_shape=(4, 8, 6),
+            detector_offset=(0.3, -0.5),
+        ),
+    ],
+    ids=["parallel-irregular", "fan-arc", "parallel3d", "cone"],
+)
 def test_geometry_round_trip(geometry):
     """ODL's own source/detector positions (its geometry methods) rebuild our geometry exactly."""
     back = geometry_from_odl(odl_geometry(geometry), to_odl(ct.Projector(geometry)).domain)
@@ -106,8 +153,13 @@ def test_geometry_round_trip(geometry):
 
 
 def test_arc_detector_off_source_centre_is_refused():
-    geometry = tomo.FanBeamGeometry(odl.uniform_partition(0, 6, 10), odl.uniform_partition(-0.2, 0.2, 8),
-                                    src_radius=50, det_radius=20, det_curvature_radius=40)
+    geometry = tomo.FanBeamGeometry(
+        odl.uniform_partition(0, 6, 10),
+        odl.uniform_partition(-0.2, 0.2, 8),
+        src_radius=50,
+        det_radius=20,
+        det_curvature_radius=40,
+    )
     with pytest.raises(TypeError, match="centred on the"):
         geometry_from_odl(geometry, odl.uniform_discr([-4, -4], [4, 4], (8, 8)))
 
@@ -119,8 +171,9 @@ def test_from_odl_3d_reproduces_ray_transform(kind):
     if kind == "parallel3d":
         geometry = tomo.parallel_beam_geometry(space, num_angles=30)
     else:
-        geometry = tomo.ConeBeamGeometry(odl.uniform_partition(0, 2 * np.pi, 30),
-                                         odl.uniform_partition([-15, -8], [15, 8], (30, 16)), 100, 50)
+        geometry = tomo.ConeBeamGeometry(
+            odl.uniform_partition(0, 2 * np.pi, 30), odl.uniform_partition([-15, -8], [15, 8], (30, 16)), 100, 50
+        )
     R = tomo.RayTransform(space, geometry, impl="astra_cuda")
     A = from_odl(R)  # computes where its input lives: ASTRA CUDA for a CUDA tensor
     x = torch.rand(space.shape, device="cuda")
@@ -138,7 +191,9 @@ def test_generic_complex_operators_both_ways():
     B = to_odl(MatrixOperator(M), domain=odl.uniform_discr(0, 2, 5, dtype="complex64"))  # weighted: w = 0.4
     u, v = B.domain.element(x[0].numpy()), B.range.element(np.ones(7, dtype="complex64"))
     assert abs(B(u).inner(v) - u.inner(B.adjoint(v))) < 1e-5 * B(u).norm() * v.norm()
-    torch.testing.assert_close(torch.from_numpy(B.adjoint(v).asarray()), (M.conj().T @ torch.ones(7, dtype=M.dtype)) / 0.4)
+    torch.testing.assert_close(
+        torch.from_numpy(B.adjoint(v).asarray()), (M.conj().T @ torch.ones(7, dtype=M.dtype)) / 0.4
+    )
 
 
 def test_errors_name_the_operator():

@@ -1,4 +1,5 @@
 """Test images and scanners for the PET tests."""
+
 import torch
 
 from bridges import pet
@@ -6,8 +7,16 @@ from bridges import pet
 
 def tiny_scanner():
     """A ring small enough for gradcheck's dense Jacobians: 8 x 8 image, 16 views of 15 bins."""
-    return pet.PETScanner(ring_radius=60.0, crystals_per_ring=32, crystal_pitch=11.0, n_rings=2, ring_spacing=4.0,
-                          n_radial_bins=15, image_shape=(8, 8), pixel_size=7.0)
+    return pet.PETScanner(
+        ring_radius=60.0,
+        crystals_per_ring=32,
+        crystal_pitch=11.0,
+        n_rings=2,
+        ring_spacing=4.0,
+        n_radial_bins=15,
+        image_shape=(8, 8),
+        pixel_size=7.0,
+    )
 
 
 def ellipse_phantom(scanner, lesion=3.0):

@@ -1,4 +1,5 @@
 """MLEM against ODL's odl.solvers.mlem, OSEM, count conservation, the EM step as a layer, bad input."""
+
 import math
 
 import numpy as np
@@ -23,8 +24,9 @@ def odl_operator(scanner, factors):
     assert K % 2 == 1
     space = odl.uniform_discr([-nx * p / 2, -ny * p / 2], [nx * p / 2, ny * p / 2], (nx, ny), dtype="float32")
     step = math.pi / V
-    geometry = tomo.Parallel2dGeometry(odl.uniform_partition(-step / 2, math.pi - step / 2, V),
-                                       odl.uniform_partition(-K * b / 2, K * b / 2, K))
+    geometry = tomo.Parallel2dGeometry(
+        odl.uniform_partition(-step / 2, math.pi - step / 2, V), odl.uniform_partition(-K * b / 2, K * b / 2, K)
+    )
     np.testing.assert_allclose(geometry.angles, scanner.view_angles, atol=1e-12)
     ray = tomo.RayTransform(space, geometry, impl="astra_cpu")
     weights = odl.MultiplyOperator(ray.range.element(factors.numpy()), domain=ray.range, range=ray.range)
@@ -55,8 +57,9 @@ def test_mlem_equals_odl_after_20_iterations(problem):
 
 def test_osem_with_one_subset_equals_mlem(problem):
     _, model, y = problem
-    model = pet.SystemModel(model.scanner, model.attenuation_factors, model.normalization, background=0.2,
-                            resolution_fwhm=15.0)
+    model = pet.SystemModel(
+        model.scanner, model.attenuation_factors, model.normalization, background=0.2, resolution_fwhm=15.0
+    )
     torch.testing.assert_close(pet.osem(model, y, 5, n_subsets=1), pet.mlem(model, y, 5), rtol=1e-6, atol=1e-6)
 
 
@@ -67,8 +70,13 @@ def test_em_conserves_counts_without_background(problem):
     scanner, model, y = problem
     totals = []
     for mode in ("arc", "exact"):
-        m = pet.SystemModel(scanner, model.attenuation_factors if mode == "arc" else ellipse_phantom(scanner)[1],
-                            model.normalization, resolution_fwhm=20.0, mode=mode)
+        m = pet.SystemModel(
+            scanner,
+            model.attenuation_factors if mode == "arc" else ellipse_phantom(scanner)[1],
+            model.normalization,
+            resolution_fwhm=20.0,
+            mode=mode,
+        )
         pet.mlem(m, y, 10, callback=lambda k, x, m=m: totals.append(float(m(x).double().sum())))
     np.testing.assert_allclose(totals, float(y.sum()), rtol=1e-4)
     assert len(totals) == 20
@@ -80,7 +88,12 @@ def test_em_with_background_decreases_the_nll_and_osem_gets_there_sooner(problem
     data = pet.simulate(model, image, 5e4, 0.2, 0.3, generator=torch.Generator().manual_seed(1))
     recon = pet.SystemModel(scanner, mu, model.normalization, background=data.background)
     nll = []
-    pet.mlem(recon, data.prompts, 8, callback=lambda k, x: nll.append(float(pet.poisson_nll(recon.expected(x), data.prompts))))
+    pet.mlem(
+        recon,
+        data.prompts,
+        8,
+        callback=lambda k, x: nll.append(float(pet.poisson_nll(recon.expected(x), data.prompts))),
+    )
     assert all(b <= a + 1e-3 * abs(a) for a, b in zip(nll, nll[1:]))
     osem = pet.osem(recon, data.prompts, 2, n_subsets=scanner.n_views // 6)
     assert float(pet.poisson_nll(recon.expected(osem), data.prompts)) < nll[1]
@@ -94,7 +107,9 @@ def test_multi_slice_em_is_slice_by_slice(problem):
     ys = torch.stack([y, y.flip(-1)])
     x = pet.osem(stacked, ys, 3, n_subsets=2)
     for k in range(2):
-        torch.testing.assert_close(x[k], pet.osem(pet.SystemModel(scanner, mus[k]), ys[k], 3, n_subsets=2), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            x[k], pet.osem(pet.SystemModel(scanner, mus[k]), ys[k], 3, n_subsets=2), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_em_step_is_a_differentiable_layer(tiny):
@@ -102,7 +117,7 @@ def test_em_step_is_a_differentiable_layer(tiny):
     image, mu = ellipse_phantom(tiny)
     model = pet.SystemModel(tiny, mu, background=0.5)
     y = torch.poisson(model.expected(image * 20), generator=torch.Generator().manual_seed(0))
-    x = (1 + torch.rand(tiny.image_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))
+    x = 1 + torch.rand(tiny.image_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     two_steps = lambda v: pet.em_step(model, pet.em_step(model, v, y), y)  # noqa: E731
     assert torch.autograd.gradcheck(two_steps, (x.requires_grad_(),), eps=1e-2, atol=2e-3, rtol=1e-2)
 

@@ -1,4 +1,5 @@
 """The Poisson NLL against torch and SciPy, its gradient against autograd, stability near ȳ = 0."""
+
 import pytest
 import scipy.stats
 import torch
@@ -69,7 +70,11 @@ def test_nll_and_its_gradient_on_cuda_are_the_cpus_there():
     nll = pet.poisson_nll(ybar.double().cuda(), y.double().cuda())
     assert nll.is_cuda and rel(nll, pet.poisson_nll(ybar.double(), y.double())) < 1e-10
     ones, yg = torch.ones_like(x).cuda(), y.cuda()
-    grad = assert_gpu_resident(lambda a, b: pet.poisson_nll_gradient(gpu, a, b), ones, yg,
-                               data_bytes=2 * x.nbytes + y.nbytes,
-                               astra=lambda: (gpu.projector(ones), gpu.projector.adjoint(yg)))
+    grad = assert_gpu_resident(
+        lambda a, b: pet.poisson_nll_gradient(gpu, a, b),
+        ones,
+        yg,
+        data_bytes=2 * x.nbytes + y.nbytes,
+        astra=lambda: (gpu.projector(ones), gpu.projector.adjoint(yg)),
+    )
     assert grad.is_cuda and rel(grad, pet.poisson_nll_gradient(cpu, torch.ones_like(x), y)) < 1.5 * CUDA_CPU_TOL

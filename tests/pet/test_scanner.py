@@ -1,4 +1,5 @@
 """Scanner geometry: presets, sinogram layout, and the exact-LOR mode against crystal positions and arc mode."""
+
 import math
 
 import numpy as np
@@ -46,15 +47,22 @@ def test_exact_lines_join_two_crystals_of_the_ring(factor):
     assert isinstance(g, ct.ParallelVec2D) and g.n_views == scanner.n_views * scanner.n_radial_bins
     R, N = scanner.ring_radius, scanner.crystals_per_ring
     c, w = g.detector_centers, g.ray_directions
-    half = np.sqrt(R ** 2 - np.sum(c ** 2, 1))[:, None]
+    half = np.sqrt(R**2 - np.sum(c**2, 1))[:, None]
     crystals = set()
     for end in (c + half * w, c - half * w):
         index = np.arctan2(end[:, 1], end[:, 0]) / (2 * np.pi / N)
         np.testing.assert_allclose(index, np.round(index), atol=1e-6)
         crystals.update(np.round(index).astype(int) % N)
     assert len(crystals) == N
-    pairs = {tuple(sorted(p)) for p in zip(*[np.round(np.arctan2(e[:, 1], e[:, 0]) / (2 * np.pi / N)).astype(int) % N
-                                             for e in (c + half * w, c - half * w)])}
+    pairs = {
+        tuple(sorted(p))
+        for p in zip(
+            *[
+                np.round(np.arctan2(e[:, 1], e[:, 0]) / (2 * np.pi / N)).astype(int) % N
+                for e in (c + half * w, c - half * w)
+            ]
+        )
+    }
     assert len(pairs) == g.n_views  # no line counted twice
 
 
@@ -72,23 +80,37 @@ def test_exact_mode_stays_close_to_arc_corrected():
     assert np.linalg.norm(corrected - arc) / np.linalg.norm(arc) < 0.02
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(crystals_per_ring=33), "even"),
-    (dict(n_radial_bins=40), "below crystals_per_ring"),
-    (dict(crystal_pitch=20.0), "do not fit"),
-    (dict(image_shape=(20, 20)), "does not fit inside the ring"),
-    (dict(ring_radius=-1.0), "ring_radius"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(crystals_per_ring=33), "even"),
+        (dict(n_radial_bins=40), "below crystals_per_ring"),
+        (dict(crystal_pitch=20.0), "do not fit"),
+        (dict(image_shape=(20, 20)), "does not fit inside the ring"),
+        (dict(ring_radius=-1.0), "ring_radius"),
+    ],
+)
 def test_bad_scanners_raise(kwargs, match):
-    base = dict(ring_radius=60.0, crystals_per_ring=32, crystal_pitch=11.0, n_rings=2, ring_spacing=4.0,
-                n_radial_bins=15, image_shape=(8, 8), pixel_size=7.0)
+    base = dict(
+        ring_radius=60.0,
+        crystals_per_ring=32,
+        crystal_pitch=11.0,
+        n_rings=2,
+        ring_spacing=4.0,
+        n_radial_bins=15,
+        image_shape=(8, 8),
+        pixel_size=7.0,
+    )
     with pytest.raises(ValueError, match=match):
         pet.PETScanner(**{**base, **kwargs})
 
 
 def test_bad_downsampling_and_mode_raise():
-    with pytest.raises(ValueError, match=r"expected a PET scanner preset, one of \['biograph-mmr', 'discovery-690'\], "
-                                         r"got 'biograph_mmr'"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected a PET scanner preset, one of \['biograph-mmr', 'discovery-690'\], "
+        r"got 'biograph_mmr'",
+    ):
         pet.scanner("biograph_mmr")  # the old spelling
     with pytest.raises(ValueError, match="divide crystals_per_ring / 2"):
         pet.scanner("biograph-mmr", downsample=5)

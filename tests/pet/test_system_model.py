@@ -1,5 +1,6 @@
 """The system model: operator checks, attenuation against a closed form, resolution against SciPy,
 multi-slice, subsets, and each bad input."""
+
 import math
 import re
 
@@ -9,8 +10,8 @@ import scipy.ndimage
 import torch
 
 from bridges import LinearOperator, pet
-from experiments.validation.ct import CUDA_CPU_TOL
 from bridges.testing import adjoint_error, check_least_squares_gradient, check_operator
+from experiments.validation.ct import CUDA_CPU_TOL
 from tests.conftest import assert_operator_on_gpu, rel
 from tests.pet.phantoms import cpu_and_cuda_models, ellipse_phantom, normalization
 
@@ -51,7 +52,7 @@ def test_attenuation_of_a_uniform_disk_matches_exp_of_the_chord():
     mu = torch.tensor(mu_water * (np.hypot(yy, xx) < rho), dtype=torch.float32)
     model = pet.SystemModel(preset, attenuation=mu)
     s = preset.radial_positions("arc")
-    expected = mu_water * 2 * np.sqrt(np.clip(rho ** 2 - s ** 2, 0, None))
+    expected = mu_water * 2 * np.sqrt(np.clip(rho**2 - s**2, 0, None))
     got = -np.log(model.attenuation_factors.numpy())
     inside = np.abs(s) < 0.9 * rho
     assert np.abs(got[:, inside] - expected[inside]).max() < 0.03 * expected.max()
@@ -69,8 +70,12 @@ def test_resolution_is_scipys_gaussian_filter(preset):
     image = image + torch.rand(image.shape, generator=torch.Generator().manual_seed(0))
     blurred = scipy.ndimage.gaussian_filter(image.double().numpy(), sigma_px, mode="constant", truncate=3.0)
     sharp = pet.SystemModel(preset)
-    torch.testing.assert_close(pet.SystemModel(preset, resolution_fwhm=fwhm)(image),
-                               sharp(torch.tensor(blurred, dtype=torch.float32)), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(
+        pet.SystemModel(preset, resolution_fwhm=fwhm)(image),
+        sharp(torch.tensor(blurred, dtype=torch.float32)),
+        rtol=1e-5,
+        atol=1e-4,
+    )
 
 
 def test_factors_and_background_enter_as_the_formula_says(preset):
@@ -81,8 +86,9 @@ def test_factors_and_background_enter_as_the_formula_says(preset):
     a = torch.exp(-pet.SystemModel(preset)(mu))
     torch.testing.assert_close(model.expected(image), n * a * geometric + s)
     torch.testing.assert_close(model.background, s)
-    torch.testing.assert_close(pet.SystemModel(preset, normalization=0.5, background=1.0).expected(image),
-                               0.5 * geometric + 1.0)  # numbers are uniform sinograms
+    torch.testing.assert_close(
+        pet.SystemModel(preset, normalization=0.5, background=1.0).expected(image), 0.5 * geometric + 1.0
+    )  # numbers are uniform sinograms
     assert isinstance(model, LinearOperator) and model.domain_shape == preset.image_shape
 
 
@@ -122,7 +128,7 @@ def test_with_attenuation_per_item_equals_each_items_own_model(preset):
         own = pet.SystemModel(preset, mus[k], norm, 2.0, resolution_fwhm=10.0)
         torch.testing.assert_close(counts[k], own.expected(images[k]))
         torch.testing.assert_close(batch.adjoint(counts)[k], own.adjoint(counts[k]))
-    assert batch.projector is base.projector   # ASTRA set up once for every batch's model
+    assert batch.projector is base.projector  # ASTRA set up once for every batch's model
     with pytest.raises(ValueError, match="projector of this scanner's 'exact' geometry"):
         pet.SystemModel(preset, mode="exact", projector=base.projector)
 
@@ -132,9 +138,11 @@ def test_with_attenuation_of_a_wrong_shape_names_what_came_and_both_expected_sha
     """A 4-D μ-map was told "factors of shape (33, 33)": the image's shape given as the sinogram's."""
     image, sino = preset.image_shape, preset.sinogram_shape
     mu = torch.zeros(*extra, *image) if extra else torch.zeros(3, image[0], image[1] + 1)
-    expected = (rf"expected attenuation as a μ-map of shape {re.escape(str(image))} or factors of shape "
-                rf"{re.escape(str(sino))} \(optionally with a leading slice or item axis\), got "
-                rf"{re.escape(str(tuple(mu.shape)))}")
+    expected = (
+        rf"expected attenuation as a μ-map of shape {re.escape(str(image))} or factors of shape "
+        rf"{re.escape(str(sino))} \(optionally with a leading slice or item axis\), got "
+        rf"{re.escape(str(tuple(mu.shape)))}"
+    )
     base = pet.SystemModel(preset, background=2.0)
     with pytest.raises(ValueError, match=expected):
         base.with_attenuation(mu)
@@ -153,8 +161,17 @@ def test_subset_is_the_model_on_those_views(preset, mode):
 
 def test_osem_subsets_whose_sinogram_has_the_images_shape():
     """A subset of 8 views x 8 bins on an 8 x 8 image is not mistaken for a model given a μ-map."""
-    scanner = pet.PETScanner(ring_radius=100.0, crystals_per_ring=64, crystal_pitch=4.0, n_rings=1,
-                             ring_spacing=4.0, n_radial_bins=8, image_shape=(8, 8), pixel_size=3.0, bin_size=4.0)
+    scanner = pet.PETScanner(
+        ring_radius=100.0,
+        crystals_per_ring=64,
+        crystal_pitch=4.0,
+        n_rings=1,
+        ring_spacing=4.0,
+        n_radial_bins=8,
+        image_shape=(8, 8),
+        pixel_size=3.0,
+        bin_size=4.0,
+    )
     model = pet.SystemModel(scanner, background=0.1)
     counts = model.expected(torch.ones(8, 8))
     x = pet.osem(model, counts, 1, n_subsets=4)
@@ -216,8 +233,9 @@ def test_model_moved_to_cuda_computes_the_cpu_results_there():
     ASTRA's CUDA and CPU ones (experiments/validation/ct.py)."""
     cpu, gpu, x = cpu_and_cuda_models()
     assert gpu.device.type == "cuda" and all(b.is_cuda for b in gpu.buffers())
-    assert_operator_on_gpu(cpu, gpu, x, cpu(x), CUDA_CPU_TOL,
-                           astra=lambda xg, yg: (gpu.projector(xg), gpu.projector.adjoint(yg)))
+    assert_operator_on_gpu(
+        cpu, gpu, x, cpu(x), CUDA_CPU_TOL, astra=lambda xg, yg: (gpu.projector(xg), gpu.projector.adjoint(yg))
+    )
 
 
 @pytest.mark.cuda

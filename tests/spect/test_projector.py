@@ -1,4 +1,5 @@
 """bridges.spect: operator checks, closed forms, a first-principles reference, EM, PyTomography."""
+
 from __future__ import annotations
 
 import math
@@ -10,9 +11,15 @@ import torch
 from bridges import spect
 from bridges.solvers import mlem, osem
 from bridges.testing import check_operator
-from experiments.validation.spect import (FIRST_PRINCIPLES_TOL, PYTOMOGRAPHY_TOL, first_principles,
-                                          point_source_errors, pytomography_forward, smooth_phantom,
-                                          water_disk_error)
+from experiments.validation.spect import (
+    FIRST_PRINCIPLES_TOL,
+    PYTOMOGRAPHY_TOL,
+    first_principles,
+    point_source_errors,
+    pytomography_forward,
+    smooth_phantom,
+    water_disk_error,
+)
 
 LEHR = spect.collimator("siemens-symbia-lehr")
 
@@ -52,8 +59,9 @@ def test_water_disk_attenuation():
 def test_counts_conserved_without_attenuation(shape):
     """Convention: line integrals, so each view's bins (and rows) sum to pixel_size · Σ x for an image inside the
     inscribed disk, blurred or not (a 3D blur across rows keeps counts only away from the slab's faces: no z blur)."""
-    g = spect.SPECTGeometry(shape, 3.0, tuple(np.linspace(0, 2 * math.pi, 10, endpoint=False)), 80.0,
-                            n_bins=40)  # detector wider than the image: no counts blurred past its edge
+    g = spect.SPECTGeometry(
+        shape, 3.0, tuple(np.linspace(0, 2 * math.pi, 10, endpoint=False)), 80.0, n_bins=40
+    )  # detector wider than the image: no counts blurred past its edge
     xs, ys = g.pixel_positions()
     disk = torch.from_numpy((xs[None, :] ** 2 + ys[:, None] ** 2) < (8 * 3.0) ** 2)
     x = torch.rand(shape, dtype=torch.float64) * disk
@@ -100,10 +108,13 @@ def test_tew_unbiased_and_simulate_scale():
 def test_collimator_formula_and_presets():
     c = spect.collimator("siemens-symbia-lehr")
     assert c.effective_length == pytest.approx(24.05 - 2 / spect.lead_mu(140.5))
-    assert spect.lead_mu(140.5) == pytest.approx(2.692, rel=1e-3)  # log-log NIST XCOM (PyTomography interpolates to 2.834)
+    assert spect.lead_mu(140.5) == pytest.approx(
+        2.692, rel=1e-3
+    )  # log-log NIST XCOM (PyTomography interpolates to 2.834)
     d = 100.0
-    assert c.fwhm(d) == pytest.approx(math.hypot(3.8 * math.sqrt(140 / 140.5),
-                                                 1.11 * (c.effective_length + d) / c.effective_length))
+    assert c.fwhm(d) == pytest.approx(
+        math.hypot(3.8 * math.sqrt(140 / 140.5), 1.11 * (c.effective_length + d) / c.effective_length)
+    )
     geometry, _ = spect.camera("ge-discovery-670-lehr", image_shape=(8, 8), pixel_size=4.0, n_views=6)
     assert geometry.heads == (0, 0, 0, 1, 1, 1) and geometry.range_shape == (6, 8)
     with pytest.raises(ValueError, match="expected a preset"):

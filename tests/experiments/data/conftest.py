@@ -1,4 +1,5 @@
 """Small operators of each modality for the data tests (32-33 px images)."""
+
 import pytest
 
 from bridges import ct, mri, pet
@@ -8,8 +9,7 @@ from experiments.data import pet_system_model
 
 @pytest.fixture(scope="module")
 def ct_op():
-    geometry = ct.ParallelBeam2D(angles=20, n_detectors=48, detector_spacing=4.0, image_shape=(32, 32),
-                                 pixel_size=4.0)
+    geometry = ct.ParallelBeam2D(angles=20, n_detectors=48, detector_spacing=4.0, image_shape=(32, 32), pixel_size=4.0)
     return ct.Projector(geometry, n_threads=1)
 
 

@@ -1,4 +1,5 @@
 """Write small CT series as scanners do (CT Image Storage, explicit VR little endian), for the loader tests."""
+
 import numpy as np
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -6,8 +7,20 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
-def write_series(directory, stored, *, spacing=(2.5, 0.7, 0.8), origin=(-10.0, -20.0, 30.0), orientation=AXIAL,
-                 slope=0.5, intercept=-1024.0, modality="CT", edit=None, seed=0, prefix="IM"):
+def write_series(
+    directory,
+    stored,
+    *,
+    spacing=(2.5, 0.7, 0.8),
+    origin=(-10.0, -20.0, 30.0),
+    orientation=AXIAL,
+    slope=0.5,
+    intercept=-1024.0,
+    modality="CT",
+    edit=None,
+    seed=0,
+    prefix="IM",
+):
     """Slice k of `stored` (z, y, x int16) at origin + k·spacing[0]·n, n = row × column cosines, under a shuffled
     file name and a reversed InstanceNumber, so that only the positions tell the order. `edit(k, ds)` alters a slice.
     Returns the SeriesInstanceUID."""
@@ -42,4 +55,3 @@ def write_series(directory, stored, *, spacing=(2.5, 0.7, 0.8), origin=(-10.0, -
 def stored_values(shape, seed=0):
     """Random stored integers; HU = 0.5 · stored - 1024 spans air to bone."""
     return np.random.default_rng(seed).integers(0, 4000, size=shape).astype(np.int16)
-

@@ -1,5 +1,6 @@
 """Small multi-coil files in fastMRI's exact layout whose coil images are smooth coil maps times a phantom (as a
 scanner's are), so that ESPIRiT finds the maps: what the fastMRI training tests read."""
+
 import torch
 
 from bridges.mri import birdcage_maps, fft2c
@@ -17,8 +18,12 @@ def write_volume(path, n_slices: int = 2, seed: int = 0):
     maps = birdcage_maps((READOUT, PHASE), COILS)
     images = torch.stack([crop_or_pad(mri_phantom((RECON, RECON), g), (READOUT, PHASE)) for _ in range(n_slices)])
     coil_images = maps * images[:, None]
-    write(path, fft2c(coil_images).numpy(), center_crop(rss(coil_images), (RECON, RECON)).numpy(),
-          xml=header(encoded=(READOUT, PHASE, 1), recon=(RECON, RECON, 1), center=PHASE // 2, maximum=PHASE - 1))
+    write(
+        path,
+        fft2c(coil_images).numpy(),
+        center_crop(rss(coil_images), (RECON, RECON)).numpy(),
+        xml=header(encoded=(READOUT, PHASE, 1), recon=(RECON, RECON, 1), center=PHASE // 2, maximum=PHASE - 1),
+    )
 
 
 def write_volumes(folder, n_volumes: int = 3):

@@ -2,6 +2,7 @@
 (geometry in FL = float32: within 1e-6 of the source-detector distance; data within the uint16 quantisation),
 the files hold the manual's conventions, single-row axial scans become a 2D fan beam whose ASTRA projector
 matches a disk's exact chords, and hostile files raise ValueError naming the file and the tag."""
+
 import dataclasses
 import math
 import shutil
@@ -16,14 +17,15 @@ from bridges.ct.presets import scanner
 from experiments.data.dicom_ct_pd import fan_beam_slice, read_dicom_ct_pd
 from experiments.data.dicom_ct_pd_write import write_dicom_ct_pd
 
-SDD = 1085.6                 # mm, the preset's source-detector distance
-GEOMETRY_TOL = 1e-6 * SDD    # FL stores φ0 to float32: 595 mm x 2.4e-7 rad ≈ 1.4e-4 mm measured
+SDD = 1085.6  # mm, the preset's source-detector distance
+GEOMETRY_TOL = 1e-6 * SDD  # FL stores φ0 to float32: 595 mm x 2.4e-7 rad ≈ 1.4e-4 mm measured
 VECTORS = ("sources", "detector_centers", "column_axes", "row_axes")
 
 
 def helical(view_step=64, binning=8):
-    return scanner("siemens-definition-as-helical", view_step=view_step, detector_binning=binning,
-                   image_shape=(8, 64, 64))
+    return scanner(
+        "siemens-definition-as-helical", view_step=view_step, detector_binning=binning, image_shape=(8, 64, 64)
+    )
 
 
 def vector_errors(read, written, z_shift):
@@ -49,8 +51,8 @@ def chords(sources, pixels, center, radius):
     d = pixels - sources[:, None, :]
     d = d / np.linalg.norm(d, axis=-1, keepdims=True)
     rel = np.asarray(center) - sources[:, None, :]
-    dist2 = (rel ** 2).sum(-1) - ((rel * d).sum(-1)) ** 2
-    return 2 * np.sqrt(np.clip(radius ** 2 - dist2, 0, None))
+    dist2 = (rel**2).sum(-1) - ((rel * d).sum(-1)) ** 2
+    return 2 * np.sqrt(np.clip(radius**2 - dist2, 0, None))
 
 
 def fan_rays(g: ct.FanBeam2D):
@@ -60,8 +62,9 @@ def fan_rays(g: ct.FanBeam2D):
     w, u = np.stack([-np.sin(th), np.cos(th)], 1), np.stack([np.cos(th), np.sin(th)], 1)
     src = -g.source_distance * w
     gamma = g.channel_positions() / g.source_detector_distance
-    pix = src[:, None] + g.source_detector_distance * (np.cos(gamma)[None, :, None] * w[:, None]
-                                                       + np.sin(gamma)[None, :, None] * u[:, None])
+    pix = src[:, None] + g.source_detector_distance * (
+        np.cos(gamma)[None, :, None] * w[:, None] + np.sin(gamma)[None, :, None] * u[:, None]
+    )
     return src, pix
 
 
@@ -69,10 +72,22 @@ def axial_single_row(n_views=90, n_cols=96, offset=0.25):
     """One detector row of the Definition AS's radii, its quarter-channel shift, axial: (CylConeVec3D, FanBeam2D)."""
     pitch = 1.2858 * 8
     kw = dict(angles=n_views, source_distance=595.0, detector_distance=SDD - 595.0, detector_curve="arc")
-    cone = ct.ConeBeam3D(detector_shape=(1, n_cols), detector_spacing=(1.0947, pitch), image_shape=(1, 64, 64),
-                         pixel_size=(1.0, 4.0, 4.0), detector_offset=(0.0, offset * pitch), **kw)
-    fan = ct.FanBeam2D(n_detectors=n_cols, detector_spacing=pitch, detector_offset=offset * pitch,
-                       image_shape=(64, 64), pixel_size=4.0, **kw)
+    cone = ct.ConeBeam3D(
+        detector_shape=(1, n_cols),
+        detector_spacing=(1.0947, pitch),
+        image_shape=(1, 64, 64),
+        pixel_size=(1.0, 4.0, 4.0),
+        detector_offset=(0.0, offset * pitch),
+        **kw,
+    )
+    fan = ct.FanBeam2D(
+        n_detectors=n_cols,
+        detector_spacing=pitch,
+        detector_offset=offset * pitch,
+        image_shape=(64, 64),
+        pixel_size=4.0,
+        **kw,
+    )
     return cone.to_vec(), fan
 
 
@@ -105,8 +120,9 @@ def test_helical_preset_round_trip(written):
     assert acq.info["flying_focal_spot_mode"] == "FFSNONE" and acq.info["order"] == "InstanceNumber"
     assert (acq.image_shape, acq.voxel_size) == (g.image_shape, g.pixel_size)
     # the rest (detector radius and shape, image grid) exactly: FL values are read as their shortest decimal
-    assert acq.geometry.isclose(dataclasses.replace(g, **{name: getattr(acq.geometry, name) for name in VECTORS}),
-                                tol=1e-12)
+    assert acq.geometry.isclose(
+        dataclasses.replace(g, **{name: getattr(acq.geometry, name) for name in VECTORS}), tol=1e-12
+    )
     if torch.cuda.is_available():
         assert acq.operator is not None
     else:
@@ -132,7 +148,7 @@ def test_files_in_any_order_are_sorted_by_instance_number(written):
     acq = read_dicom_ct_pd(files, image_shape=g.image_shape, voxel_size=g.pixel_size)
     assert [f.name for f in acq.info["files"]] == sorted(f.name for f in files)
     first = sorted(directory.iterdir()).index(acq.info["files"][0])
-    sub = g[first:first + 20]
+    sub = g[first : first + 20]
     assert max(vector_errors(acq.geometry, sub, acq.info["z_center"] + 123.5).values()) < GEOMETRY_TOL
 
 
@@ -179,6 +195,7 @@ def test_row_major_pixel_layout_of_the_manual_reads_the_same(tmp_path):
         stored = ds.pixel_array  # (detector columns, detector rows), TCIA's layout
         ds.Rows, ds.Columns = stored.shape[1], stored.shape[0]
         ds.PixelData = np.ascontiguousarray(stored.T).tobytes()
+
     for path in paths:
         edit(path, untranspose)
     assert torch.equal(read_dicom_ct_pd(tmp_path).data, before.data)
@@ -219,15 +236,14 @@ def test_fan_beam_slice_is_exact_and_its_projector_matches_a_disks_chords(tmp_pa
     sliced = fan_beam_slice(acq, image_shape=(256, 256), pixel_size=1.0)
     g = sliced.geometry
     assert isinstance(g, ct.FanBeam2D) and g.detector_curve == "arc"
-    assert g.isclose(dataclasses.replace(fan, angles=g.angles, image_shape=(256, 256), pixel_size=(1.0, 1.0)),
-                     tol=1e-4)
+    assert g.isclose(dataclasses.replace(fan, angles=g.angles, image_shape=(256, 256), pixel_size=(1.0, 1.0)), tol=1e-4)
     np.testing.assert_allclose(np.cos(g.angles - fan.angles), 1.0, atol=1e-10)
     assert torch.allclose(sliced.data.double(), torch.from_numpy(exact), atol=float(acq.info["rescale"][0][0]))
     # the disk on the pixel grid (4x4 supersampled), through ASTRA's CPU projector
     n, h = 256, 1.0
     fine = (np.arange(4 * n) + 0.5) * h / 4 - n * h / 2
     yy, xx = np.meshgrid(fine, fine, indexing="ij")
-    disk = ((xx - center[0]) ** 2 + (yy - center[1]) ** 2 <= radius ** 2).reshape(n, 4, n, 4).mean((1, 3))
+    disk = ((xx - center[0]) ** 2 + (yy - center[1]) ** 2 <= radius**2).reshape(n, 4, n, 4).mean((1, 3))
     A = sliced.require_operator()
     error = np.linalg.norm(A(torch.from_numpy(mu * disk).float()).double().numpy() - exact) / np.linalg.norm(exact)
     # discretisation: measured 1.1 %, 0.57 %, 0.30 % on 2, 1, 0.5 mm grids; the mirrored disk gives 90 %
@@ -240,9 +256,16 @@ def test_fan_beam_slice_refuses_helical_and_needs_a_row(written, tmp_path):
     _, _, _, directory = written
     with pytest.raises(ValueError, match="helical"):
         fan_beam_slice(read_dicom_ct_pd(directory))
-    axial = ct.ConeBeam3D(angles=12, detector_shape=(4, 32), detector_spacing=(1.0947, 10.0), source_distance=595.0,
-                          detector_distance=SDD - 595.0, image_shape=(4, 32, 32), pixel_size=8.0,
-                          detector_curve="arc")
+    axial = ct.ConeBeam3D(
+        angles=12,
+        detector_shape=(4, 32),
+        detector_spacing=(1.0947, 10.0),
+        source_distance=595.0,
+        detector_distance=SDD - 595.0,
+        image_shape=(4, 32, 32),
+        pixel_size=8.0,
+        detector_curve="arc",
+    )
     write_dicom_ct_pd(tmp_path, axial, np.ones(axial.sinogram_shape))
     acq = read_dicom_ct_pd(tmp_path)
     with pytest.raises(ValueError, match="row="):
@@ -257,8 +280,9 @@ def test_fan_beam_slice_refuses_helical_and_needs_a_row(written, tmp_path):
     shifts[1::2, 0] = 5e-4  # an in-plane flying focal spot
     s = cone.sources
     phi, rho = np.arctan2(-s[:, 0], s[:, 1]), np.hypot(s[:, 0], s[:, 1])
-    moved = dataclasses.replace(cone, sources=np.stack([-rho * np.sin(phi + shifts[:, 0]),
-                                                        rho * np.cos(phi + shifts[:, 0]), s[:, 2]], 1))
+    moved = dataclasses.replace(
+        cone, sources=np.stack([-rho * np.sin(phi + shifts[:, 0]), rho * np.cos(phi + shifts[:, 0]), s[:, 2]], 1)
+    )
     write_dicom_ct_pd(tmp_path / "ffs", moved, np.ones(cone.sinogram_shape), source_shifts=shifts)
     with pytest.raises(ValueError, match="flying focal spot.*SourceAngularPositionShift"):
         fan_beam_slice(read_dicom_ct_pd(tmp_path / "ffs"))
@@ -292,19 +316,23 @@ def test_wrong_vr_names_file_and_tag(small):
     def as_text(ds):
         del ds[0x7031, 0x1031]
         ds.add_new((0x7031, 0x1031), "DS", "1085.6")
+
     edit(paths[0], as_text)
     with pytest.raises(ValueError, match=rf"{paths[0].name}.*7031,1031.*ConstantRadialDistance.*VR FL.*DS"):
         read_dicom_ct_pd(directory)
 
 
-@pytest.mark.parametrize("tag, vr, value, message", [
-    ((0x7031, 0x1033), "FL", [368.5], r"7031,1033.*DetectorCentralElement.*2 value"),
-    ((0x7029, 0x100B), "CS", "FLAT", r"7029,100B.*DetectorShape.*CYLINDRICAL.*FLAT"),
-    ((0x7031, 0x1031), "FL", 500.0, r"7031,1031.*ConstantRadialDistance.*beyond the isocentre"),
-    ((0x7029, 0x1002), "FL", -1.0, r"7029,1002.*DetectorElementTransverseSpacing.*> 0"),
-    ((0x7031, 0x1001), "FL", float("nan"), r"finite.*7031,1001"),
-    ((0x7033, 0x1065), "FD", [1.0, 2.0], r"7033,1065.*PhotonStatistics.*one value per detector column"),
-])
+@pytest.mark.parametrize(
+    "tag, vr, value, message",
+    [
+        ((0x7031, 0x1033), "FL", [368.5], r"7031,1033.*DetectorCentralElement.*2 value"),
+        ((0x7029, 0x100B), "CS", "FLAT", r"7029,100B.*DetectorShape.*CYLINDRICAL.*FLAT"),
+        ((0x7031, 0x1031), "FL", 500.0, r"7031,1031.*ConstantRadialDistance.*beyond the isocentre"),
+        ((0x7029, 0x1002), "FL", -1.0, r"7029,1002.*DetectorElementTransverseSpacing.*> 0"),
+        ((0x7031, 0x1001), "FL", float("nan"), r"finite.*7031,1001"),
+        ((0x7033, 0x1065), "FD", [1.0, 2.0], r"7033,1065.*PhotonStatistics.*one value per detector column"),
+    ],
+)
 def test_wrong_value_names_file_and_tag(small, tag, vr, value, message):
     directory, paths = small
 
@@ -312,6 +340,7 @@ def test_wrong_value_names_file_and_tag(small, tag, vr, value, message):
         if tag in ds:
             del ds[tag]
         ds.add_new(tag, vr, value)
+
     edit(paths[3], change)
     with pytest.raises(ValueError, match=rf"{paths[3].name}.*{message}"):
         read_dicom_ct_pd(directory)
@@ -355,5 +384,8 @@ def test_writer_refuses_what_the_format_cannot_hold(tmp_path):
     with pytest.raises(ValueError, match=r"\+z"):
         write_dicom_ct_pd(tmp_path, flipped, np.ones(g.sinogram_shape))
     with pytest.raises(ValueError, match="CylConeVec3D"):
-        write_dicom_ct_pd(tmp_path, ct.ParallelBeam2D(angles=4, n_detectors=8, detector_spacing=1.0,
-                                                      image_shape=(8, 8)), np.ones((4, 8)))
+        write_dicom_ct_pd(
+            tmp_path,
+            ct.ParallelBeam2D(angles=4, n_detectors=8, detector_spacing=1.0, image_shape=(8, 8)),
+            np.ones((4, 8)),
+        )

@@ -1,4 +1,5 @@
 """Ellipse phantoms as continuous objects: pixel areas and line integrals against closed forms and quadrature."""
+
 import math
 
 import numpy as np
@@ -24,13 +25,13 @@ def disk_pixel_areas(n, radius, cx, cy, near=1.5):
                 continue
 
             def height(x):
-                d = radius ** 2 - (x - cx) ** 2
+                d = radius**2 - (x - cx) ** 2
                 if d <= 0:
                     return 0.0
                 s = math.sqrt(d)
                 return max(0.0, min(y0 + h, cy + s) - max(y0, cy - s))
 
-            out[j, i] = integrate.quad(height, x0, x0 + h, limit=200, epsabs=1e-13)[0] / h ** 2
+            out[j, i] = integrate.quad(height, x0, x0 + h, limit=200, epsabs=1e-13)[0] / h**2
     return out
 
 
@@ -79,26 +80,27 @@ def test_line_integrals_of_turned_ellipses_against_quadrature():
         d = directions[k] / np.linalg.norm(directions[k])
         reference = table_at(table, points[k, 0] + t * d[0], points[k, 1] + t * d[1], half).sum() * (t[1] - t[0])
         assert got[k] == pytest.approx(reference, abs=0.02), k
-    assert np.count_nonzero(got) > 20   # most lines cross the ellipses
+    assert np.count_nonzero(got) > 20  # most lines cross the ellipses
 
 
 def test_line_integrals_of_more_lines_than_a_chunk_are_a_disks_chords():
     """A scanner's rays come in several chunks: each line still gets its own chord, 2 √(r² − d²)."""
     rng = np.random.default_rng(1)
-    n = 150_000   # over two chunks of 65 536 lines
+    n = 150_000  # over two chunks of 65 536 lines
     angles = rng.uniform(0, np.pi, n)
     directions = np.stack([np.cos(angles), np.sin(angles)], -1)
-    offsets = rng.uniform(-60, 60, n)   # mm from the centre, along the normal
+    offsets = rng.uniform(-60, 60, n)  # mm from the centre, along the normal
     points = offsets[:, None] * np.stack([-directions[:, 1], directions[:, 0]], -1)
     got = line_integrals([(2.0, 0.5, 0.5, 0.0, 0.0, 0.0)], points, directions, (100.0, 100.0))  # radius 50 mm
-    expected = 2.0 * 2 * np.sqrt(np.clip(50.0 ** 2 - offsets ** 2, 0, None))
+    expected = 2.0 * 2 * np.sqrt(np.clip(50.0**2 - offsets**2, 0, None))
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
     assert 0 < np.count_nonzero(got) < n
+
 
 def test_painted_rows_set_their_value_and_supersampling_averages():
     rows = [(2.0, 0.5, 0.5, 0.0, 0.0, 0.0), (5.0, 0.2, 0.2, 0.0, 0.0, 0.0)]
     image = painted((32, 32), rows, base=1.0)
-    assert set(torch.unique(image).tolist()) == {1.0, 2.0, 5.0}   # set, not added: no 7
+    assert set(torch.unique(image).tolist()) == {1.0, 2.0, 5.0}  # set, not added: no 7
     fine = painted((128, 128), rows, base=1.0)
     torch.testing.assert_close(painted((32, 32), rows, base=1.0, supersample=4), pixel_average(fine, 4))
 
@@ -119,12 +121,15 @@ def test_body_regions_split_the_body_into_rim_and_interior():
     assert torch.equal(rim, near_body & near_air)
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: ellipses((8,), []), "2D image shape"),
-    (lambda: ellipses((8, 8), [(1.0, 0.0, 0.1, 0, 0, 0)]), "positive semi-axes"),
-    (lambda: pixel_average(torch.zeros(10, 10), 3), "multiples of 3"),
-    (lambda: line_integrals([], np.zeros((3, 2)), np.zeros((2, 2)), (1, 1)), "one shape"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: ellipses((8,), []), "2D image shape"),
+        (lambda: ellipses((8, 8), [(1.0, 0.0, 0.1, 0, 0, 0)]), "positive semi-axes"),
+        (lambda: pixel_average(torch.zeros(10, 10), 3), "multiples of 3"),
+        (lambda: line_integrals([], np.zeros((3, 2)), np.zeros((2, 2)), (1, 1)), "one shape"),
+    ],
+)
 def test_bad_input_is_named(call, words):
     with pytest.raises(ValueError, match=words):
         call()

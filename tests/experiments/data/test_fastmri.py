@@ -1,5 +1,6 @@
 """fastMRI loader on small files written in fastMRI's layout: k-space of known coil images, RSS targets,
 an ISMRMRD header, the attributes; single- and multi-coil, the test split's stored mask, and broken files."""
+
 import math
 import zlib
 from functools import partial
@@ -19,15 +20,19 @@ CENTER, MAXIMUM = 17, 33  # kspace_encoding_step_1 limits: columns [18 - 17, 18 
 
 def header(encoded=(READOUT, PHASE, 1), recon=(*RECON, 1), center=CENTER, maximum=MAXIMUM, drop=None):
     """An ISMRMRD header as fastMRI files carry it (abridged to what is read), optionally without one element."""
+
     def xyz(tag, values):
         return f"<{tag}>" + "".join(f"<{a}>{v}</{a}>" for a, v in zip("xyz", values)) + f"</{tag}>"
+
     space = "<{0}>{1}{2}</{0}>"
-    xml = ('<?xml version="1.0" encoding="utf-8"?><ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD"><encoding>'
-           + space.format("encodedSpace", xyz("matrixSize", encoded), xyz("fieldOfView_mm", (280.0, 252.0, 4.5)))
-           + space.format("reconSpace", xyz("matrixSize", recon), xyz("fieldOfView_mm", (140.0, 140.0, 3.0)))
-           + "<encodingLimits><kspace_encoding_step_1><minimum>0</minimum>"
-           + f"<maximum>{maximum}</maximum><center>{center}</center></kspace_encoding_step_1></encodingLimits>"
-           + "</encoding></ismrmrdHeader>")
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?><ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD"><encoding>'
+        + space.format("encodedSpace", xyz("matrixSize", encoded), xyz("fieldOfView_mm", (280.0, 252.0, 4.5)))
+        + space.format("reconSpace", xyz("matrixSize", recon), xyz("fieldOfView_mm", (140.0, 140.0, 3.0)))
+        + "<encodingLimits><kspace_encoding_step_1><minimum>0</minimum>"
+        + f"<maximum>{maximum}</maximum><center>{center}</center></kspace_encoding_step_1></encodingLimits>"
+        + "</encoding></ismrmrdHeader>"
+    )
     return (xml.replace(f"<{drop}>", "<removed>").replace(f"</{drop}>", "</removed>") if drop else xml).encode()
 
 
@@ -113,7 +118,7 @@ def test_mask_function_is_seeded_per_volume(multicoil):
     data = FastMRISlices(root, mask=mask_fn, seed=3)
     first, second = data[0], data[1]
     acquired = torch.zeros(PHASE)
-    acquired[PHASE // 2 - CENTER:PHASE // 2 - CENTER + MAXIMUM + 1] = 1
+    acquired[PHASE // 2 - CENTER : PHASE // 2 - CENTER + MAXIMUM + 1] = 1
     expected = mask_fn((READOUT, PHASE), seed=3 + zlib.crc32(b"file1000.h5")) * acquired
     torch.testing.assert_close(first["mask"], expected)
     torch.testing.assert_close(second["mask"], expected)  # one mask per volume
@@ -144,16 +149,22 @@ def test_bad_files_and_arguments(tmp_path):
     with h5py.File(tmp_path / "no_kspace.h5", "w") as f:
         f.create_dataset("ismrmrd_header", data=header())
         f.create_dataset("reconstruction_rss", data=np.zeros((1, *RECON), np.float32))
-    with pytest.raises(ValueError, match=r"expected dataset 'kspace' in .*no_kspace.h5, found "
-                                         r"\['ismrmrd_header', 'reconstruction_rss'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected dataset 'kspace' in .*no_kspace.h5, found "
+        r"\['ismrmrd_header', 'reconstruction_rss'\]",
+    ):
         FastMRISlices(tmp_path / "no_kspace.h5")
     with h5py.File(tmp_path / "no_header.h5", "w") as f:
         f.create_dataset("kspace", data=np.zeros((1, READOUT, PHASE), np.complex64))
     with pytest.raises(ValueError, match="expected dataset 'ismrmrd_header'"):
         FastMRISlices([tmp_path / "no_header.h5"])
     write(tmp_path / "real.h5", np.zeros((1, COILS, READOUT, PHASE), np.float32))
-    with pytest.raises(TypeError, match=r"expected kspace \(slices, \[coils,\] ky, kx\) complex in real.h5, "
-                                        r"got shape \(1, 4, 40, 36\) of float32"):
+    with pytest.raises(
+        TypeError,
+        match=r"expected kspace \(slices, \[coils,\] ky, kx\) complex in real.h5, "
+        r"got shape \(1, 4, 40, 36\) of float32",
+    ):
         FastMRISlices(tmp_path / "real.h5")
     write(tmp_path / "bad_header.h5", np.zeros((1, READOUT, PHASE), np.complex64), xml=header(drop="reconSpace"))
     with pytest.raises(ValueError, match="expected element encoding/reconSpace/matrixSize/x in the ISMRMRD header"):
@@ -179,25 +190,45 @@ def test_bad_files_and_arguments(tmp_path):
         center_crop(torch.zeros(40, 36), (64, 8))
 
 
-BOMB = ('<?xml version="1.0"?><!DOCTYPE h [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><ismrmrdHeader>&c;</ismrmrdHeader>').encode()
-EXTERNAL = (b'<?xml version="1.0"?><!DOCTYPE h [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-            b'<ismrmrdHeader>&x;</ismrmrdHeader>')
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE h [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><ismrmrdHeader>&c;</ismrmrdHeader>'
+)
+EXTERNAL = (
+    b'<?xml version="1.0"?><!DOCTYPE h [<!ENTITY x SYSTEM "file:///etc/passwd">]><ismrmrdHeader>&x;</ismrmrdHeader>'
+)
 
 
-@pytest.mark.parametrize("xml, message", [
-    (header()[:200], r"expected ISMRMRD XML in the ISMRMRD header of bad.h5, got unparsable text \(.*line 1"),
-    (header(encoded=("abc", PHASE, 1)),
-     r"expected an integer in encoding/encodedSpace/matrixSize/x of the ISMRMRD header of bad.h5, got 'abc'"),
-    (header(center="1e2"),
-     r"expected an integer in encoding/encodingLimits/kspace_encoding_step_1/center of the ISMRMRD header of bad.h5, "
-     r"got '1e2'"),
-    (header(drop="reconSpace"), r"expected element encoding/reconSpace/matrixSize/x in the ISMRMRD header of bad.h5"),
-    # entities (an XML bomb, a file read by an external entity) come in a DTD, which ISMRMRD headers do not have
-    (BOMB, r"expected ISMRMRD XML without a document type declaration in the ISMRMRD header of bad.h5"),
-    (EXTERNAL, r"expected ISMRMRD XML without a document type declaration in the ISMRMRD header of bad.h5"),
-], ids=["truncated", "matrixSize not a number", "center not an integer", "element missing", "XML bomb",
-        "external entity"])
+@pytest.mark.parametrize(
+    "xml, message",
+    [
+        (header()[:200], r"expected ISMRMRD XML in the ISMRMRD header of bad.h5, got unparsable text \(.*line 1"),
+        (
+            header(encoded=("abc", PHASE, 1)),
+            r"expected an integer in encoding/encodedSpace/matrixSize/x of the ISMRMRD header of bad.h5, got 'abc'",
+        ),
+        (
+            header(center="1e2"),
+            r"expected an integer in encoding/encodingLimits/kspace_encoding_step_1/center of the ISMRMRD header of bad.h5, "
+            r"got '1e2'",
+        ),
+        (
+            header(drop="reconSpace"),
+            r"expected element encoding/reconSpace/matrixSize/x in the ISMRMRD header of bad.h5",
+        ),
+        # entities (an XML bomb, a file read by an external entity) come in a DTD, which ISMRMRD headers do not have
+        (BOMB, r"expected ISMRMRD XML without a document type declaration in the ISMRMRD header of bad.h5"),
+        (EXTERNAL, r"expected ISMRMRD XML without a document type declaration in the ISMRMRD header of bad.h5"),
+    ],
+    ids=[
+        "truncated",
+        "matrixSize not a number",
+        "center not an integer",
+        "element missing",
+        "XML bomb",
+        "external entity",
+    ],
+)
 def test_bad_header_names_its_file_and_element(tmp_path, xml, message):
     write(tmp_path / "bad.h5", np.zeros((1, COILS, READOUT, PHASE), np.complex64), xml=xml)
     with pytest.raises(ValueError, match=message):
@@ -206,6 +237,9 @@ def test_bad_header_names_its_file_and_element(tmp_path, xml, message):
 
 def test_volume_without_slices_is_named(tmp_path):
     write(tmp_path / "file1000.h5", np.zeros((0, COILS, READOUT, PHASE), np.complex64))
-    with pytest.raises(ValueError, match=r"expected kspace with at least one slice, coil and sample in file1000.h5, "
-                                         r"got shape \(0, 4, 40, 36\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected kspace with at least one slice, coil and sample in file1000.h5, "
+        r"got shape \(0, 4, 40, 36\)",
+    ):
         FastMRISlices(tmp_path)

@@ -1,5 +1,6 @@
 """fastMRI slices as items with their own operator: on small files in fastMRI's layout, the item's CartesianSense
 explains its data, the target's magnitude is the file's reconstruction_rss, and bad settings are named."""
+
 import zlib
 from functools import partial
 
@@ -38,7 +39,7 @@ def test_item_operator_explains_its_data_and_target_is_the_files_rss(volume):
         reference = torch.from_numpy(f["reconstruction_rss"][1])
     support = item["maps"].abs().sum(0) > 0
     magnitude = item["x"].abs()[support]
-    scale = float((magnitude * reference[support]).sum() / (magnitude ** 2).sum())
+    scale = float((magnitude * reference[support]).sum() / (magnitude**2).sum())
     assert rel(scale * magnitude, reference[support]) < 0.05
 
 
@@ -48,7 +49,9 @@ def item_seed(path):
 
 def test_crop_or_pad_and_coil_compression():
     x = torch.arange(20.0).reshape(4, 5)
-    torch.testing.assert_close(crop_or_pad(x, (2, 7)), torch.tensor([[0, 5, 6, 7, 8, 9, 0], [0, 10, 11, 12, 13, 14, 0.]]))
+    torch.testing.assert_close(
+        crop_or_pad(x, (2, 7)), torch.tensor([[0, 5, 6, 7, 8, 9, 0], [0, 10, 11, 12, 13, 14, 0.0]])
+    )
     k = crandn(5, 8, 8)
     kept = compress_coils(k, k[:, 2:6, 2:6], 5)  # all coils: a unitary change of basis keeps the energy
     assert abs(float(torch.linalg.vector_norm(kept) / torch.linalg.vector_norm(k)) - 1) < 1e-5
@@ -60,7 +63,9 @@ def test_crop_or_pad_and_coil_compression():
 def test_bad_settings_are_named(volume):
     with pytest.raises(ValueError, match=r"expected at least n_coils = 8 coils in file1000.h5, got 6"):
         FastMRISense(volume, image_size=RECON, n_coils=8, mask=MASK, calib_width=12)  # named before any item
-    with pytest.raises(ValueError, match=r"expected the mask to sample the calib_width = 16 central lines .*got 13 of them"):
+    with pytest.raises(
+        ValueError, match=r"expected the mask to sample the calib_width = 16 central lines .*got 13 of them"
+    ):
         FastMRISense(volume, image_size=RECON, n_coils=4, mask=MASK, calib_width=16)[0]
     with pytest.raises(ValueError, match=r"expected calib_width <= image_size \(32\), got 40"):
         FastMRISense(volume, image_size=RECON, n_coils=4, mask=MASK, calib_width=40)
@@ -70,14 +75,21 @@ def test_bad_settings_are_named(volume):
         FastMRISense(volume, image_size=RECON, n_coils=4, mask=None)
 
 
-@pytest.mark.parametrize("value, message", [
-    (np.nan, r"expected finite k-space in bad.h5 slice 1, got 64 non-finite values \(NaN or Inf\)"),
-    (np.inf, r"expected finite k-space in bad.h5 slice 1, got 64 non-finite values \(NaN or Inf\)"),
-    (0.0, r"expected k-space with a nonzero value in bad.h5 slice 1, got an all-zero slice"),
-    # 3e37 (< float32's 3.4e38) is finite, yet the item's FFT sums overflow to Inf (an error naming no file)
-    (3e37, r"expected \|k\| <= 1.57e\+17 in bad.h5 slice 1 \(so that sums of \|k\|² over its 13824 samples "
-           r"stay finite in float32\), got a maximum of 3e\+37"),
-], ids=["NaN", "Inf", "all-zero slice", "huge"])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.nan, r"expected finite k-space in bad.h5 slice 1, got 64 non-finite values \(NaN or Inf\)"),
+        (np.inf, r"expected finite k-space in bad.h5 slice 1, got 64 non-finite values \(NaN or Inf\)"),
+        (0.0, r"expected k-space with a nonzero value in bad.h5 slice 1, got an all-zero slice"),
+        # 3e37 (< float32's 3.4e38) is finite, yet the item's FFT sums overflow to Inf (an error naming no file)
+        (
+            3e37,
+            r"expected \|k\| <= 1.57e\+17 in bad.h5 slice 1 \(so that sums of \|k\|² over its 13824 samples "
+            r"stay finite in float32\), got a maximum of 3e\+37",
+        ),
+    ],
+    ids=["NaN", "Inf", "all-zero slice", "huge"],
+)
 def test_bad_kspace_values_are_named_with_file_and_slice(tmp_path, value, message):
     """Non-finite k-space once reached the coil compression's SVD (torch's LinAlgError, no file named), an all-zero
     slice ESPIRiT ("maps must be finite"), huge values the FFT ("k-space must be finite")."""
@@ -104,6 +116,9 @@ def test_file_with_a_stored_mask_is_refused(tmp_path):
     write_volume(path)
     with h5py.File(path, "r+") as f:
         f.create_dataset("mask", data=np.ones(36, bool))
-    with pytest.raises(ValueError, match=r"expected fully sampled k-space in file2000.h5 .*got a file with a stored "
-                                         r"mask \(fastMRI's test split\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected fully sampled k-space in file2000.h5 .*got a file with a stored "
+        r"mask \(fastMRI's test split\)",
+    ):
         FastMRISense(path, image_size=RECON, n_coils=4, mask=MASK, calib_width=12)

@@ -1,5 +1,6 @@
 """The fastMRI job's task (`experiments.tasks.fastmri_task`) checks every volume it will use, training, validation
 and test, before any work: a bad file is named (and its slice) when the task is built, not after training."""
+
 import time
 
 import h5py
@@ -10,8 +11,14 @@ from experiments.config import with_defaults
 from experiments.tasks import fastmri_task
 from tests.experiments.data.fastmri_files import write_volumes
 
-TASK = {"modality": "mri", "image_size": 32, "n_coils": 4, "acceleration": 2, "center_fraction": 0.375,
-        "calib_width": 12}
+TASK = {
+    "modality": "mri",
+    "image_size": 32,
+    "n_coils": 4,
+    "acceleration": 2,
+    "center_fraction": 0.375,
+    "calib_width": 12,
+}
 SPLIT_FILE = {"train": "file1000.h5", "val": "file1001.h5", "test": "file1002.h5"}  # sorted by name: the last test
 
 
@@ -32,16 +39,21 @@ def set_slice(value):
     def change(kspace):
         kspace[1, 2] = value  # slice 1, one coil: a corrupt stretch of one slice
         return kspace
+
     return change
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
-@pytest.mark.parametrize("value, message", [
-    (np.nan, r"expected finite k-space in {} slice 1, got \d+ non-finite values"),
-    (np.inf, r"expected finite k-space in {} slice 1, got \d+ non-finite values"),
-    (0, r"expected k-space with a nonzero value in {} slice 1, got an all-zero slice"),
-    (1e37, r"expected \|k\| <= .* in {} slice 1 .*float32.*, got a maximum of 1e\+37"),
-], ids=["NaN", "Inf", "all-zero slice", "huge"])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.nan, r"expected finite k-space in {} slice 1, got \d+ non-finite values"),
+        (np.inf, r"expected finite k-space in {} slice 1, got \d+ non-finite values"),
+        (0, r"expected k-space with a nonzero value in {} slice 1, got an all-zero slice"),
+        (1e37, r"expected \|k\| <= .* in {} slice 1 .*float32.*, got a maximum of 1e\+37"),
+    ],
+    ids=["NaN", "Inf", "all-zero slice", "huge"],
+)
 def test_bad_kspace_in_any_split_is_named_before_training(tmp_path, split, value, message):
     root = write_volumes(tmp_path / "files")
     if value == 0:
@@ -56,8 +68,11 @@ def test_bad_kspace_in_any_split_is_named_before_training(tmp_path, split, value
 def test_volume_without_slices_is_named(tmp_path, split):
     root = write_volumes(tmp_path / "files")
     rewrite_kspace(root / SPLIT_FILE[split], lambda k: k[:0])
-    with pytest.raises(ValueError, match=rf"expected kspace with at least one slice, coil and sample in "
-                                         rf"{SPLIT_FILE[split]}, got shape \(0, 6, 64, 36\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"expected kspace with at least one slice, coil and sample in "
+        rf"{SPLIT_FILE[split]}, got shape \(0, 6, 64, 36\)",
+    ):
         build(root)
 
 

@@ -1,5 +1,6 @@
 """ISMRMRD raw data: against ismrmrd-tools' own reconstruction, round trips through the ismrmrd Python API
 (Cartesian with every flag we honour, radial, spiral), noise prewhitening, and hostile files."""
+
 import shutil
 import subprocess
 
@@ -20,18 +21,26 @@ TOOLS = ("ismrmrd_generate_cartesian_shepp_logan", "ismrmrd_recon_cartesian_2d")
 
 def _phantom():
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, N), torch.linspace(-1, 1, N), indexing="ij")
-    disc = ((yy / 0.8) ** 2 + (xx / 0.6) ** 2 < 1).float() + 0.5 * ((yy - 0.2) ** 2 + xx ** 2 < 0.1).float()
+    disc = ((yy / 0.8) ** 2 + (xx / 0.6) ** 2 < 1).float() + 0.5 * ((yy - 0.2) ** 2 + xx**2 < 0.1).float()
     return (disc * torch.exp(1j * torch.pi * 0.3 * xx)).to(torch.complex64)
 
 
 def _header(ex=N, ey=N, fov_x=240.0, fov_y=240.0, trajectory="cartesian", center=N // 2):
     space = lambda mx, my, fx, fy: xsd.encodingSpaceType(  # noqa: E731
-        matrixSize=xsd.matrixSizeType(x=mx, y=my, z=1), fieldOfView_mm=xsd.fieldOfViewMm(x=fx, y=fy, z=5.0))
+        matrixSize=xsd.matrixSizeType(x=mx, y=my, z=1), fieldOfView_mm=xsd.fieldOfViewMm(x=fx, y=fy, z=5.0)
+    )
     limits = xsd.encodingLimitsType(kspace_encoding_step_1=xsd.limitType(minimum=0, maximum=ey - 1, center=center))
-    encoding = xsd.encodingType(encodedSpace=space(ex, ey, fov_x * ex / N, fov_y), reconSpace=space(N, N, fov_x,
-                                fov_y), encodingLimits=limits, trajectory=xsd.trajectoryType(trajectory))
-    return xsd.ToXML(xsd.ismrmrdHeader(experimentalConditions=xsd.experimentalConditionsType(
-        H1resonanceFrequency_Hz=63500000), encoding=[encoding]))
+    encoding = xsd.encodingType(
+        encodedSpace=space(ex, ey, fov_x * ex / N, fov_y),
+        reconSpace=space(N, N, fov_x, fov_y),
+        encodingLimits=limits,
+        trajectory=xsd.trajectoryType(trajectory),
+    )
+    return xsd.ToXML(
+        xsd.ismrmrdHeader(
+            experimentalConditions=xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63500000), encoding=[encoding]
+        )
+    )
 
 
 def _acq(data, line=0, flags=(), traj=None, center=None, dwell=5.0, average=0):
@@ -62,21 +71,26 @@ def maps():
 
 # --- against ismrmrd-tools ------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS),
-                    reason="ismrmrd-tools absent (apt-get install ismrmrd-tools)")
+
+@pytest.mark.skipif(
+    not all(shutil.which(t) for t in TOOLS), reason="ismrmrd-tools absent (apt-get install ismrmrd-tools)"
+)
 def test_matches_ismrmrd_recon_cartesian_2d(tmp_path):
     # The tool (Debian ismrmrd-tools 1.8) writes every line of every repetition into one (ey, ex) buffer per coil
     # (the last repetition wins, the noise scan at line 0 is overwritten), inverse-FFTs it unnormalised (FFTW
     # backward, a factor sqrt(ey ex) over our orthonormal FFT), crops the readout to the recon matrix and writes the
     # root-sum-of-squares over coils to <dataset>/cpp.
     path = tmp_path / "shepp_logan.h5"
-    subprocess.run([TOOLS[0], "-m", str(N), "-c", str(COILS), "-r", "2", "-O", "2", "-C", "-o", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [TOOLS[0], "-m", str(N), "-c", str(COILS), "-r", "2", "-O", "2", "-C", "-o", str(path)],
+        check=True,
+        capture_output=True,
+    )
     subprocess.run([TOOLS[1], str(path)], check=True, capture_output=True)
     with h5py.File(path) as f:
         if "cpp" not in f["dataset"]:
             pytest.fail(f"ismrmrd_recon_cartesian_2d wrote no dataset/cpp image, found {sorted(f['dataset'])}")
-        reference = torch.from_numpy(f["dataset/cpp/data"][0, 0, 0])        # (y, x)
+        reference = torch.from_numpy(f["dataset/cpp/data"][0, 0, 0])  # (y, x)
     acqs = read_ismrmrd(path, prewhiten=False)
     assert [a.info["repetition"] for a in acqs] == [0, 1]
     last = acqs[-1]
@@ -96,8 +110,7 @@ def test_matches_ismrmrd_recon_cartesian_2d(tmp_path):
 @pytest.mark.skipif(not shutil.which(TOOLS[0]), reason="ismrmrd-tools absent (apt-get install ismrmrd-tools)")
 def test_prewhitening_of_generated_file(tmp_path):
     path = tmp_path / "noisy.h5"
-    subprocess.run([TOOLS[0], "-m", str(N), "-c", str(COILS), "-C", "-o", str(path)], check=True,
-                   capture_output=True)
+    subprocess.run([TOOLS[0], "-m", str(N), "-c", str(COILS), "-C", "-o", str(path)], check=True, capture_output=True)
     acq = read_ismrmrd(path)[0]
     psi, W = acq.info["noise_covariance"], acq.info["prewhitening_matrix"].to(torch.complex128)
     assert acq.info["prewhitened"] and acq.info["noise_bandwidth_scale"] == 1.0
@@ -106,6 +119,7 @@ def test_prewhitening_of_generated_file(tmp_path):
 
 
 # --- Cartesian through the ismrmrd API ---------------------------------------------------------------------------
+
 
 def _encoded(maps, x, oversampling):
     """k-space of the coil images zero-padded along the readout to `oversampling` times the FOV: (coils, N, ex)."""
@@ -125,27 +139,32 @@ def test_cartesian_flags(tmp_path, maps):
         reverse = row % 4 == 0
         for average, sign in enumerate((1, -1)):  # two averages whose mean is the line
             line = k[:, row] + sign * wobble
-            acqs.append(_acq(line[:, ::-1] if reverse else line, row, ("ACQ_IS_REVERSE",) if reverse else (),
-                             average=average))
+            acqs.append(
+                _acq(line[:, ::-1] if reverse else line, row, ("ACQ_IS_REVERSE",) if reverse else (), average=average)
+            )
         if row == N // 2:  # a navigator and a phase-correction scan of junk at the centre line
             acqs.append(_acq(100 * rng.standard_normal(k[:, row].shape), row, ("ACQ_IS_NAVIGATION_DATA",)))
             acqs.append(_acq(100 * rng.standard_normal(k[:, row].shape), row, ("ACQ_IS_PHASECORR_DATA",)))
     acqs += [_acq(k[:, row], row, ("ACQ_IS_PARALLEL_CALIBRATION",)) for row in calibration]
     path = _write(tmp_path / "flags.h5", _header(ex=2 * N), acqs)
-    acq, = read_ismrmrd(path, coil_maps=maps)
+    (acq,) = read_ismrmrd(path, coil_maps=maps)
     mask = torch.zeros(N, 1)
     mask[imaging] = 1
     A = acq.require_operator()
-    assert torch.equal(A.mask, mask)                   # calibration-only lines are not data
+    assert torch.equal(A.mask, mask)  # calibration-only lines are not data
     expected = CartesianSense(maps, mask)(x)
     error = ((acq.data - expected).abs().max() / expected.abs().max()).item()
-    assert error < 1e-5, error                         # float32 FFTs, oversampling removal exact on this object
+    assert error < 1e-5, error  # float32 FFTs, oversampling removal exact on this object
     assert acq.data[:, :6].abs().max() == 0
     assert acq.info["averages"] == 2 and acq.info["readout_oversampling"] == 2
-    assert acq.info["flags"] == {"ACQ_IS_PARALLEL_CALIBRATION": len(calibration), "ACQ_IS_NAVIGATION_DATA": 1,
-                                 "ACQ_IS_PHASECORR_DATA": 1, "ACQ_IS_REVERSE": 2 * sum(r % 4 == 0 for r in imaging)}
+    assert acq.info["flags"] == {
+        "ACQ_IS_PARALLEL_CALIBRATION": len(calibration),
+        "ACQ_IS_NAVIGATION_DATA": 1,
+        "ACQ_IS_PHASECORR_DATA": 1,
+        "ACQ_IS_REVERSE": 2 * sum(r % 4 == 0 for r in imaging),
+    }
     # ESPIRiT sees the calibration lines too: rows 10-22 are complete only with them (10-21 calibration, 22 imaging)
-    espirit, = read_ismrmrd(path)
+    (espirit,) = read_ismrmrd(path)
     assert espirit.info["calib_width"] == 13
     S = espirit.require_operator().maps
     support = x.abs() > 0.1
@@ -157,7 +176,7 @@ def test_partial_echo(tmp_path, maps):
     # of recon column j was acquired for j >= 8, so the operator samples columns 8-31 and the data are zero elsewhere
     k = _encoded(maps, _phantom(), 2).numpy()
     acqs = [_acq(k[:, row, 16:], row, center=16) for row in range(N)]
-    acq, = read_ismrmrd(_write(tmp_path / "echo.h5", _header(ex=2 * N), acqs), coil_maps=maps)
+    (acq,) = read_ismrmrd(_write(tmp_path / "echo.h5", _header(ex=2 * N), acqs), coil_maps=maps)
     mask = acq.require_operator().mask
     assert mask.shape == (N, N) and torch.equal(mask, (torch.arange(N) >= 8).float().expand(N, N))
     assert acq.data[..., :8].abs().max() == 0 and acq.data[..., 8:].abs().min() > 0
@@ -173,19 +192,21 @@ def test_prewhitening_whitens_data_noise(tmp_path, noise_dwell):
     def noise(samples, dwell):
         white = rng.standard_normal((COILS, samples)) + 1j * rng.standard_normal((COILS, samples))
         return (mix @ white) / np.sqrt(2 * dwell)
+
     acqs = [_acq(noise(256, noise_dwell), flags=("ACQ_IS_NOISE_MEASUREMENT",), dwell=noise_dwell) for _ in range(8)]
     acqs += [_acq(noise(N, 5.0), row) for row in range(N)]
-    acq, = read_ismrmrd(_write(tmp_path / "noise.h5", _header(), acqs), coil_maps=torch.ones(COILS, N, N,
-                                                                                             dtype=torch.complex64))
+    (acq,) = read_ismrmrd(
+        _write(tmp_path / "noise.h5", _header(), acqs), coil_maps=torch.ones(COILS, N, N, dtype=torch.complex64)
+    )
     assert acq.info["noise_bandwidth_scale"] == pytest.approx(noise_dwell / 5.0)
     psi, W = acq.info["noise_covariance"], acq.info["prewhitening_matrix"].to(torch.complex128)
     scaled = W @ (psi * noise_dwell / 5.0) @ W.conj().T
     assert torch.allclose(scaled, torch.eye(COILS, dtype=torch.complex128), atol=1e-5)
     d = acq.data.reshape(COILS, -1).to(torch.complex128)
-    covariance = d @ d.conj().T / d.shape[1]           # 1024 samples per coil: sampling error ~0.03
+    covariance = d @ d.conj().T / d.shape[1]  # 1024 samples per coil: sampling error ~0.03
     assert torch.allclose(covariance, torch.eye(COILS, dtype=torch.complex128), atol=0.15), covariance
     before = noise_covariance(np.stack([a.data for a in acqs[8:]], 1).reshape(COILS, -1))
-    assert (before - torch.eye(COILS)).abs().max() > 1     # the data were far from white before
+    assert (before - torch.eye(COILS)).abs().max() > 1  # the data were far from white before
 
 
 def test_prewhitening_matrix_rejects_singular():
@@ -195,42 +216,47 @@ def test_prewhitening_matrix_rejects_singular():
 
 # --- non-Cartesian -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module", params=["radial", "spiral"])
 def trajectory(request):
     if request.param == "radial":
-        return request.param, radial(24, N, (N, N))                     # (spokes, samples, 2) cycles per FOV
-    return request.param, spiral((N, N), 4).reshape(4, -1, 2)           # 4 interleaves of 132 points
+        return request.param, radial(24, N, (N, N))  # (spokes, samples, 2) cycles per FOV
+    return request.param, spiral((N, N), 4).reshape(4, -1, 2)  # 4 interleaves of 132 points
 
 
 def test_non_cartesian_round_trip(tmp_path, maps, trajectory):
     kind, coords = trajectory
     x = _phantom()
-    y = Sense(maps, coords)(x)                                          # (coils, readouts, samples)
-    traj = (coords / N).flip(-1).numpy()                                # ISMRMRD (kx, ky), normalised [-0.5, 0.5]
+    y = Sense(maps, coords)(x)  # (coils, readouts, samples)
+    traj = (coords / N).flip(-1).numpy()  # ISMRMRD (kx, ky), normalised [-0.5, 0.5]
     acqs = [_acq(y[:, i].numpy(), i, traj=traj[i]) for i in range(coords.shape[0])]
     path = _write(tmp_path / f"{kind}.h5", _header(trajectory=kind), acqs)
-    acq, = read_ismrmrd(path, coil_maps=maps)
+    (acq,) = read_ismrmrd(path, coil_maps=maps)
     A = acq.require_operator()
     assert isinstance(A, Sense) and acq.info["trajectory"] == kind
-    assert torch.equal(A.coords, coords)                                # /32 and *32 are exact in float32
+    assert torch.equal(A.coords, coords)  # /32 and *32 are exact in float32
     assert torch.equal(acq.data, y)
     assert ((A(x) - y).abs().max() / y.abs().max()).item() < 1e-6
     ours, theirs = cg_sense(A, acq.data, 10), cg_sense(Sense(maps, coords), y, 10)
     assert ((ours - theirs).abs().max() / theirs.abs().max()).item() < 1e-5
     if kind == "radial":
-        in_cycles = _write(tmp_path / "cycles.h5", _header(trajectory=kind),
-                           [_acq(y[:, i].numpy(), i, traj=traj[i] * N) for i in range(coords.shape[0])])
-        same, = read_ismrmrd(in_cycles, coil_maps=maps, trajectory_units="cycles_per_fov")
+        in_cycles = _write(
+            tmp_path / "cycles.h5",
+            _header(trajectory=kind),
+            [_acq(y[:, i].numpy(), i, traj=traj[i] * N) for i in range(coords.shape[0])],
+        )
+        (same,) = read_ismrmrd(in_cycles, coil_maps=maps, trajectory_units="cycles_per_fov")
         assert torch.equal(same.require_operator().coords, coords)
         with pytest.raises(ValueError, match="trajectory_units='cycles_per_fov'") as error:
-            read_ismrmrd(in_cycles, coil_maps=maps)          # k up to 16 read as normalised: out of range
+            read_ismrmrd(in_cycles, coil_maps=maps)  # k up to 16 read as normalised: out of range
         assert str(in_cycles) in str(error.value)
-        espirit, = read_ismrmrd(path)                                    # maps from the gridded centre
+        (espirit,) = read_ismrmrd(path)  # maps from the gridded centre
         S = espirit.require_operator().maps
         assert S.shape == (COILS, N, N) and S.abs().pow(2).sum(0).max() <= 1 + 1e-4
 
 
 # --- hostile files ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def good_file(tmp_path, maps):
@@ -261,8 +287,11 @@ def test_hostile_files(tmp_path, good_file):
     with pytest.raises(ValueError, match="acquisitions|data"):
         read_ismrmrd(empty)
 
-    doctype = _write(tmp_path / "doctype.h5", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
-                     + _header().split("?>", 1)[1], [_acq(np.ones((COILS, N)), 0)])
+    doctype = _write(
+        tmp_path / "doctype.h5",
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>' + _header().split("?>", 1)[1],
+        [_acq(np.ones((COILS, N)), 0)],
+    )
     with pytest.raises(ValueError, match="document type"):
         read_ismrmrd(doctype)
 
@@ -280,7 +309,8 @@ def test_hostile_files(tmp_path, good_file):
     with pytest.raises(ValueError, match="inside the encoded matrix"):
         read_ismrmrd(outside)
 
-    only_noise = _write(tmp_path / "only_noise.h5", _header(),
-                        [_acq(np.ones((COILS, N)), 0, ("ACQ_IS_NOISE_MEASUREMENT",))])
+    only_noise = _write(
+        tmp_path / "only_noise.h5", _header(), [_acq(np.ones((COILS, N)), 0, ("ACQ_IS_NOISE_MEASUREMENT",))]
+    )
     with pytest.raises(ValueError, match="image acquisitions"):
         read_ismrmrd(only_noise)

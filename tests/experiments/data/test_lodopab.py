@@ -1,6 +1,7 @@
 """LoDoPaB-CT loader on files written as dival/ODL write them: images (x, y) on [-0.13, 0.13]² m, sinograms from
 ODL's own ray transform (``parallel_beam_geometry``, 1000 angles, 513 bins), in metres, normalised by μ_max.
 The axis and unit conventions are checked against our Projector on the loaded image."""
+
 import h5py
 import numpy as np
 import odl
@@ -13,7 +14,6 @@ from experiments.data.lodopab import MU_MAX, LoDoPaB, lodopab_geometry
 from tests.conftest import rel
 
 SCALES = (1.0, 0.5, 0.25)  # sample k is the phantom times SCALES[k]; files hold 2 and 1 samples
-
 
 
 def odl_phantom_and_sinogram():
@@ -68,8 +68,10 @@ def test_physical_units(lodopab):
 def test_samples_across_files_and_batches(lodopab):
     root, image, _ = lodopab
     data = LoDoPaB(root, "validation")
-    assert len(data) == 3 and [f[0].name for f in data.files] == ["ground_truth_validation_000.hdf5",
-                                                                 "ground_truth_validation_001.hdf5"]
+    assert len(data) == 3 and [f[0].name for f in data.files] == [
+        "ground_truth_validation_000.hdf5",
+        "ground_truth_validation_001.hdf5",
+    ]
     for index in (2, -1):
         item = data[index]
         assert item["index"] == 2
@@ -99,13 +101,19 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="observation_test_000.hdf5"):
         LoDoPaB(tmp_path, "test")
     write(tmp_path / "observation_test_000.hdf5", np.zeros((2, 513, 1000)))
-    with pytest.raises(ValueError, match=r"sinograms \(n, 1000, 513\) with the same n, got \(2, 362, 362\) in "
-                                         r"ground_truth_test_000.hdf5 and \(2, 513, 1000\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sinograms \(n, 1000, 513\) with the same n, got \(2, 362, 362\) in "
+        r"ground_truth_test_000.hdf5 and \(2, 513, 1000\)",
+    ):
         LoDoPaB(tmp_path, "test")
     with h5py.File(tmp_path / "observation_test_000.hdf5", "w") as f:
         f.create_dataset("sinogram", data=np.zeros((2, 1000, 513), np.float32))
-    with pytest.raises(ValueError, match=r"expected dataset 'data' in .*observation_test_000.hdf5, "
-                                         r"found \['sinogram'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected dataset 'data' in .*observation_test_000.hdf5, "
+        r"found \['sinogram'\]",
+    ):
         LoDoPaB(tmp_path, "test")
     (tmp_path / "observation_test_000.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n cut short")
     with pytest.raises(ValueError, match="expected a readable HDF5 file at .*observation_test_000.hdf5, got one that"):
@@ -114,6 +122,7 @@ def test_bad_inputs(tmp_path):
 
 def test_a_task_reads_lodopab_files_in_physical_units(lodopab, tmp_path):
     from experiments.tasks import build_task
+
     for path in lodopab[0].iterdir():
         for part in ("train", "validation", "test"):
             (tmp_path / path.name.replace("validation", part)).symlink_to(path)

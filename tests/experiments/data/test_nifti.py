@@ -1,6 +1,7 @@
 """NIfTI loader on files written with nibabel: permuted, flipped, slightly oblique axes and anisotropic voxels.
 Each value read back must sit at the world point nibabel's own affine gives it, along axes (S, P, L); the same
 scan written as DICOM and as NIfTI reads back as the same array."""
+
 import math
 
 import nibabel as nib
@@ -41,7 +42,7 @@ def test_values_sit_where_nibabel_puts_them(nifti_file):
     assert spacing == pytest.approx((3.0, 0.8, 0.6))
     # every voxel (z, y, x) read back: its world point, mapped by the file's affine, lands on the same value
     zyx = np.stack(np.meshgrid(*[np.arange(n) for n in volume.shape], indexing="ij"), -1).reshape(-1, 3)
-    world = (affine @ np.c_[zyx, np.ones(len(zyx))].T)
+    world = affine @ np.c_[zyx, np.ones(len(zyx))].T
     ijk = np.rint(np.linalg.inv(oblique_file_affine()) @ world)[:3].astype(int)
     np.testing.assert_array_equal(volume.numpy()[tuple(zyx.T)], data[tuple(ijk)])
     # axis directions: z superior, y posterior, x to the left (the 10-degree turn aside)

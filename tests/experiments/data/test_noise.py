@@ -1,4 +1,5 @@
 """Noise models against closed forms: exact Poisson moments, the delta method, Gaussian variances."""
+
 import math
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_poisson_transmission_moments_match_the_pmf_and_the_delta_method(p, phot
     assert abs(float(y.mean()) - mean) < 5 * math.sqrt(var / N)
     assert abs(float(y.var()) - var) < 5 * var * math.sqrt(2 / N)
     # delta method: E ≈ p + 1/(2λ), Var ≈ 1/λ, to O(1/λ²)
-    assert abs(mean - (p + 0.5 / rate)) < 3 / rate ** 2 + 1e-12
+    assert abs(mean - (p + 0.5 / rate)) < 3 / rate**2 + 1e-12
     assert abs(var * rate - 1) < 3 / rate
 
 
@@ -100,18 +101,26 @@ def test_poisson_counts_have_mean_and_variance_of_the_expected():
     assert torch.allclose(y.var(0), rate[0], rtol=5 * math.sqrt(2 / (N // 3)) + 5 / math.sqrt(N // 3))
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: transmission_noise(torch.zeros(3), 0.0, gen()), ValueError, "photons"),
-    (lambda: transmission_noise(torch.zeros(3), 1e4, gen(), model="binomial"), ValueError, "model"),
-    (lambda: transmission_noise(torch.zeros(3, dtype=torch.complex64), 1e4, gen()), TypeError, "real"),
-    (lambda: transmission_noise(torch.zeros(3), 1e4, 0), TypeError, "Generator"),
-    (lambda: complex_gaussian_noise(torch.zeros(3), 0.1, gen()), TypeError, "complex"),
-    (lambda: complex_gaussian_noise(torch.zeros(3, dtype=torch.complex64), -1.0, gen()), ValueError, "sigma"),
-    (lambda: complex_gaussian_noise(torch.zeros(2, 4, 4, dtype=torch.complex64), 0.1, gen(),
-                                    mask=torch.ones(3, 4)), ValueError, "broadcastable"),
-    (lambda: poisson_counts(torch.tensor([-1.0, 2.0]), gen()), ValueError, "non-negative"),
-    (lambda: poisson_counts([1.0], gen()), TypeError, "tensor"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: transmission_noise(torch.zeros(3), 0.0, gen()), ValueError, "photons"),
+        (lambda: transmission_noise(torch.zeros(3), 1e4, gen(), model="binomial"), ValueError, "model"),
+        (lambda: transmission_noise(torch.zeros(3, dtype=torch.complex64), 1e4, gen()), TypeError, "real"),
+        (lambda: transmission_noise(torch.zeros(3), 1e4, 0), TypeError, "Generator"),
+        (lambda: complex_gaussian_noise(torch.zeros(3), 0.1, gen()), TypeError, "complex"),
+        (lambda: complex_gaussian_noise(torch.zeros(3, dtype=torch.complex64), -1.0, gen()), ValueError, "sigma"),
+        (
+            lambda: complex_gaussian_noise(
+                torch.zeros(2, 4, 4, dtype=torch.complex64), 0.1, gen(), mask=torch.ones(3, 4)
+            ),
+            ValueError,
+            "broadcastable",
+        ),
+        (lambda: poisson_counts(torch.tensor([-1.0, 2.0]), gen()), ValueError, "non-negative"),
+        (lambda: poisson_counts([1.0], gen()), TypeError, "tensor"),
+    ],
+)
 def test_bad_input_is_named(call, error, words):
     with pytest.raises(error, match=words):
         call()

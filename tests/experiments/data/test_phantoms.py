@@ -1,4 +1,5 @@
 """Phantoms: ODL's ellipse rasteriser as the reference, closed-form invariants."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,18 @@ import odl
 import pytest
 import torch
 
-from experiments.data import (MU_WATER_511KEV, body_ellipse_table, body_ellipses, lpd_ellipse_table, lpd_ellipses,
-                              mri_object, mri_phantom, pet_activity, pet_phantom, small_features)
+from experiments.data import (
+    MU_WATER_511KEV,
+    body_ellipse_table,
+    body_ellipses,
+    lpd_ellipse_table,
+    lpd_ellipses,
+    mri_object,
+    mri_phantom,
+    pet_activity,
+    pet_phantom,
+    small_features,
+)
 from experiments.data.ellipse_tables import pixel_average
 from experiments.data.phantoms import MU_LUNG_511KEV, MU_WATER, ellipses, shepp_logan
 
@@ -29,7 +40,7 @@ def _radial_coordinate(n, a, b, cx, cy, degrees):
 def test_lpd_table_rasterises_as_odl_ellipsoid_phantom():
     n, space = 64, odl.uniform_discr([-1, -1], [1, 1], (64, 64))
     table = lpd_ellipse_table(gen(4))
-    for value, a, b, cx, cy, t in table:
+    for _value, a, b, cx, cy, t in table:
         # ODL indexes (x, y) and takes radians; ours is (y, x) and degrees
         reference = np.asarray(odl.phantom.ellipsoid_phantom(space, [(1.0, a, b, cx, cy, math.radians(t))]).data).T
         differ = ellipses((n, n), [(1.0, a, b, cx, cy, t)]).numpy() != reference
@@ -152,12 +163,15 @@ def test_pixel_averages_of_the_objects_are_the_mean_of_their_finer_renderings():
         torch.testing.assert_close(coarse, pixel_average(fine, 4), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: lpd_ellipses((32,), gen()), ValueError, "2D image shape"),
-    (lambda: lpd_ellipses((32, 32), 0), TypeError, "Generator"),
-    (lambda: pet_activity((3, 4, 4), gen()), ValueError, "2D image shape"),
-    (lambda: mri_phantom((32, 32.5), gen()), ValueError, "positive integers"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: lpd_ellipses((32,), gen()), ValueError, "2D image shape"),
+        (lambda: lpd_ellipses((32, 32), 0), TypeError, "Generator"),
+        (lambda: pet_activity((3, 4, 4), gen()), ValueError, "2D image shape"),
+        (lambda: mri_phantom((32, 32.5), gen()), ValueError, "positive integers"),
+    ],
+)
 def test_bad_input_is_named(call, error, words):
     with pytest.raises(error, match=words):
         call()

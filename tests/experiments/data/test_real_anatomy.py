@@ -1,4 +1,5 @@
 """Real anatomy from pydicom's bundled test images: units, orientation, outline, and the data models' path."""
+
 import numpy as np
 import pydicom
 import pytest
@@ -19,16 +20,20 @@ def test_ct_slice_becomes_attenuation_inside_its_disk_in_four_orientations():
     # the file's own values: HU = raw − 1024 (its rescale tags); the median tissue is soft tissue, about water
     ds = pydicom.dcmread(get_testdata_file(CT_FILE))
     hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    assert float(mu[96:160, 96:160].median()) == pytest.approx(MU_WATER * (1 + np.median(hu[48:80, 48:80]) / 1000),
-                                                               rel=0.05)
-    assert float(mu.max()) > 1.5 * MU_WATER   # bone
+    assert float(mu[96:160, 96:160].median()) == pytest.approx(
+        MU_WATER * (1 + np.median(hu[48:80, 48:80]) / 1000), rel=0.05
+    )
+    assert float(mu.max()) > 1.5 * MU_WATER  # bone
     # air outside the disk, and the disk's edge cuts the slice (its corners are tissue)
     y, x = torch.meshgrid(*(torch.arange(256) + 0.5,) * 2, indexing="ij")
-    outside = (x / 128 - 1) ** 2 + (y / 128 - 1) ** 2 > 0.92 ** 2
+    outside = (x / 128 - 1) ** 2 + (y / 128 - 1) ** 2 > 0.92**2
     assert float(mu[outside].abs().max()) == 0
     # DICOM's first row is the top of the image; ours grows with y: the first DICOM row is our last
-    assert torch.allclose(mu.flip(0)[40, 96:160].mean(), torch.tensor(MU_WATER * (1 + float(hu[20, 48:80].mean()) / 1000),
-                                                                       dtype=torch.float32), rtol=0.1)
+    assert torch.allclose(
+        mu.flip(0)[40, 96:160].mean(),
+        torch.tensor(MU_WATER * (1 + float(hu[20, 48:80].mean()) / 1000), dtype=torch.float32),
+        rtol=0.1,
+    )
     for k, obj in enumerate(objects):
         torch.testing.assert_close(obj.image, torch.rot90(mu, k))
 
@@ -49,6 +54,7 @@ def test_mr_slice_is_a_complex_image_of_peak_one():
 def test_a_task_scores_its_real_anatomy_through_its_own_data_model():
     from experiments.config import load_config
     from experiments.tasks import build_task
+
     task = build_task(load_config("ct-lpd", ["data.n_train=1", "data.n_val=1", "data.n_test=1"]))
     items = [task.real[i] for i in range(len(task.real))]
     assert len(items) == 4
@@ -59,6 +65,7 @@ def test_a_task_scores_its_real_anatomy_through_its_own_data_model():
     # the truth is the fine image's pixel average; the data are its line integrals on the 4x grid, with noise
     fine = real_ct_objects((256, 256))[0]
     torch.testing.assert_close(items[0]["x"], pixel_average(fine.image, 4))
-    off = build_task(load_config("ct-lpd", ["data.n_train=1", "data.n_val=1", "data.n_test=1",
-                                            "data.real_anatomy=false"]))
+    off = build_task(
+        load_config("ct-lpd", ["data.n_train=1", "data.n_val=1", "data.n_test=1", "data.real_anatomy=false"])
+    )
     assert off.real is None

@@ -1,6 +1,7 @@
 """CTSimulator: exact chords per ray against the closed forms of experiments.validation.analytic (written from
 the geometry conventions, not from the geometry code), sub-ray averaging against the detector element's integral,
 the fine-grid path against the exact one, and a measured gap to the reconstruction's own projector."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,14 +13,30 @@ from experiments.data.simulate_ct import refined, subdivided
 from experiments.validation import analytic
 
 GEOMETRIES = {
-    "parallel": ct.ParallelBeam2D(angles=24, n_detectors=70, detector_spacing=2.5, image_shape=(40, 40),
-                                  pixel_size=4.0, detector_offset=1.3),
-    "fan flat": ct.FanBeam2D(angles=30, n_detectors=110, detector_spacing=3.0, source_distance=400.0,
-                             detector_distance=300.0, image_shape=(40, 40), pixel_size=4.0, detector_offset=-2.0),
-    "fan arc": ct.FanBeam2D(angles=30, n_detectors=110, detector_spacing=3.0, source_distance=400.0,
-                            detector_distance=300.0, image_shape=(40, 40), pixel_size=4.0, detector_curve="arc"),
-    "siemens": ct.scanner("siemens-definition-as", view_step=32, detector_binning=8, image_shape=(64, 64),
-                          fov=300.0),
+    "parallel": ct.ParallelBeam2D(
+        angles=24, n_detectors=70, detector_spacing=2.5, image_shape=(40, 40), pixel_size=4.0, detector_offset=1.3
+    ),
+    "fan flat": ct.FanBeam2D(
+        angles=30,
+        n_detectors=110,
+        detector_spacing=3.0,
+        source_distance=400.0,
+        detector_distance=300.0,
+        image_shape=(40, 40),
+        pixel_size=4.0,
+        detector_offset=-2.0,
+    ),
+    "fan arc": ct.FanBeam2D(
+        angles=30,
+        n_detectors=110,
+        detector_spacing=3.0,
+        source_distance=400.0,
+        detector_distance=300.0,
+        image_shape=(40, 40),
+        pixel_size=4.0,
+        detector_curve="arc",
+    ),
+    "siemens": ct.scanner("siemens-definition-as", view_step=32, detector_binning=8, image_shape=(64, 64), fov=300.0),
 }
 CENTER, RADIUS = (17.0, -9.0), 45.0  # mm: off centre, so that a flipped axis or a wrong sign shows
 
@@ -35,7 +52,7 @@ def test_one_ray_per_channel_gives_the_disks_exact_chords(name):
     _, lines = CTSimulator(g, sub_rays=1)(disk(g))
     reference = analytic.disk_sinogram(g, CENTER, RADIUS).float()
     assert lines.shape == g.sinogram_shape and lines.dtype == torch.float32
-    torch.testing.assert_close(lines, reference, rtol=1e-5, atol=1e-4)   # float32 rounding of chords up to 90 mm
+    torch.testing.assert_close(lines, reference, rtol=1e-5, atol=1e-4)  # float32 rounding of chords up to 90 mm
 
 
 def test_sub_rays_average_the_chord_over_the_channels_width():
@@ -44,12 +61,14 @@ def test_sub_rays_average_the_chord_over_the_channels_width():
     g = GEOMETRIES["parallel"]
     c = np.asarray(CENTER)
     d, R = g.detector_spacing, RADIUS
-    s = analytic.channels(g.n_detectors, d, g.detector_offset)[None, :] - (
-        c[0] * np.cos(g.angles) + c[1] * np.sin(g.angles))[:, None]   # channel position relative to the centre
+    s = (
+        analytic.channels(g.n_detectors, d, g.detector_offset)[None, :]
+        - (c[0] * np.cos(g.angles) + c[1] * np.sin(g.angles))[:, None]
+    )  # channel position relative to the centre
 
     def antiderivative(u):
         u = np.clip(u, -R, R)
-        return u * np.sqrt(R ** 2 - u ** 2) + R ** 2 * np.arcsin(u / R)
+        return u * np.sqrt(R**2 - u**2) + R**2 * np.arcsin(u / R)
 
     reference = torch.from_numpy((antiderivative(s + d / 2) - antiderivative(s - d / 2)) / d).float()
     errors = {n: float((CTSimulator(g, sub_rays=n)(disk(g))[1] - reference).abs().max()) for n in (1, 4, 64)}
@@ -98,13 +117,21 @@ def test_the_truth_is_the_exact_pixel_average():
     # pixel averages on a grid 8x finer, pooled, are the same averages (exact areas on both grids)
     torch.testing.assert_close(fields["x"], fine.reshape(64, 8, 64, 8).mean((1, 3)), rtol=0, atol=1e-7)
     centres = EllipseSum(table, MU_WATER).render((64, 64), average=False)
-    assert float((fields["x"] - centres).abs().max()) > 0.2 * MU_WATER   # edge pixels: the sampled truth differs
+    assert float((fields["x"] - centres).abs().max()) > 0.2 * MU_WATER  # edge pixels: the sampled truth differs
 
 
 def test_bad_input_is_named():
     with pytest.raises(TypeError, match="2D CT geometry"):
-        CTSimulator(ct.ConeBeam3D(angles=4, detector_shape=(4, 4), detector_spacing=1.0, source_distance=100.0,
-                                  detector_distance=50.0, image_shape=(4, 4, 4)))
+        CTSimulator(
+            ct.ConeBeam3D(
+                angles=4,
+                detector_shape=(4, 4),
+                detector_spacing=1.0,
+                source_distance=100.0,
+                detector_distance=50.0,
+                image_shape=(4, 4, 4),
+            )
+        )
     with pytest.raises(ValueError, match="sub_rays as a positive integer"):
         CTSimulator(GEOMETRIES["parallel"], sub_rays=0)
     with pytest.raises(ValueError, match="grid that divides"):

@@ -1,5 +1,6 @@
 """MRISimulator: SigPy's birdcage maps, a disk's k-space by its Bessel formula, the truth's consistency with the
 fine grid, and a measured gap to the reconstruction's own operator (no inverse crime)."""
+
 import math
 import re
 
@@ -9,7 +10,6 @@ import torch
 from scipy.special import j1
 
 from bridges.mri import CartesianSense, birdcage_maps, mask_equispaced
-from experiments.data.ellipse_tables import pixel_average
 from experiments.data.objects import EllipseSum
 from experiments.data.phantoms import mri_object
 from experiments.data.simulate_mri import MRISimulator, birdcage_at
@@ -47,11 +47,11 @@ def disk_kspace(shape, r, cx, cy):
     ellipse of semi-axes Rx, Ry where the grid is not square; R J1(2πR|ξ|)/|ξ| for a circle), u₀ = n//2."""
     ny, nx = shape
     ry, rx = r * ny / 2, r * nx / 2
-    uy, ux = (cy + 1) * ny / 2 - 0.5, (cx + 1) * nx / 2 - 0.5   # pixel i is centred at (i + ½)·2/n − 1
+    uy, ux = (cy + 1) * ny / 2 - 0.5, (cx + 1) * nx / 2 - 0.5  # pixel i is centred at (i + ½)·2/n − 1
     ky, kx = np.arange(ny)[:, None] - ny // 2, np.arange(nx)[None, :] - nx // 2
     q = np.hypot(ry * ky / ny, rx * kx / nx)
     safe = np.where(q > 0, q, 1.0)
-    amplitude = rx * ry * np.where(q > 0, j1(2 * np.pi * safe) / safe, np.pi)   # π R² at k = 0
+    amplitude = rx * ry * np.where(q > 0, j1(2 * np.pi * safe) / safe, np.pi)  # π R² at k = 0
     ramp = np.exp(-2j * np.pi * (ky * (uy - ny // 2) / ny + kx * (ux - nx // 2) / nx))
     return torch.from_numpy(amplitude * ramp / math.sqrt(ny * nx))
 
@@ -65,20 +65,20 @@ def disk_kspace(shape, r, cx, cy):
 def test_a_disks_kspace_is_its_bessel_transform(shape, tolerance):
     sim = MRISimulator(shape, 1, torch.ones(shape), fine=4)
     disk = Complex(EllipseSum(((1.0, 0.3, 0.3, 0.13, -0.21, 0.0),)))
-    k = sim.kspace(disk.render(sim.fine_shape)).to(torch.complex128)   # unit coil map: the k-space of the object
+    k = sim.kspace(disk.render(sim.fine_shape)).to(torch.complex128)  # unit coil map: the k-space of the object
     expected = disk_kspace(shape, 0.3, 0.13, -0.21)
     error = rel(k, expected)
     print(f"{shape}: relative error {error:.2e}")
     assert error < tolerance
     centre = k[shape[0] // 2, shape[1] // 2]
-    assert abs(centre - expected[shape[0] // 2, shape[1] // 2]) < 1e-5 * abs(centre)   # the area, π R²/n
-    assert rel(k / sim.ramp, expected) > 10 * error       # the ramp is needed ...
-    assert rel(k / sim.ramp ** 2, expected) > 10 * error  # ... with this sign
+    assert abs(centre - expected[shape[0] // 2, shape[1] // 2]) < 1e-5 * abs(centre)  # the area, π R²/n
+    assert rel(k / sim.ramp, expected) > 10 * error  # the ramp is needed ...
+    assert rel(k / sim.ramp**2, expected) > 10 * error  # ... with this sign
 
 
 def test_the_truth_is_the_fine_grids_pixel_average():
     table = ((1.0, 0.7, 0.5, 0.05, -0.03, 20.0), (-0.4, 0.2, 0.1, 0.2, 0.1, -40.0), (0.3, 0.07, 0.07, -0.3, 0.2, 0.0))
-    obj = Complex(EllipseSum(table))   # exact pixel areas on any grid
+    obj = Complex(EllipseSum(table))  # exact pixel areas on any grid
     sim = MRISimulator((48, 40), 4, torch.ones(48, 40), fine=4)
     fields, clean = sim(obj)
     assert fields["x"].dtype == torch.complex64 and fields["x"].shape == (48, 40)
@@ -119,5 +119,5 @@ def test_bad_input_names_what_was_expected_and_what_came():
         MRISimulator((32, 32), 4, mask, coil_radius=0.5)
     with pytest.raises(TypeError, match="complex MR image.*float32 from EllipseSum"):
         MRISimulator((32, 32), 4, mask)(EllipseSum(((1.0, 0.5, 0.5, 0.0, 0.0, 0.0),)))
-    sim = MRISimulator((32, 32), 4, torch.ones(1, 32), fine=2)   # a (1, x) mask broadcasts
+    sim = MRISimulator((32, 32), 4, torch.ones(1, 32), fine=2)  # a (1, x) mask broadcasts
     assert sim.mask.shape == (1, 32)

@@ -1,6 +1,7 @@
 """PETSimulator against closed forms: a disk's chords along the crystal pairs' lines (`analytic.pet_disk_sinogram`,
 written from the crystal positions, not from `PETScanner.geometry`), their arc correction, a water disk's
 attenuation, the counts' units, and the gap to the reconstruction's own model (no inverse crime)."""
+
 import numpy as np
 import pytest
 import torch
@@ -71,8 +72,11 @@ def test_exact_lines_match_closed_form_chords(scanner):
         errors[fine] = rel(clean.double() / scale(sim, obj, fields), chords)
         # The fine grid's pixelised edge against exact chords: measured 0.28 h/ρ (h the fine pixel), inside
         # analytic's 0.5 h/ρ (a wrong line or axis gives > 100 %)
-        assert errors[fine] < analytic.edge_tol(scanner.pixel_size / fine, radius), \
-            (fine, errors[fine], analytic.edge_note(scanner.pixel_size / fine, radius))
+        assert errors[fine] < analytic.edge_tol(scanner.pixel_size / fine, radius), (
+            fine,
+            errors[fine],
+            analytic.edge_note(scanner.pixel_size / fine, radius),
+        )
     print("exact lines vs closed form, by fine:", errors)
     # the fine grid is the one measured: the edge error halves with each halving of the pixel
     assert errors[2] < 0.6 * errors[1] and errors[4] < 0.6 * errors[2]

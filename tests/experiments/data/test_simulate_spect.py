@@ -1,5 +1,6 @@
 """SPECTSimulator against closed forms (a disk's attenuated line integrals, in bins, without and with a μ-map), the
 counts' units and scatter fraction, and the gap to the reconstruction's own projector (no inverse crime)."""
+
 import math
 
 import numpy as np
@@ -45,7 +46,7 @@ def closed_form(geometry, center, radius, mu, points=32) -> torch.Tensor:
     out = []
     for theta in geometry.angles:
         d = t - (-center[0] * math.sin(theta) + center[1] * math.cos(theta))
-        c = 2 * np.sqrt(np.clip(radius ** 2 - d ** 2, 0, None))
+        c = 2 * np.sqrt(np.clip(radius**2 - d**2, 0, None))
         value = c if mu == 0 else (1 - np.exp(-mu * c)) / mu
         out.append(value.mean(-1))
     return torch.from_numpy(np.stack(out))
@@ -77,8 +78,9 @@ def test_primary_matches_the_disks_closed_form(geometry, mu):
 
 
 def test_counts_scatter_and_truth_units(geometry):
-    sim = SPECTSimulator(spect.Projector(geometry, spect.collimator("siemens-symbia-lehr")), TOTAL,
-                         scatter_fraction=0.3)
+    sim = SPECTSimulator(
+        spect.Projector(geometry, spect.collimator("siemens-symbia-lehr")), TOTAL, scatter_fraction=0.3
+    )
     obj = spect_phantom(torch.Generator().manual_seed(0))
     fields, primary = sim(obj)
     assert primary.shape == geometry.range_shape and fields["scatter"].shape == geometry.range_shape

@@ -1,4 +1,5 @@
 """Simulated datasets: items a function of (seed, index) alone; shapes of the operator; noise statistics."""
+
 import math
 import pickle
 
@@ -7,8 +8,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from bridges import pet
-from experiments.data import (PET_TOTAL_COUNTS, SimulatedDataset, ct_dataset, item_generator, mri_dataset, pet_body,
-                              pet_dataset, pet_system_model)
+from experiments.data import (
+    PET_TOTAL_COUNTS,
+    SimulatedDataset,
+    ct_dataset,
+    item_generator,
+    mri_dataset,
+    pet_body,
+    pet_dataset,
+    pet_system_model,
+)
 
 MODALITIES = ["ct", "mri", "pet"]
 
@@ -16,12 +25,14 @@ MODALITIES = ["ct", "mri", "pet"]
 @pytest.fixture
 def make(ct_op, mri_op, pet_model):
     """make(modality, **kwargs) -> (dataset, operator)."""
+
     def build(modality, n=6, seed=0, **kwargs):
         if modality == "ct":
             return ct_dataset(ct_op, n, seed, **kwargs), ct_op
         if modality == "mri":
             return mri_dataset(mri_op, n, seed, **kwargs), mri_op
         return pet_dataset(pet_model, n, seed, total_counts=1e5, **kwargs), pet_model
+
     return build
 
 
@@ -98,8 +109,9 @@ def test_ct_items_are_transmission_noise_of_the_objects_exact_line_integrals(mak
 def test_discrete_data_are_the_operator_on_the_pixel_centre_truth(make, modality):
     """data.model "discrete" keeps the inverse crime for ablations: the truth sampled at the pixel centres, the
     data its image under the reconstruction's (per-item) operator; "continuous" data are not that."""
-    discrete, op = make(modality, n=2, model="discrete") if modality != "pet" else make(modality, n=2,
-                                                                                         data_model="discrete")
+    discrete, op = (
+        make(modality, n=2, model="discrete") if modality != "pet" else make(modality, n=2, data_model="discrete")
+    )
     continuous, _ = make(modality, n=2)
     for data in (discrete, continuous):
         fields, clean = clean_of(data, 0)
@@ -108,7 +120,7 @@ def test_discrete_data_are_the_operator_on_the_pixel_centre_truth(make, modality
         if data is discrete:
             assert gap < 1e-6
         else:
-            assert gap > 5e-3   # the crime gap, measured 0.8-5 % (tests of each simulator)
+            assert gap > 5e-3  # the crime gap, measured 0.8-5 % (tests of each simulator)
     assert not torch.equal(discrete[0]["x"], continuous[0]["x"])
 
 
@@ -124,7 +136,7 @@ def test_mri_items_are_noisy_on_sampled_kspace_only(make, mri_op):
         residual.append((item["y"] - clean)[~unsampled])
     r = torch.cat(residual)
     for part in (r.real.double(), r.imag.double()):
-        assert abs(float(part.var()) - 0.05 ** 2) < 5 * 0.05 ** 2 * math.sqrt(2 / part.numel())
+        assert abs(float(part.var()) - 0.05**2) < 5 * 0.05**2 * math.sqrt(2 / part.numel())
 
 
 def test_pet_items_are_poisson_counts_of_their_own_body_and_mu_map(make, pet_model):
@@ -151,7 +163,7 @@ def test_pet_items_are_poisson_counts_of_their_own_body_and_mu_map(make, pet_mod
 def test_pet_system_model_background_has_the_stated_fractions():
     scanner = pet.scanner("biograph-mmr", downsample=9)
     model = pet_system_model(scanner, total_counts=1e5, scatter_fraction=0.4, randoms_fraction=0.25)
-    scatter = 1e5 * 0.4 / 0.6            # S / (S + T) = 0.4
+    scatter = 1e5 * 0.4 / 0.6  # S / (S + T) = 0.4
     randoms = (1e5 + scatter) * 0.25 / 0.75  # R / (T + S + R) = 0.25
     assert float(model.background.sum()) == pytest.approx(scatter + randoms, rel=1e-4)
     mu = pet_body(scanner.image_shape)
