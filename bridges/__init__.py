@@ -1,4 +1,6 @@
-"""recon-bridges: scanner physics (CT, MRI, PET) as autograd-aware PyTorch operators."""
+"""recon-bridges: scanner physics (CT, MRI, PET, SPECT) as autograd-aware PyTorch operators."""
+
+from importlib.metadata import version as _version
 
 from . import testing
 from .operator import AdjointOperator, ComposedOperator, LinearOperator, MatrixOperator, ScaledOperator, SumOperator
@@ -12,4 +14,5 @@ __all__ = [
     "MatrixOperator",
     "testing",
 ]
-__version__ = "0.1.0"
+# Defined once, in pyproject.toml; read from the installed metadata.
+__version__ = _version("recon-bridges")

@@ -9,8 +9,9 @@ map itself, and vmap becomes the kernels' own batch dimension, one call and neve
   FINUFFT, so the kernels are one opaque op whose fake implementation gives the output's shape from
   the operator, and whose registered backward is the op in the other direction: no graph break.
   (A custom op's registered autograd does not serve torch.func, hence the two doors.)
-- Traceable operators (the algebra's ``A.H``, ``A @ B``, ``c * A``, ``A + B``, often made inside compiled
-  code, and operators of plain torch code) are traced through.
+- Traceable operators (the algebra's ``A.H``, ``A @ B``, ``c * A``, ``A + B``, and operators of plain torch
+  code) are traced through. ``A.H``, ``c * A``, ``A + B`` and ``A.gram()`` may be made inside compiled code;
+  ``A @ B`` must be made outside it (Dynamo refuses the ``@`` of two modules under ``fullgraph=True``).
 - An operator whose kernels depend on tensors that require grad (its ``_tensor_inputs``: a k-space
   trajectory being learned) goes, while grad mode is on, through `_ApplyWithInputs`, which adds their
   gradients from the operator's ``_tensor_inputs_vjp``; eagerly, and for first derivatives only.

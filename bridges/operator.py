@@ -15,9 +15,10 @@ give ``subset(views)`` for ordered-subsets solvers, whose data keep views on axi
 
 Example::
 
-    A = bridges.MatrixOperator(torch.randn(5, 3))
-    y = A(torch.randn(8, 3))          # (8, 5)
-    x = A.T(y)                        # (8, 3)
+    >>> A = MatrixOperator(torch.randn(5, 3))
+    >>> y = A(torch.randn(8, 3))
+    >>> y.shape, A.T(y).shape
+    (torch.Size([8, 5]), torch.Size([8, 3]))
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class LinearOperator(nn.Module):
     # True where the kernels are plain torch code that torch.compile traces (the algebra's A.H, A @ B, c A, A + B,
     # FFT-only operators); the others' kernels (ASTRA, SigPy, FINUFFT) are one opaque custom op to it.
     traceable = False
+    background: torch.Tensor | None  # a buffer (registered in __init__), declared for the type checker
 
     def __init__(self, domain_shape, range_shape, domain_dtype=torch.float32, range_dtype=None):
         super().__init__()
@@ -563,6 +565,7 @@ class MatrixOperator(LinearOperator):
     """
 
     batched_kernels = True
+    matrix: torch.Tensor  # a buffer
 
     def __init__(self, matrix: torch.Tensor):
         if matrix.dim() != 2:

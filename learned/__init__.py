@@ -6,9 +6,11 @@ travel as two real channels inside the networks (`learned.complex_channels`).
 
 Example::
 
-    A = bridges.ct.Projector(bridges.ct.ParallelBeam2D(angles=30, n_detectors=192, detector_spacing=1.0,
-                                                       image_shape=(128, 128)))
-    x = learned.LearnedPrimalDual(A)(A(phantom))
+    >>> import torch
+    >>> from bridges import ct
+    >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+    >>> LearnedPrimalDual(A, n_iter=2, width=8)(A(torch.rand(2, 8, 8))).shape
+    torch.Size([2, 8, 8])
 """
 
 from .automap import AUTOMAP

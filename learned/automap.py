@@ -34,9 +34,10 @@ class AUTOMAP(OperatorModel):
 
     Example::
 
-        model = AUTOMAP(A)                                   # A on 32 x 32 images
-        x = model(y)                                         # (B, 32, 32)
-        (x - target).pow(2).mean().backward()
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> x = AUTOMAP(A, channels=4)(A(torch.rand(2, 8, 8)))   # (B, 8, 8)
+        >>> (x - torch.rand(2, 8, 8)).pow(2).mean().backward()
     """
 
     def __init__(self, op: LinearOperator, channels: int = 64, seed: int | None = 0):

@@ -81,9 +81,11 @@ class DeepCascade(OperatorModel):
 
     Example::
 
-        model = DeepCascade(mri_operator, n_cascades=5)       # exact data consistency
-        x = model(kspace)                                      # (B, y, x) complex64
-        (x - target).abs().pow(2).mean().backward()
+        >>> from bridges import mri
+        >>> A = mri.CartesianSense(mri.birdcage_maps((8, 8), 4), mri.mask_equispaced((8, 8), 2, 0.25))
+        >>> model = DeepCascade(A, n_cascades=2, n_layers=2, width=4)    # exact data consistency
+        >>> x = model(A(torch.randn(2, 8, 8, dtype=torch.complex64)))    # (B, y, x) complex64
+        >>> x.abs().pow(2).mean().backward()
     """
 
     def __init__(

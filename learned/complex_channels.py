@@ -11,9 +11,12 @@ complex space contributes its real and imaginary parts as two channels each.
 
 Example::
 
-    layout = SpaceLayout(op.domain_shape, op.domain_dtype)
-    h = layout.to_channels(x)            # (N, layout.channels, y, x), real
-    x_again = layout.from_channels(h)    # (N, *op.domain_shape), op.domain_dtype
+    >>> layout = SpaceLayout((8, 8), torch.complex64)          # op.domain_shape, op.domain_dtype
+    >>> h = layout.to_channels(torch.randn(3, 8, 8, dtype=torch.complex64))
+    >>> h.shape, h.dtype                                       # (N, layout.channels, y, x), real
+    (torch.Size([3, 2, 8, 8]), torch.float32)
+    >>> layout.from_channels(h).shape                          # (N, *op.domain_shape), op.domain_dtype
+    torch.Size([3, 8, 8])
 """
 
 from __future__ import annotations

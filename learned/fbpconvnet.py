@@ -26,9 +26,11 @@ class FBPConvNet(OperatorModel):
 
     Example::
 
-        model = FBPConvNet(A, pseudo_inverse=lambda y: ct.fbp(A, y, filter_type="hann"))
-        x = model(sinogram)                                # (B, y, x)
-        (x - phantom).pow(2).mean().backward()
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> model = FBPConvNet(A, pseudo_inverse=lambda y: ct.fbp(A, y, filter_type="hann"), width=4, depth=2)
+        >>> x = model(A(torch.rand(2, 8, 8)))                 # (B, y, x)
+        >>> (x - torch.rand(2, 8, 8)).pow(2).mean().backward()
     """
 
     def __init__(

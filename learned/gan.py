@@ -37,8 +37,11 @@ class PatchDiscriminator(OperatorModel):
 
     Example::
 
-        D = PatchDiscriminator(A, width=32, n_layers=3)
-        logits = D(images, sinograms)                       # (B, y/8, x/8)
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> D = PatchDiscriminator(A, width=4, n_layers=3)
+        >>> D(torch.rand(2, 8, 8), A(torch.rand(2, 8, 8))).shape    # (B, y/8, x/8)
+        torch.Size([2, 1, 1])
     """
 
     def __init__(
@@ -84,9 +87,12 @@ class DAGANLoss:
 
     Example::
 
-        loss = DAGANLoss(A, PatchDiscriminator(A))
-        loss.generator_loss(G(y), x, y).backward()           # gradients reach G through A and D
-        loss.discriminator_loss(G(y).detach(), x, y).backward()
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> loss, x, y = DAGANLoss(A, PatchDiscriminator(A, width=4)), torch.rand(2, 8, 8), A(torch.rand(2, 8, 8))
+        >>> x_hat = A.T(y).requires_grad_()                # a generator's output G(y)
+        >>> loss.generator_loss(x_hat, x, y).backward()    # gradients reach G through A and D
+        >>> loss.discriminator_loss(x_hat.detach(), x, y).backward()
     """
 
     def __init__(
@@ -131,8 +137,11 @@ class WGANGPLoss(DAGANLoss):
 
     Example::
 
-        loss = WGANGPLoss(A, PatchDiscriminator(A), generator=torch.Generator().manual_seed(0))
-        loss.discriminator_loss(G(y).detach(), x, y).backward()
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> loss = WGANGPLoss(A, PatchDiscriminator(A, width=4), generator=torch.Generator().manual_seed(0))
+        >>> x, y = torch.rand(2, 8, 8), A(torch.rand(2, 8, 8))
+        >>> loss.discriminator_loss(A.T(y), x, y).backward()   # A.T(y) in place of a generator's G(y).detach()
     """
 
     def __init__(

@@ -67,9 +67,10 @@ class LearnedGradient(OperatorModel):
 
     Example::
 
-        model = LearnedGradient(ct.Projector(geometry), n_iter=10)
-        x = model(sinogram)                                  # (B, y, x)
-        (x - phantom).pow(2).mean().backward()
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> x = LearnedGradient(A, n_iter=2, n_filters=4)(A(torch.rand(2, 8, 8)))   # (B, y, x)
+        >>> (x - torch.rand(2, 8, 8)).pow(2).mean().backward()
     """
 
     def __init__(

@@ -48,9 +48,10 @@ class LearnedPrimalDual(OperatorModel):
 
     Example::
 
-        model = LearnedPrimalDual(ct.Projector(geometry), n_iter=10)
-        f = model(sinogram)                               # (B, y, x)
-        loss = (f - phantom).pow(2).mean(); loss.backward()
+        >>> from bridges import ct
+        >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> f = LearnedPrimalDual(A, n_iter=2, width=8)(A(torch.rand(2, 8, 8)))   # (B, y, x)
+        >>> (f - torch.rand(2, 8, 8)).pow(2).mean().backward()
     """
 
     def __init__(

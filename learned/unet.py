@@ -29,8 +29,9 @@ class UNet(nn.Module):
 
     Example::
 
-        net = UNet(1, 1, width=32, depth=3)
-        out = net(torch.rand(4, 1, 50, 50))     # (4, 1, 50, 50)
+        >>> net = UNet(1, 1, width=4, depth=2)
+        >>> net(torch.rand(4, 1, 10, 10)).shape      # padded to a multiple of 4 inside, cropped back
+        torch.Size([4, 1, 10, 10])
     """
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 32, depth: int = 3):

@@ -78,9 +78,12 @@ class VarNet(OperatorModel):
 
     Example::
 
-        model = VarNet(mri.CartesianSense(maps, mask), n_cascades=8)
-        x = model(kspace)                                    # (B, y, x) complex64
-        (x - target).abs().pow(2).mean().backward()
+        >>> from bridges import mri
+        >>> A = mri.CartesianSense(mri.birdcage_maps((8, 8), 4), mri.mask_equispaced((8, 8), 2, 0.25))
+        >>> x = VarNet(A, n_cascades=2, width=4, depth=1)(A(torch.randn(2, 8, 8, dtype=torch.complex64)))
+        >>> x.shape, x.dtype
+        (torch.Size([2, 8, 8]), torch.complex64)
+        >>> x.abs().pow(2).mean().backward()
     """
 
     def __init__(

@@ -317,7 +317,11 @@ def test_no_operator_in_bridges_overrides_a_public_method():
     import bridges
 
     for module in pkgutil.walk_packages(bridges.__path__, "bridges."):
-        importlib.import_module(module.name)
+        try:
+            importlib.import_module(module.name)
+        except ModuleNotFoundError as e:
+            if e.name != "deepinv":  # bridges.deepinv needs deepinv, which CI installs in a second environment only
+                raise
 
     def subclasses(cls):
         for sub in cls.__subclasses__():

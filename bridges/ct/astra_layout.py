@@ -125,7 +125,7 @@ def _one_slice(geometry):
             pixel_size=(1.0, *geometry.pixel_size),
             detector_offset=(0.0, geometry.detector_offset),
             detector_curve="arc",
-        ).to_vec()
+        )._cylinder_vec()  # to_vec() of an arc detector, typed as the cylinder it is
         return "cyl_cone_vec", vec.sources, vec.detector_centers, vec.column_axes, vec.detector_radius
     vec = geometry.to_vec()
     if isinstance(vec, ParallelVec2D):

@@ -21,7 +21,9 @@ class ParallelBeam2D(_CircularOrbit):
 
     Example::
 
-        g = ParallelBeam2D(angles=180, n_detectors=183, detector_spacing=1.0, image_shape=(128, 128))
+        >>> g = ParallelBeam2D(angles=180, n_detectors=183, detector_spacing=1.0, image_shape=(128, 128))
+        >>> g.sinogram_shape
+        (180, 183)
 
     ``angles``: a number of views spread over [0, π), or explicit angles in radians.
     Detector pixel k sits at ``(k - (n-1)/2) * detector_spacing + detector_offset`` mm.
@@ -76,8 +78,10 @@ class FanBeam2D(_CircularOrbit):
 
     Example::
 
-        g = FanBeam2D(angles=360, n_detectors=256, detector_spacing=1.2, source_distance=500,
-                      detector_distance=500, image_shape=(128, 128))
+        >>> g = FanBeam2D(angles=360, n_detectors=256, detector_spacing=1.2, source_distance=500,
+        ...               detector_distance=500, image_shape=(128, 128))
+        >>> g.sinogram_shape
+        (360, 256)
     """
 
     angles: np.ndarray

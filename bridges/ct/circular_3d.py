@@ -74,8 +74,10 @@ class ConeBeam3D(_CircularOrbit):
 
     Example::
 
-        g = ConeBeam3D(angles=360, detector_shape=(64, 96), detector_spacing=(1.0, 1.0),
-                       source_distance=500, detector_distance=300, image_shape=(48, 64, 64))
+        >>> g = ConeBeam3D(angles=360, detector_shape=(64, 96), detector_spacing=(1.0, 1.0),
+        ...                source_distance=500, detector_distance=300, image_shape=(48, 64, 64))
+        >>> g.sinogram_shape                # (rows, views, columns), ASTRA's layout
+        (64, 360, 96)
     """
 
     angles: np.ndarray

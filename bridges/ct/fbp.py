@@ -16,7 +16,8 @@ FILTERS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
 # A projector's FBP constants per (device, dtype, filter, scaling), kept while the projector lives: a
 # learned model that starts from FBP (LPD) calls fbp at every step, and a host-to-device upload of the
 # weights at each call would stall the GPU on a synchronous copy.
-_CONSTANTS = weakref.WeakKeyDictionary()
+# projector -> {(device, dtype, filter, scaling): (cosine weights or None, ramp filter, angular weights, scale)}
+_CONSTANTS: weakref.WeakKeyDictionary[Projector, dict[tuple, tuple]] = weakref.WeakKeyDictionary()
 
 
 def ramp_filter(
@@ -78,8 +79,11 @@ def fbp(
 
     Example::
 
-        A = Projector(ParallelBeam2D(angles=180, n_detectors=183, detector_spacing=1.0, image_shape=(128, 128)))
-        image = fbp(A, A(phantom), filter_type="hann")
+        >>> from bridges.ct import ParallelBeam2D
+        >>> A = Projector(ParallelBeam2D(angles=16, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> image = fbp(A, A(torch.ones(2, 8, 8)), filter_type="hann")
+        >>> image.shape
+        torch.Size([2, 8, 8])
     """
     geometry = projector.geometry
     if not hasattr(geometry, "angles"):

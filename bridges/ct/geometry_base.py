@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -85,6 +86,18 @@ def _rotations(angles):
 class _Geometry:
     """Shared behaviour: slicing by view, comparison within a tolerance, ASTRA volume."""
 
+    if TYPE_CHECKING:
+        # What the geometries (frozen dataclasses) built on this class define, stated for the type checker only:
+        # at run time these would turn into dataclass fields or shadow the subclasses' properties.
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+        image_shape: tuple
+        pixel_size: tuple
+        detector_shape: tuple
+        n_detectors: int
+
+        @property
+        def n_views(self) -> int: ...
+
     def __len__(self):
         return self.n_views
 
@@ -144,6 +157,9 @@ class _Geometry:
 
 class _CircularOrbit(_Geometry):
     """A geometry on a circular orbit: one view per angle (radians)."""
+
+    if TYPE_CHECKING:
+        angles: np.ndarray
 
     @property
     def n_views(self):

@@ -6,13 +6,14 @@ g = scanner("siemens-definition-as", view_step=8, detector_binning=4, image_shap
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from .geometry import ConeBeam3D, FanBeam2D, ParallelBeam2D
 
 # Each entry: geometry class, its parameters at full resolution, reconstruction field of view (mm), source.
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "siemens-definition-as": dict(
         kind=FanBeam2D,
         views=2304,

@@ -37,9 +37,11 @@ class Projector(LinearOperator):
 
     Example::
 
-        A = Projector(ParallelBeam2D(angles=180, n_detectors=183, detector_spacing=1.0, image_shape=(128, 128)))
-        sino = A(torch.rand(4, 128, 128))      # (4, 180, 183)
-        back = A.T(sino)                       # (4, 128, 128)
+        >>> from bridges.ct import ParallelBeam2D
+        >>> A = Projector(ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+        >>> sino = A(torch.rand(4, 8, 8))
+        >>> sino.shape, A.T(sino).shape
+        (torch.Size([4, 6, 12]), torch.Size([4, 8, 8]))
     """
 
     batched_kernels = True
@@ -59,8 +61,8 @@ class Projector(LinearOperator):
         self._slices = None  # the 2D geometry of one slice when a 3D parallel beam runs slice by slice
         if isinstance(geometry, (ParallelBeam3D, ParallelVec3D)) and geometry.to_vec().axial_slices():
             self._slices = geometry.to_vec().central_slice()
-        self._cpu = None
-        self._cuda = {}
+        self._cpu: CPUMatrix2D | CPUProjector2D | None = None
+        self._cuda: dict[torch.device, CUDAProjector] = {}
 
     def _default_device(self) -> torch.device:
         """The CPU, or CUDA for a geometry that only ASTRA's CUDA projectors run (3D, except parallel beams

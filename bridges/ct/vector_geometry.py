@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,6 +22,7 @@ class _VectorGeometry(_Geometry):
     them fixes the beam of each view (`beam`), the first of ASTRA's vectors."""
 
     detector_centers: np.ndarray
+    astra_kind: ClassVar[str]  # ASTRA's name of the geometry, set by each concrete class
 
     def beam(self) -> np.ndarray:
         """Per view, the ray direction (parallel beam) or the source position (fan and cone beam), (views, dim)."""

@@ -6,9 +6,11 @@ faster than SigPy's NumPy FFT on the same data (experiments/bench_mri.py).
 
 Example::
 
-    A = CartesianSense(maps, mask_equispaced((320, 320), 4, 0.08))
-    k = A(x)                          # x: (*batch, 320, 320) complex64 -> (*batch, coils, 320, 320)
-    x_zf = A.H(k)
+    >>> from bridges.mri import birdcage_maps, mask_equispaced
+    >>> A = CartesianSense(birdcage_maps((8, 8), 4), mask_equispaced((8, 8), 2, 0.25))
+    >>> k = A(torch.randn(2, 8, 8, dtype=torch.complex64))    # (*batch, y, x) -> (*batch, coils, y, x)
+    >>> k.shape, A.H(k).shape
+    (torch.Size([2, 4, 8, 8]), torch.Size([2, 8, 8]))
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class SampledFFT(LinearOperator):
 
     batched_kernels = True
     traceable = True  # torch FFTs: traced by torch.compile
+    mask: torch.Tensor | None  # a buffer
 
     def __init__(self, shape, mask: torch.Tensor | None = None, item_axes: int = 0):
         super().__init__(shape, shape, torch.complex64)
@@ -105,9 +108,15 @@ class CartesianSense(ComposedOperator):
 
     Example::
 
-        A = CartesianSense(maps, mask)                       # maps (8, 16, 64, 64), mask (8, 1, 64): 8 items
-        k = A(x)                                             # x (8, 64, 64) -> (8, 16, 64, 64)
+        >>> from bridges.mri import birdcage_maps
+        >>> maps, mask = birdcage_maps((8, 8), 4).expand(3, 4, 8, 8), torch.ones(3, 1, 8)   # 3 items
+        >>> A = CartesianSense(maps, mask)
+        >>> A(torch.randn(3, 8, 8, dtype=torch.complex64)).shape, A.item_axes
+        (torch.Size([3, 4, 8, 8]), 1)
     """
+
+    outer: SampledFFT
+    inner: CoilMaps | Identity
 
     def __init__(self, maps=None, mask=None, image_shape=None):
         if maps is not None:

@@ -2,9 +2,12 @@
 
 Example::
 
-    S = CoilMaps(maps)                # maps (8, 256, 256) complex64
-    coil_images = S(x)                # (*batch, 256, 256) -> (*batch, 8, 256, 256)
-    x_combined = S.H(coil_images)     # Σ_c conj(S_c) ⊙ coil_images_c
+    >>> from bridges.mri import birdcage_maps
+    >>> S = CoilMaps(birdcage_maps((8, 8), 4))          # maps (4, 8, 8) complex64, Σ_c |S_c|² = 1
+    >>> x = torch.randn(8, 8, dtype=torch.complex64)
+    >>> coil_images = S(x)                              # (*batch, 8, 8) -> (*batch, 4, 8, 8)
+    >>> torch.allclose(S.H(coil_images), x, atol=1e-6)  # Σ_c conj(S_c) ⊙ coil_images_c
+    True
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class CoilMaps(LinearOperator):
 
     batched_kernels = True
     traceable = True  # plain torch products: traced by torch.compile
+    maps: torch.Tensor  # a buffer
 
     def __init__(self, maps: torch.Tensor, image_ndim: int | None = None, items: int | None = None):
         image_ndim = maps.dim() - 1 if image_ndim is None else image_ndim

@@ -2,9 +2,11 @@
 
 Example::
 
-    maps = espirit_maps(kspace)       # kspace: (coils, y, x) complex64, centre fully sampled
-    maps = birdcage_maps((64, 64), 8) # simulated, Σ_c |S_c|² = 1
-    A = CartesianSense(maps, mask)
+    >>> from bridges.mri import fft2c
+    >>> maps = birdcage_maps((16, 16), 4)                  # simulated, Σ_c |S_c|² = 1
+    >>> kspace = fft2c(maps * torch.ones(16, 16))           # (coils, y, x), centre fully sampled
+    >>> espirit_maps(kspace, calib_width=8, kernel_width=3).shape
+    torch.Size([4, 16, 16])
 """
 
 from __future__ import annotations
@@ -89,9 +91,8 @@ def _espirit_operator(kspace: torch.Tensor, calib_width: int, thresh: float, ker
     coils, shape = kspace.shape[0], tuple(kspace.shape[1:])
     d, w, device = len(shape), kernel_width, kspace.device
     # calibration matrix: the centre calib_width^d region (sp.resize's crop), every w^d block a row (coil, kernel)
-    blocks = kspace[
-        (slice(None), *(slice(n // 2 - calib_width // 2, n // 2 - calib_width // 2 + calib_width) for n in shape))
-    ].to(torch.complex128)
+    centre = (slice(None), *(slice(n // 2 - calib_width // 2, n // 2 - calib_width // 2 + calib_width) for n in shape))
+    blocks = kspace[centre].to(torch.complex128)
     for axis in range(1, d + 1):
         blocks = blocks.unfold(axis, w, 1)  # (coils, *blocks, *kernel)
     mat = blocks.permute(*range(1, d + 1), 0, *range(d + 1, 2 * d + 1)).reshape(-1, coils * w**d)
@@ -148,8 +149,9 @@ def birdcage_maps(image_shape, n_coils: int, radius: float = 1.5) -> torch.Tenso
 
     Example::
 
-        maps = birdcage_maps((64, 64), 8)
-        A = CartesianSense(maps, mask_equispaced((64, 64), 4, 0.08))
+        >>> maps = birdcage_maps((8, 8), 4)
+        >>> maps.shape, bool(torch.allclose((maps.abs() ** 2).sum(0), torch.ones(8, 8)))
+        (torch.Size([4, 8, 8]), True)
     """
     import sigpy.mri
 

@@ -6,8 +6,9 @@ centre, as in Zbontar et al., "fastMRI" (arXiv:1811.08839) and ``fastmri.data.su
 
 Example::
 
-    mask = mask_equispaced((320, 320), acceleration=4, center_fraction=0.08, seed=0)
-    mask.mean()                       # ~0.25
+    >>> mask = mask_equispaced((320, 320), acceleration=4, center_fraction=0.08, seed=0)
+    >>> mask.shape, round(float(mask.mean()), 3)
+    (torch.Size([320, 320]), 0.25)
 """
 
 from __future__ import annotations

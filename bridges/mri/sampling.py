@@ -17,9 +17,13 @@ exposes the two is another. The models import this module, never an operator cla
 
 Example::
 
-    op = require_cartesian_sampling(mri.CartesianSense(maps, mask), "VarNet")
-    k = expand(op, x)                      # (*items, coils, y, x)
-    x_back = combine(op, op.mask * k)      # = op.adjoint(op(x))
+    >>> from bridges.mri import CartesianSense, birdcage_maps, mask_equispaced
+    >>> A = CartesianSense(birdcage_maps((8, 8), 4), mask_equispaced((8, 8), 2, 0.25))
+    >>> op = require_cartesian_sampling(A, "VarNet")
+    >>> x = torch.randn(8, 8, dtype=torch.complex64)
+    >>> k = expand(op, x)                  # (*items, coils, y, x)
+    >>> torch.allclose(combine(op, op.mask * k), op.adjoint(op(x)), atol=1e-6)
+    True
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@ A = F_nu S of `CoilMaps` and the NUFFT on the stack of coil images (as SigPy's `
 
 Example::
 
-    A = Sense(maps, coords=radial(128, 512, (256, 256)))
-    y = A(x)                          # (*batch, 256, 256) -> (*batch, coils, 128, 512)
-    x_adj = A.H(y)                    # Σ_c conj(S_c) ⊙ F_nu^H y_c
-    z = A.gram()(x)                   # Σ_c conj(S_c) ⊙ T(S_c ⊙ x), T the NUFFT's Toeplitz normal operator
+    >>> from bridges.mri import birdcage_maps, radial
+    >>> A, x = Sense(birdcage_maps((8, 8), 4), coords=radial(6, 16, (8, 8))), torch.randn(8, 8, dtype=torch.complex64)
+    >>> y = A(x)                      # (*batch, 8, 8) -> (*batch, coils, 6, 16)
+    >>> y.shape, A.H(y).shape         # A.H: Σ_c conj(S_c) ⊙ F_nu^H y_c
+    (torch.Size([4, 6, 16]), torch.Size([8, 8]))
+    >>> z = A.gram()(x)               # Σ_c conj(S_c) ⊙ T(S_c ⊙ x), T the NUFFT's Toeplitz normal operator
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class Sense(ComposedOperator):
         forward: (*batch, y, x) -> (*batch, coils, *coords.shape[:-1])
     """
 
+    outer: Stacked  # of the NUFFT
+    inner: CoilMaps
+
     def __init__(self, maps, coords, **nufft_options):
         maps = complex_tensor(maps, "maps")
         if maps.dim() < 3:
@@ -46,7 +51,9 @@ class Sense(ComposedOperator):
     @property
     def nufft(self) -> NUFFT:
         """The NUFFT of one coil image (its trajectory, kernels and Toeplitz spectrum)."""
-        return self.outer.op
+        nufft = self.outer.op
+        assert isinstance(nufft, NUFFT)
+        return nufft
 
     @property
     def maps(self) -> torch.Tensor:

@@ -5,9 +5,11 @@ Tensors reach SigPy without copies: CPU tensors as NumPy views (`Tensor.numpy`,
 
 Example::
 
-    F = from_sigpy(sigpy.linop.FFT((64, 64)))
-    k = F(torch.randn(64, 64, dtype=torch.complex64))
-    x = F.H(k)
+    >>> import sigpy
+    >>> F = from_sigpy(sigpy.linop.FFT((8, 8)))
+    >>> x = torch.randn(8, 8, dtype=torch.complex64)
+    >>> torch.allclose(F.H(F(x)), x, atol=1e-6)
+    True
 """
 
 from __future__ import annotations
@@ -119,8 +121,10 @@ def from_sigpy(linop, domain_dtype=torch.complex64, range_dtype=torch.complex64)
 
     Example::
 
-        A = from_sigpy(sigpy.mri.linop.Sense(maps_np, coord=coord_np))
-        y = A(x)                       # x: (*batch, y, x) complex64
-        x_adj = A.H(y)
+        >>> import sigpy.mri
+        >>> from bridges.mri import birdcage_maps, radial
+        >>> A = from_sigpy(sigpy.mri.linop.Sense(birdcage_maps((8, 8), 4).numpy(), coord=radial(6, 16, (8, 8)).numpy()))
+        >>> A(torch.randn(2, 8, 8, dtype=torch.complex64)).shape          # (*batch, y, x) -> (*batch, coils, 6, 16)
+        torch.Size([2, 4, 6, 16])
     """
     return SigpyOperator(linop, domain_dtype, range_dtype)

@@ -12,8 +12,11 @@ A^H W A x = Σ_c conj(S_c) (A_nu^H W A_nu)(S_c x), all coils in one batched FFT.
 
 Example::
 
-    T = Sense(maps, coords).gram()    # the kernel is made here (once per operator) and kept
-    z = T(x)                          # == A.H(A(x)) within 1e-4, at a fraction of the cost
+    >>> from bridges.mri import Sense, birdcage_maps, radial
+    >>> A, x = Sense(birdcage_maps((8, 8), 4), radial(6, 16, (8, 8))), torch.randn(8, 8, dtype=torch.complex64)
+    >>> T = A.gram()                  # the kernel is made here (once per operator) and kept
+    >>> torch.allclose(T(x), A.H(A(x)), rtol=0, atol=1e-4 * float(x.abs().max()))   # at a fraction of the cost
+    True
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ class ToeplitzNormal(LinearOperator):
 
     batched_kernels = True
     traceable = True  # plain torch ops: Dynamo traces them, no custom op (nor its registry key) needed
+    spectrum: torch.Tensor  # buffers
+    maps: torch.Tensor | None
 
     def __init__(self, spectrum: torch.Tensor, maps: torch.Tensor | None = None):
         shape = tuple(n // 2 for n in spectrum.shape)

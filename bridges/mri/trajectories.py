@@ -4,8 +4,9 @@ Coordinates are cycles per FOV, k[..., d] in [-N_d/2, N_d/2], last axis ordered 
 
 Example::
 
-    k = radial(128, 512, (256, 256))                  # golden-angle radial, (128, 512, 2)
-    A = NUFFT((256, 256), k)
+    >>> k = radial(128, 512, (256, 256))              # golden-angle radial: 128 spokes of 512 points
+    >>> k.shape, bool(k.abs().max() <= 128)           # cycles per FOV, within [-N/2, N/2]
+    (torch.Size([128, 512, 2]), True)
 """
 
 from __future__ import annotations

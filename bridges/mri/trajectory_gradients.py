@@ -19,11 +19,13 @@ as their vector-Jacobian product; the core's autograd (`bridges.autograd`) does 
 
 Example::
 
-    angles = torch.linspace(0, torch.pi, 16).requires_grad_()
-    spokes = torch.arange(-32.0, 32.0)[None, :, None] * torch.stack([angles.sin(), angles.cos()], -1)[:, None]
-    A = NUFFT((64, 64), spokes)                    # rebuilt each step: a FINUFFT plan, cheap
-    loss = (A.H(A(x)) - x).abs().pow(2).sum()
-    loss.backward()                                # angles.grad
+    >>> from bridges.mri import NUFFT
+    >>> angles, x = torch.linspace(0, torch.pi, 8).requires_grad_(), torch.randn(8, 8, dtype=torch.complex64)
+    >>> spokes = torch.arange(-4.0, 4.0)[None, :, None] * torch.stack([angles.sin(), angles.cos()], -1)[:, None]
+    >>> A = NUFFT((8, 8), spokes)                  # rebuilt each step: a FINUFFT plan, cheap
+    >>> (A.H(A(x)) - x).abs().pow(2).sum().backward()
+    >>> angles.grad.shape
+    torch.Size([8])
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """ODL interop: this project's operators as ODL operators and back, and ODL's solvers as references.
 
-    A = to_odl(ct.Projector(geometry))        # an odl.Operator on RayTransform's spaces
-    B = from_odl(odl_ray_transform)           # a LinearOperator (ASTRA Projector) in ODL's layout
-    x = reference.cgls(A, y, 10)              # ODL's CGLS, bridges.solvers.cgls's signature
+Example (the reference solvers take this project's operators, as `bridges.solvers` does)::
+
+    >>> import torch
+    >>> from bridges import ct
+    >>> P = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+    >>> A = to_odl(P)                                   # an odl.Operator on RayTransform's spaces
+    >>> B = from_odl(A)                                 # back: a LinearOperator in ODL's layout, images (x, y)
+    >>> x = reference.cgls(P, P(torch.ones(8, 8)), 10)  # ODL's CGLS, bridges.solvers.cgls's signature
 
 `operators` holds the two wrappers, `geometry` the CT geometry conversions, `reference` the solvers.
 """

@@ -110,6 +110,8 @@ def data_space(geometry, odl_geom=None, dtype="float32") -> odl.DiscretizedSpace
         part = odl_geom.partition
     else:
         vec = geometry.to_vec()
+        cell: tuple  # the detector cell (mm), one length per detector axis: one in 2D, two in 3D
+        shape: tuple
         if geometry.is_3d:
             rows, cols = geometry.detector_shape
             cell, shape = (np.linalg.norm(vec.column_axes[0]), np.linalg.norm(vec.row_axes[0])), (cols, rows)

@@ -94,7 +94,7 @@ class BridgeOperator(odl.Operator):
     def __init__(self, op: LinearOperator, domain, range, perms, scale: float = 1.0, geometry=None):
         super().__init__(domain, range, linear=True)
         self.op, self.perms, self.scale, self.geometry = op, tuple(perms), scale, geometry
-        self._adjoint = None
+        self._adjoint: BridgeOperator | None = None
 
     def _call(self, x):
         with torch.no_grad():
@@ -117,8 +117,8 @@ class BridgeOperator(odl.Operator):
     def adjoint(self) -> BridgeOperator:
         if self._adjoint is None:
             scale = weight(self.range) / weight(self.domain) / self.scale
-            self._adjoint = BridgeOperator(self.op.H, self.range, self.domain, self.perms[::-1], scale, self.geometry)
-            self._adjoint._adjoint = self
+            adjoint = BridgeOperator(self.op.H, self.range, self.domain, self.perms[::-1], scale, self.geometry)
+            adjoint._adjoint, self._adjoint = self, adjoint
         return self._adjoint
 
     def __repr__(self):
@@ -144,8 +144,12 @@ def to_odl(op: LinearOperator, domain=None, range=None) -> BridgeOperator:
 
     Example::
 
-        R = to_odl(ct.Projector(ct.ParallelBeam2D(angles=60, n_detectors=71, detector_spacing=1.0, image_shape=(48, 48))))
-        x = odl.solvers.conjugate_gradient_normal(R, R.domain.zero(), R(R.domain.one()), niter=10)
+        >>> from bridges.ct import ParallelBeam2D
+        >>> R = to_odl(Projector(ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8))))
+        >>> x = R.domain.zero()
+        >>> odl.solvers.conjugate_gradient_normal(R, x, R(R.domain.one()), niter=10)   # x updated in place
+        >>> x.shape
+        (8, 8)
     """
     if not isinstance(op, LinearOperator):
         raise TypeError(f"to_odl expects a bridges.LinearOperator, got {type(op).__name__}")
@@ -243,9 +247,12 @@ def from_odl(op) -> LinearOperator:
 
     Example::
 
-        A = from_odl(tomo.RayTransform(space, tomo.parallel_beam_geometry(space, num_angles=60)))
-        y = A(torch.rand(8, *space.shape))         # 8 sinograms, ODL's layout
-        A.projector.geometry                        # ParallelVec2D
+        >>> space = odl.uniform_discr([-4, -4], [4, 4], (8, 8), dtype="float32")
+        >>> A = from_odl(tomo.RayTransform(space, tomo.parallel_beam_geometry(space, num_angles=6)))
+        >>> A(torch.rand(2, *space.shape)).shape    # 2 sinograms, ODL's layout
+        torch.Size([2, 6, 13])
+        >>> type(A.projector.geometry).__name__
+        'ParallelVec2D'
     """
     if not isinstance(op, odl.Operator):
         raise TypeError(f"from_odl expects an odl.Operator, got {type(op).__name__}")

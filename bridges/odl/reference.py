@@ -9,8 +9,12 @@ one batch item at a time. `fbp` is ODL's ``fbp_op`` on ODL's own spaces for the 
 
 Example::
 
-    x_odl = reference.tv_pdhg(A, y, 50, lam=0.01, nonneg=True)
-    x_torch = solvers.tv_pdhg(A, y, 50, lam=0.01, nonneg=True)      # equal to float32 rounding
+    >>> from bridges import ct, solvers
+    >>> A = ct.Projector(ct.ParallelBeam2D(angles=6, n_detectors=12, detector_spacing=1.0, image_shape=(8, 8)))
+    >>> y = A(torch.ones(8, 8))
+    >>> x_odl, x_torch = tv_pdhg(A, y, 20, lam=0.01, nonneg=True), solvers.tv_pdhg(A, y, 20, lam=0.01, nonneg=True)
+    >>> bool((x_odl - x_torch).abs().max() < 1e-4 * x_torch.abs().max())   # equal to float32 rounding
+    True
 """
 
 from __future__ import annotations

@@ -21,9 +21,11 @@ def poisson_nll(
 
     Example::
 
-        ybar = model.expected(x)                    # (views, bins)
-        loss = poisson_nll(ybar, y)                 # scalar, differentiable in x
-        loss.backward()
+        >>> x = torch.full((3,), 2.0, requires_grad=True)
+        >>> loss = poisson_nll(x, torch.tensor([1.0, 2.0, 4.0]))   # ȳ = x, counts y: a scalar
+        >>> loss.backward()
+        >>> x.grad                                                  # 1 - y / ȳ
+        tensor([ 0.5000,  0.0000, -1.0000])
     """
     counts = check_counts(counts)
     if not isinstance(expected, torch.Tensor):
@@ -40,7 +42,9 @@ def poisson_nll(
     loss = expected - counts * torch.log(expected + eps)
     if constant:
         loss = loss + torch.lgamma(counts + 1)
-    return {"sum": torch.sum, "mean": torch.mean, "none": lambda t: t}[reduction](loss)
+    if reduction == "none":
+        return loss
+    return torch.sum(loss) if reduction == "sum" else torch.mean(loss)
 
 
 def poisson_nll_gradient(model, x: torch.Tensor, counts: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -50,8 +54,11 @@ def poisson_nll_gradient(model, x: torch.Tensor, counts: torch.Tensor, eps: floa
 
     Example::
 
-        g = poisson_nll_gradient(model, x, y)
-        x = (x - step * g).clamp_min(0)             # a projected gradient step, e.g. in an unrolled network
+        >>> from bridges import pet
+        >>> model = pet.SystemModel(pet.scanner("biograph-mmr", downsample=12), background=1.0)
+        >>> x = torch.ones(16, 16)
+        >>> g = poisson_nll_gradient(model, x, torch.poisson(model.expected(x)))
+        >>> x = (x - 0.1 * g).clamp_min(0)       # a projected gradient step, e.g. in an unrolled network
     """
     counts = check_counts(counts, model.range_shape)
     return model.adjoint(1 - counts / (model.expected(x) + eps))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,9 +51,11 @@ class PETScanner:
 
     Example::
 
-        scanner = bridges.pet.scanner("biograph-mmr", downsample=4)
-        scanner.sinogram_shape             # (63, 86)
-        geometry = scanner.geometry("arc")  # a bridges.ct.ParallelBeam2D
+        >>> s = scanner("biograph-mmr", downsample=4)
+        >>> s.sinogram_shape, s.image_shape
+        ((63, 86), (50, 50))
+        >>> type(s.geometry("arc")).__name__
+        'ParallelBeam2D'
     """
 
     ring_radius: float
@@ -104,6 +107,12 @@ class PETScanner:
                 f"(radius {self.ring_radius} mm)"
             )
 
+    @property
+    def _bin(self) -> float:
+        """``bin_size``, which `__post_init__` has filled in if it was left None."""
+        assert self.bin_size is not None
+        return self.bin_size
+
     # ------------------------------------------------------------ sinogram layout
     @property
     def n_views(self) -> int:
@@ -131,7 +140,7 @@ class PETScanner:
         """Signed distance of each bin's line from the centre in mm (``(views, bins)`` for ``"exact"``)."""
         r = self.radial_index()
         if _mode(mode) == "arc":
-            return r * self.bin_size
+            return r * self._bin
         return np.broadcast_to(self.ring_radius * np.sin(math.pi * r / self.crystals_per_ring), self.sinogram_shape)
 
     # ------------------------------------------------------------ ASTRA geometries
@@ -148,10 +157,10 @@ class PETScanner:
             return ParallelBeam2D(
                 angles=self.view_angles[views],
                 n_detectors=K,
-                detector_spacing=self.bin_size,
+                detector_spacing=self._bin,
                 image_shape=self.image_shape,
-                pixel_size=self.pixel_size,
-                detector_offset=((K - 1) / 2 - K // 2) * self.bin_size,
+                pixel_size=(self.pixel_size, self.pixel_size),
+                detector_offset=((K - 1) / 2 - K // 2) * self._bin,
             )
         N, r = self.crystals_per_ring, self.radial_index()
         odd = (r - N // 2) % 2  # crystal pairs with an odd index sum lie π/N further round
@@ -163,7 +172,7 @@ class PETScanner:
         return ParallelVec2D(
             ray_directions=w,
             detector_centers=centers,
-            detector_axes=self.bin_size * u,
+            detector_axes=self._bin * u,
             n_detectors=1,
             image_shape=self.image_shape,
             pixel_size=(self.pixel_size, self.pixel_size),
@@ -190,7 +199,7 @@ class PETScanner:
             crystals_per_ring=self.crystals_per_ring // factor,
             crystal_pitch=self.crystal_pitch * factor,
             n_radial_bins=max(1, self.n_radial_bins // factor),
-            bin_size=self.bin_size * factor,
+            bin_size=self._bin * factor,
             n_rings=self.n_rings // axial_factor,
             ring_spacing=self.ring_spacing * axial_factor,
             image_shape=tuple(max(1, n // factor) for n in self.image_shape),
@@ -199,7 +208,7 @@ class PETScanner:
 
 
 # Each entry: the scanner's parameters at full resolution (PETScanner's fields) and their published source.
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "biograph-mmr": dict(
         ring_radius=328.0 + 7.0,
         crystals_per_ring=504,
@@ -248,7 +257,8 @@ def scanner(name: str, *, downsample: int = 1, axial_downsample: int = 1) -> PET
 
     Example::
 
-        scanner("biograph-mmr", downsample=4).sinogram_shape   # (63, 86)
+        >>> scanner("biograph-mmr", downsample=4).sinogram_shape
+        (63, 86)
     """
     if name not in PRESETS:
         raise ValueError(f"expected a PET scanner preset, one of {sorted(PRESETS)}, got {name!r}")

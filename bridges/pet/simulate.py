@@ -59,9 +59,11 @@ def simulate(
 
     Example::
 
-        g = torch.Generator().manual_seed(0)
-        data = simulate(model, phantom, total_counts=2e5, randoms_fraction=0.2, scatter_fraction=0.3, generator=g)
-        recon_model = SystemModel(scanner, mu_map, background=data.background)
+        >>> from bridges import pet
+        >>> scanner = pet.scanner("biograph-mmr", downsample=12)        # 16 x 16 image, 21 views of 28 bins
+        >>> model = pet.SystemModel(scanner)
+        >>> data = simulate(model, torch.ones(16, 16), total_counts=2e5, randoms_fraction=0.2, seed=0)
+        >>> recon_model = pet.SystemModel(scanner, background=data.background)
     """
     if not (total_counts > 0):
         raise ValueError(f"total_counts must be positive, got {total_counts!r}")

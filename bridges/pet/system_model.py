@@ -46,12 +46,21 @@ class SystemModel(LinearOperator):
 
     Example::
 
-        scanner = pet.scanner("biograph-mmr", downsample=6)
-        model = SystemModel(scanner, attenuation=mu_map, background=2.0, resolution_fwhm=15.0)  # μ (33, 33), 1/mm
-        ybar = model.expected(torch.rand(8, 33, 33))                                             # (8, 42, 57)
+        >>> from bridges import pet
+        >>> scanner = pet.scanner("biograph-mmr", downsample=12)
+        >>> mu_map = torch.full(scanner.image_shape, 0.0096)         # water at 511 keV, 1/mm; (16, 16)
+        >>> model = SystemModel(scanner, attenuation=mu_map, background=2.0, resolution_fwhm=15.0)
+        >>> model.expected(torch.rand(8, 16, 16)).shape
+        torch.Size([8, 21, 28])
     """
 
     batched_kernels = True
+    # buffers (registered in __init__), declared for the type checker
+    attenuation_factors: torch.Tensor
+    normalization: torch.Tensor
+    background: torch.Tensor
+    factors: torch.Tensor
+    blur_kernel: torch.Tensor
 
     def __init__(
         self,
@@ -104,7 +113,7 @@ class SystemModel(LinearOperator):
         self.scanner, self.mode, self.views, self.projector = scanner, mode, views, projector
         self._blur_shape = (-1, *image)
 
-        if is_mu:
+        if is_mu and att is not None:
             if image == sino:
                 raise ValueError(
                     f"attenuation of shape {tuple(att.shape)} could be a μ-map or factors (image and "
@@ -186,7 +195,10 @@ class SystemModel(LinearOperator):
 
         Example::
 
-            batch_model = model.with_attenuation(mu_maps)   # mu_maps (8, 33, 33): domain (8, 33, 33)
+            >>> from bridges import pet
+            >>> model = SystemModel(pet.scanner("biograph-mmr", downsample=12))
+            >>> model.with_attenuation(torch.full((8, 16, 16), 0.0096)).domain_shape   # μ-maps (8, 16, 16)
+            (8, 16, 16)
         """
         # the same projector: a per-item model per batch would otherwise set ASTRA up anew (0.1 s at 50²)
         return SystemModel(

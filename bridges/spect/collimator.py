@@ -65,9 +65,10 @@ class Collimator:
 
     Example::
 
-        lehr = Collimator(hole_diameter=1.11, hole_length=24.05, septal_thickness=0.16, septa_mu=lead_mu(140.5),
-                          intrinsic_fwhm=3.8)
-        lehr.fwhm(100.0)   # 7.9 mm at 10 cm
+        >>> lehr = Collimator(hole_diameter=1.11, hole_length=24.05, septal_thickness=0.16, septa_mu=lead_mu(140.5),
+        ...                   intrinsic_fwhm=3.8)
+        >>> round(float(lehr.fwhm(100.0)), 1)     # mm at 10 cm
+        7.0
     """
 
     hole_diameter: float

@@ -31,8 +31,9 @@ class SPECTGeometry:
 
     Example::
 
-        g = SPECTGeometry.circular((2, 128, 128), pixel_size=4.42, n_views=120, radius=250.0, heads=2)
-        g.range_shape   # (2, 120, 128)
+        >>> g = SPECTGeometry.circular((2, 128, 128), pixel_size=4.42, n_views=120, radius=250.0, heads=2)
+        >>> g.range_shape
+        (2, 120, 128)
     """
 
     image_shape: tuple
@@ -127,6 +128,12 @@ class SPECTGeometry:
         return len(self.angles)
 
     @property
+    def _bins(self) -> int:
+        """``n_bins``, which `__post_init__` has filled in if it was left None."""
+        assert self.n_bins is not None
+        return self.n_bins
+
+    @property
     def range_shape(self) -> tuple:
         """``(views, bins)``, or ``(z, views, bins)`` for a volume."""
         return (*self.image_shape[:-2], self.n_views, self.n_bins)
@@ -147,7 +154,7 @@ class SPECTGeometry:
 
     def bin_positions(self) -> np.ndarray:
         """Detector bin centres t_k in mm."""
-        return (np.arange(self.n_bins) - (self.n_bins - 1) / 2) * self.pixel_size
+        return (np.arange(self._bins) - (self._bins - 1) / 2) * self.pixel_size
 
     def pixel_positions(self) -> tuple:
         """In-plane pixel centres (x_j, y_i) in mm, each a 1D array."""

@@ -57,12 +57,21 @@ class Projector(LinearOperator):
 
     Example::
 
-        geometry, lehr = spect.camera("siemens-symbia-lehr", image_shape=(2, 64, 64), pixel_size=8.84, n_views=60)
-        A = spect.Projector(geometry, lehr, attenuation=mu)        # mu (2, 64, 64) in 1/mm
-        y = A(torch.rand(2, 64, 64))                               # (2, 60, 64)
+        >>> from bridges import spect
+        >>> geometry, lehr = spect.camera("siemens-symbia-lehr", image_shape=(2, 8, 8), pixel_size=35.36, n_views=6)
+        >>> A = spect.Projector(geometry, lehr, attenuation=torch.full((2, 8, 8), 0.015))   # μ in 1/mm
+        >>> A(torch.rand(2, 8, 8)).shape                            # (z, views, bins)
+        torch.Size([2, 6, 8])
     """
 
     batched_kernels = True
+    # buffers (registered in __init__), declared for the type checker
+    splat: torch.Tensor
+    splat_t: torch.Tensor
+    bin_weights: torch.Tensor
+    z_weights: torch.Tensor | None
+    attenuation: torch.Tensor | None
+    attenuation_factors: torch.Tensor | None
 
     def __init__(
         self,
@@ -105,7 +114,7 @@ class Projector(LinearOperator):
         distances = np.asarray(g.radii)[:, None] - ((depth_planes - 1) / 2 - np.arange(depth_planes)) * h
         sigma = np.zeros_like(distances) if collimator is None else collimator.sigma(np.maximum(distances, 0.0))
         radius = max(1, int(math.ceil(self.kernel_sigmas * sigma.max() / h)))
-        self._frame = (depth_planes, g.n_bins + 2 * radius)
+        self._frame = (depth_planes, g._bins + 2 * radius)
         self.kernel_radius = radius
 
         # made once per geometry (and collimator): a per-item projector per training batch, and OSEM's subsets,
@@ -164,7 +173,7 @@ class Projector(LinearOperator):
             u = u * self._factors_planes()
         if self.z_weights is not None:
             u = self._across_slices(u, F.conv2d)
-        taps, bins = self.bin_weights.shape[-1], self.geometry.n_bins
+        taps, bins = self.bin_weights.shape[-1], self.geometry._bins
         w = self.bin_weights.reshape(views, depth, taps)
         p = torch.bmm(w.transpose(1, 2), u.reshape(views, depth, -1)).reshape(views, taps, frame_bins, b * z)
         y = p[:, 0, :bins]
@@ -174,7 +183,7 @@ class Projector(LinearOperator):
 
     def _adjoint(self, y):
         b, (views, (depth, frame_bins)), z = y.shape[0], (self.geometry.n_views, self._frame), self._z
-        taps, bins = self.bin_weights.shape[-1], self.geometry.n_bins
+        taps, bins = self.bin_weights.shape[-1], self.geometry._bins
         y = y.reshape(b, z, views, bins).permute(2, 3, 0, 1).reshape(views, bins, b * z)
         q = y.new_zeros(views, taps, frame_bins, b * z)
         for t in range(taps):
@@ -199,6 +208,7 @@ class Projector(LinearOperator):
     def _factors_planes(self):
         """The attenuation factors in the splat's layout, (views, depths, frame bins, 1, z), made once."""
         f = self.attenuation_factors
+        assert f is not None, "called only for a projector with attenuation"
         if getattr(self, "_planes_key", None) is not f:
             self._planes = f.permute(0, 1, 3, 2).unsqueeze(3).contiguous()
             self._planes_key = f
@@ -234,7 +244,11 @@ class Projector(LinearOperator):
 
         Example::
 
-            batch_op = A.with_attenuation(mu_maps, background=scatter)   # mu_maps (8, 64, 64), scatter (8, 60, 64)
+            >>> from bridges import spect
+            >>> A = Projector(*spect.camera("siemens-symbia-lehr", image_shape=(8, 8), pixel_size=35.36, n_views=6))
+            >>> batch_op = A.with_attenuation(torch.full((3, 8, 8), 0.015), background=torch.ones(3, 6, 8))
+            >>> batch_op.domain_shape, batch_op.range_shape                # 3 items, each its own μ-map
+            ((3, 8, 8), (3, 6, 8))
         """
         bg = self.background if background is None else background
         return Projector(
@@ -265,7 +279,7 @@ def _frame_tensors(g: SPECTGeometry, collimator, kernel_sigmas, depth_planes: in
 @functools.lru_cache(maxsize=16)
 def _frame_grid(g: SPECTGeometry, depth_planes: int, radius: int) -> torch.Tensor:
     """Every view's frame cells (views · depths, frame bins, 2) in grid_sample's normalised (x, y), float64."""
-    h, frame_bins = g.pixel_size, g.n_bins + 2 * radius
+    h, frame_bins = g.pixel_size, g._bins + 2 * radius
     ny, nx = g.image_shape[-2:]
     s = ((depth_planes - 1) / 2 - np.arange(depth_planes)) * h
     t = (np.arange(frame_bins) - (frame_bins - 1) / 2) * h
@@ -280,7 +294,7 @@ def _frame_grid(g: SPECTGeometry, depth_planes: int, radius: int) -> torch.Tenso
 def _splat_matrices(g: SPECTGeometry, depth_planes: int, radius: int):
     """S (views · depths · frame bins, pixels) and its transpose, SciPy CSR in float64, kept per geometry."""
     ny, nx = g.image_shape[-2:]
-    h, frame_bins = g.pixel_size, g.n_bins + 2 * radius
+    h, frame_bins = g.pixel_size, g._bins + 2 * radius
     xs, ys = g.pixel_positions()
     x, y = np.meshgrid(xs, ys)  # (ny, nx)
     theta = np.asarray(g.angles)[:, None]
@@ -335,7 +349,7 @@ def _gaussian_taps(sigma_cells, radius, full=None):
 def _attenuation_factors(g, mu, depth_planes, radius, dtype=torch.float64):
     """exp(−h (Σ_{m'<m} μ_m' + μ_m / 2)) on the frame of every view: (views, depths, z, frame bins), in ``dtype``
     (the frame's grid `_frame_grid` is kept per geometry)."""
-    h, frame_bins = g.pixel_size, g.n_bins + 2 * radius
+    h, frame_bins = g.pixel_size, g._bins + 2 * radius
     ny, nx = g.image_shape[-2:]
     maps = mu.to(dtype).reshape(-1, 1, ny, nx)  # (z, 1, y, x)
     grid = _frame_grid(g, depth_planes, radius).to(dtype)[None].expand(maps.shape[0], -1, -1, -1)

@@ -27,7 +27,8 @@ def tew_scatter(
 
     Example::
 
-        scatter = tew_scatter(lower_counts, upper_counts, 3.0, 3.0, 28.0)
+        >>> tew_scatter(torch.tensor([30.0]), torch.tensor([6.0]), 3.0, 3.0, 28.0)   # (10 + 2) · 28 / 2
+        tensor([168.])
     """
     for name, w in (("lower_width", lower_width), ("upper_width", upper_width), ("peak_width", peak_width)):
         if not w > 0:
@@ -78,8 +79,10 @@ def simulate(
 
     Example::
 
-        data = simulate(A, phantom, total_counts=5e5, scatter_fraction=0.3, windows=(3.0, 28.0, 3.0), seed=0)
-        estimate = tew_scatter(data.lower, data.upper, 3.0, 3.0, 28.0)
+        >>> from bridges import spect
+        >>> A = spect.Projector(*spect.camera("siemens-symbia-lehr", image_shape=(8, 8), pixel_size=35.36, n_views=6))
+        >>> data = simulate(A, torch.ones(8, 8), 5e5, scatter_fraction=0.3, windows=(3.0, 28.0, 3.0), seed=0)
+        >>> estimate = tew_scatter(data.lower, data.upper, 3.0, 3.0, 28.0)
     """
     if not total_counts > 0:
         raise ValueError(f"total_counts must be positive, got {total_counts!r}")

@@ -1,6 +1,6 @@
 """Seconds per image and PSNR of each classical baseline of the quick jobs, tuned as their evaluation tunes them.
 
-    python -m experiments.bench.baselines [--size 128] [--pet-downsample 2] [--items 4]
+    python -m experiments.bench.baselines [--size 128] [--pet-downsample 2] [--items 4] [--markdown PATH]
 
 The ``ct-lpd``, ``mri-cascade`` and ``pet-lpd`` tasks at another size: ellipses in a water body through a
 down-sampled Siemens SOMATOM Definition AS at I0 = 1e4; complex phantoms, 8 birdcage coils, 4x equispaced
@@ -15,6 +15,7 @@ import argparse
 
 import torch
 
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.config import load_config
 from experiments.evaluation import run_baselines, stack
 from experiments.metrics import psnr
@@ -54,24 +55,26 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--pet-downsample", type=int, default=2)
     parser.add_argument("--items", type=int, default=4)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
-    rows = []
-    for modality in CONFIGS:
-        task, cfg = problem(modality, args.size, args.items, pet_downsample=args.pet_downsample)
-        test = stack(task.test)
-        shape = "x".join(map(str, task.op.domain_shape[-2:]))
-        for name, (image, seconds) in run_baselines(task, cfg, test).items():
-            rows.append(
-                {
-                    "modality": modality,
-                    "image": shape,
-                    "baseline": name,
-                    "s per image": seconds,
-                    "PSNR (dB)": psnr(image, test["x"]),
-                }
-            )
-    print(markdown_table(rows))
+    with markdown_output(args.markdown, "python -m experiments.bench.baselines", argv):
+        torch.set_num_threads(2)
+        rows = []
+        for modality in CONFIGS:
+            task, cfg = problem(modality, args.size, args.items, pet_downsample=args.pet_downsample)
+            test = stack(task.test)
+            shape = "x".join(map(str, task.op.domain_shape[-2:]))
+            for name, (image, seconds) in run_baselines(task, cfg, test).items():
+                rows.append(
+                    {
+                        "modality": modality,
+                        "image": shape,
+                        "baseline": name,
+                        "s per image": seconds,
+                        "PSNR (dB)": psnr(image, test["x"]),
+                    }
+                )
+        print(markdown_table(rows))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """CT projector overhead: this project's Projector against raw ASTRA and ODL's OperatorModule, and the
 projector held as ASTRA's sparse matrix (``matrix=True``, `MATRIX_BENCH_BYTES` and below).
 
-    python -m experiments.bench.ct [--sizes 128 256 512] [--repeats 9]
+    python -m experiments.bench.ct [--sizes 128 256 512] [--repeats 9] [--markdown PATH]
 
 Every row is measured in one run with the calls interleaved, so the ratios share
 the machine's state. Prints a markdown table.
@@ -20,6 +20,7 @@ from odl.contrib.torch import OperatorModule
 
 from bridges import ct
 from bridges.ct.astra_backend import matrix_bytes_bound
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.bench.timing import interleaved_medians
 
 MATRIX_BENCH_BYTES = 2**30  # larger matrices take long to build and are not what matrix="auto" would choose
@@ -101,23 +102,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--repeats", type=int, default=9)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 180 views; medians in ms\n")
-    print(
-        "| geometry | N | fwd ours | fwd ASTRA | ratio | fwd ODL | adj ours | adj ASTRA | ratio | adj ODL "
-        "| batch 8 serial | batch 8 threaded | speed-up | fwd matrix | adj matrix |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for size in args.sizes:
-        for kind, n, t, tb in bench(size, args.repeats):
-            ms = {k: 1e3 * v for k, v in {**t, **tb}.items()}
-            print(
-                f"| {kind} | {n} | {ms['fwd']:.2f} | {ms['raw_fwd']:.2f} | {t['fwd'] / t['raw_fwd']:.3f} "
-                f"| {ms['odl_fwd']:.2f} | {ms['adj']:.2f} | {ms['raw_adj']:.2f} | {t['adj'] / t['raw_adj']:.3f} "
-                f"| {ms['odl_adj']:.2f} | {ms['serial']:.1f} | {ms['threaded']:.1f} "
-                f"| {tb['serial'] / tb['threaded']:.2f}x | {_ms(ms, 'matrix_fwd')} | {_ms(ms, 'matrix_adj')} |",
-                flush=True,
-            )
+    with markdown_output(args.markdown, "python -m experiments.bench.ct", argv):
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 180 views; medians in ms\n")
+        print(
+            "| geometry | N | fwd ours | fwd ASTRA | ratio | fwd ODL | adj ours | adj ASTRA | ratio | adj ODL "
+            "| batch 8 serial | batch 8 threaded | speed-up | fwd matrix | adj matrix |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for size in args.sizes:
+            for kind, n, t, tb in bench(size, args.repeats):
+                ms = {k: 1e3 * v for k, v in {**t, **tb}.items()}
+                print(
+                    f"| {kind} | {n} | {ms['fwd']:.2f} | {ms['raw_fwd']:.2f} | {t['fwd'] / t['raw_fwd']:.3f} "
+                    f"| {ms['odl_fwd']:.2f} | {ms['adj']:.2f} | {ms['raw_adj']:.2f} | {t['adj'] / t['raw_adj']:.3f} "
+                    f"| {ms['odl_adj']:.2f} | {ms['serial']:.1f} | {ms['threaded']:.1f} "
+                    f"| {tb['serial'] / tb['threaded']:.2f}x | {_ms(ms, 'matrix_fwd')} | {_ms(ms, 'matrix_adj')} |",
+                    flush=True,
+                )
 
 
 def _ms(ms, key):

@@ -1,6 +1,6 @@
 """What the data the quick jobs train on cost, and how far they lie from the reconstruction's own model.
 
-    python -m experiments.bench.data [--items 16]
+    python -m experiments.bench.data [--items 16] [--markdown PATH]
 
 For the ``ct-lpd``, ``mri-cascade``, ``pet-lpd`` and ``spect-lpd`` tasks, per data model ("continuous": the default, data the
 reconstruction did not simulate; "discrete": the reconstruction's operator on the pixel-centre truth):
@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.config import load_config
 from experiments.data import item_generator
 from experiments.report import markdown_table
@@ -67,14 +68,18 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--items", type=int, default=16)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # an item is drawn on one thread (in a DataLoader worker, or beside training)
-    try:
-        rows = [measure(modality, model, args.items) for modality in CONFIGS for model in ("continuous", "discrete")]
-    finally:
-        torch.set_num_threads(threads)
-    print(markdown_table(rows, decimals={"ms / item": 1}))
+    with markdown_output(args.markdown, "python -m experiments.bench.data", argv):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # an item is drawn on one thread (in a DataLoader worker, or beside training)
+        try:
+            rows = [
+                measure(modality, model, args.items) for modality in CONFIGS for model in ("continuous", "discrete")
+            ]
+        finally:
+            torch.set_num_threads(threads)
+        print(markdown_table(rows, decimals={"ms / item": 1}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The GPU path against what users had before: raw ASTRA per item, the CPU path, a host round-trip.
 
-    python -m experiments.bench.gpu [--quick | --smoke] [--require-cuda] [--repeats N] [--budget S]
+    python -m experiments.bench.gpu [--quick | --smoke] [--require-cuda] [--repeats N] [--budget S] [--markdown PATH]
 
 One markdown table of medians, every method of a case timed round-robin in one run
 (`interleaved_medians`), so ratios share the machine's state:
@@ -44,6 +44,7 @@ from astra import experimental as astra_direct
 
 from bridges import LinearOperator, ct
 from bridges.testing import host_device_bytes
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.bench.timing import interleaved_medians
 from learned import LearnedPrimalDual
 
@@ -501,42 +502,44 @@ def main(argv=None) -> int:
         type=float,
         help="seconds after which no new case starts (default: 180 with --quick, none otherwise)",
     )
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    name = args.size or "full"
-    s = SIZES[name]
-    if args.repeats:
-        s = dataclasses.replace(s, repeats=args.repeats)
-    budget = args.budget if args.budget is not None else (180.0 if name == "quick" else math.inf)
-    has_cuda = torch.cuda.is_available()
-    print(header(name, s.repeats))
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS), flush=True)
-    start, failed = time.perf_counter(), False
-    for labels, measure in cases(s):
-        elapsed = time.perf_counter() - start
-        if not has_cuda or elapsed > budget:
-            reason = SKIPPED if not has_cuda else f"skipped: time budget of {budget:.0f} s spent"
-            print("\n".join(message_row(label, reason) for label in labels), flush=True)
-            continue
-        print(f"gpu bench: {labels[0]} (at {elapsed:.0f} s)", file=sys.stderr, flush=True)
-        try:
-            rows = measure()
-            print("\n".join(format_row(label, row) for label, row in zip(labels, rows)), flush=True)
-        except Exception as err:  # one broken case must not stop the others
-            failed = True
-            message = f"FAILED: {type(err).__name__}: {err}".replace("|", "/").replace("\n", " ")
-            print("\n".join(message_row(label, message) for label in labels), flush=True)
-        gc.collect()  # frees the case's projectors (ASTRA objects) and tensors before the next
-        torch.cuda.empty_cache()
-    print(
-        "\nCPU path: the same operator on CPU tensors; for the LPD step, the model on the GPU with its operator "
-        "round-tripping through the host. rel. difference: ours against raw ASTRA (CT), GPU against CPU (SENSE)."
-    )
-    print(f"gpu bench: done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    if args.require_cuda and not has_cuda:
-        print("gpu bench: --require-cuda and no CUDA device", file=sys.stderr)
-        return 1
-    return 1 if failed else 0
+    with markdown_output(args.markdown, "python -m experiments.bench.gpu", argv):
+        name = args.size or "full"
+        s = SIZES[name]
+        if args.repeats:
+            s = dataclasses.replace(s, repeats=args.repeats)
+        budget = args.budget if args.budget is not None else (180.0 if name == "quick" else math.inf)
+        has_cuda = torch.cuda.is_available()
+        print(header(name, s.repeats))
+        print("| " + " | ".join(COLUMNS) + " |")
+        print("|" + "---|" * len(COLUMNS), flush=True)
+        start, failed = time.perf_counter(), False
+        for labels, measure in cases(s):
+            elapsed = time.perf_counter() - start
+            if not has_cuda or elapsed > budget:
+                reason = SKIPPED if not has_cuda else f"skipped: time budget of {budget:.0f} s spent"
+                print("\n".join(message_row(label, reason) for label in labels), flush=True)
+                continue
+            print(f"gpu bench: {labels[0]} (at {elapsed:.0f} s)", file=sys.stderr, flush=True)
+            try:
+                rows = measure()
+                print("\n".join(format_row(label, row) for label, row in zip(labels, rows)), flush=True)
+            except Exception as err:  # one broken case must not stop the others
+                failed = True
+                message = f"FAILED: {type(err).__name__}: {err}".replace("|", "/").replace("\n", " ")
+                print("\n".join(message_row(label, message) for label in labels), flush=True)
+            gc.collect()  # frees the case's projectors (ASTRA objects) and tensors before the next
+            torch.cuda.empty_cache()
+        print(
+            "\nCPU path: the same operator on CPU tensors; for the LPD step, the model on the GPU with its operator "
+            "round-tripping through the host. rel. difference: ours against raw ASTRA (CT), GPU against CPU (SENSE)."
+        )
+        print(f"gpu bench: done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        if args.require_cuda and not has_cuda:
+            print("gpu bench: --require-cuda and no CUDA device", file=sys.stderr)
+            return 1
+        return 1 if failed else 0
 
 
 if __name__ == "__main__":

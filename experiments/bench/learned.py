@@ -1,7 +1,7 @@
 """Learned primal-dual training cost on CPU: time per step, eager and compiled, the share spent in the CT
 operator, peak memory.
 
-    python -m experiments.bench.learned [--size 128] [--views 30] [--batches 1 4] [--steps 5]
+    python -m experiments.bench.learned [--size 128] [--views 30] [--batches 1 4] [--steps 5] [--markdown PATH]
 
 LPD (Adler & Öktem's defaults: 10 iterations, 5 primal and 5 dual channels, width 32) on a
 parallel-beam `ct.Projector`; one step is forward, backward and an Adam update on random-ellipse
@@ -23,6 +23,7 @@ import time
 import torch
 
 from bridges import LinearOperator, ct
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.data.phantoms import lpd_ellipses
 from learned import LearnedPrimalDual
 
@@ -105,24 +106,26 @@ def main(argv=None):
     parser.add_argument("--views", type=int, default=30)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--steps", type=int, default=5)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; LearnedPrimalDual(n_iter=10, n_primal=5, "
-        f"n_dual=5, width=32) on {args.size}x{args.size}, {args.views} views; medians of {args.steps} steps\n"
-    )
-    print(
-        "| batch | eager step (ms) | compiled step (ms) | compiled speed-up | compiling (s) | in operator (ms) "
-        "| operator share | operator calls per step | peak RSS (MB) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for batch in args.batches:
-        r = bench(args.size, args.views, batch, args.steps)
+    with markdown_output(args.markdown, "python -m experiments.bench.learned", argv):
         print(
-            f"| {batch} | {1e3 * r['eager']:.0f} | {1e3 * r['compiled']:.0f} | {r['eager'] / r['compiled']:.2f}x "
-            f"| {r['compile_seconds']:.0f} | {1e3 * r['eager'] * r['share']:.0f} | {100 * r['share']:.1f} % "
-            f"| {r['calls']} | {peak_rss_mb():.0f} |",
-            flush=True,
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; LearnedPrimalDual(n_iter=10, n_primal=5, "
+            f"n_dual=5, width=32) on {args.size}x{args.size}, {args.views} views; medians of {args.steps} steps\n"
         )
+        print(
+            "| batch | eager step (ms) | compiled step (ms) | compiled speed-up | compiling (s) | in operator (ms) "
+            "| operator share | operator calls per step | peak RSS (MB) |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for batch in args.batches:
+            r = bench(args.size, args.views, batch, args.steps)
+            print(
+                f"| {batch} | {1e3 * r['eager']:.0f} | {1e3 * r['compiled']:.0f} | {r['eager'] / r['compiled']:.2f}x "
+                f"| {r['compile_seconds']:.0f} | {1e3 * r['eager'] * r['share']:.0f} | {100 * r['share']:.1f} % "
+                f"| {r['calls']} | {peak_rss_mb():.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark the MRI bridge against raw SigPy, sigpy.to_pytorch_function and torchkbnufft.
 
-    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only] [--per-item] [--espirit]
+    python -m experiments.bench.mri [--quick] [--reps N] [--normal-only] [--per-item] [--espirit] [--markdown PATH]
 
 Cases (issues 3 and 8): Cartesian SENSE (8 coils, 320x320, fastMRI 4x mask) and radial
 SENSE (8 coils, 256x256, golden-angle 128 spokes x 512 samples); the NUFFT backends side
@@ -42,6 +42,7 @@ from bridges.mri import (
     radial,
 )
 from bridges.mri.toeplitz import toeplitz_spectrum
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.bench.timing import interleaved_medians
 
 
@@ -133,7 +134,7 @@ def backends_side_by_side(reps):
     for coils in (1, 8):
         maps = smooth_maps(coils, n)
         ops = {
-            "sigpy (1.25, 4)": dict(backend="sigpy"),
+            "sigpy (1.25, 4)": dict(backend="sigpy", oversamp=1.25, width=4),
             "sigpy (2, 6)": dict(backend="sigpy", oversamp=2.0, width=6),
             "finufft eps 1e-6 (default)": dict(backend="finufft"),
         }
@@ -224,7 +225,7 @@ def ndft_errors():
     coords, x = radial(32, 128, (n, n)), crandn(n, n)
     exact = (ndft_matrix((n, n), coords) @ x.reshape(-1).to(torch.complex128)).reshape(coords.shape[:-1])
     out = {
-        "sigpy (1.25, 4)": NUFFT((n, n), coords, backend="sigpy")(x),
+        "sigpy (1.25, 4)": NUFFT((n, n), coords, backend="sigpy", oversamp=1.25, width=4)(x),
         "sigpy (2, 6)": NUFFT((n, n), coords, backend="sigpy", oversamp=2.0, width=6)(x),
         "finufft eps 1e-6": NUFFT((n, n), coords, backend="finufft")(x),
     }
@@ -343,43 +344,45 @@ def main(argv=None):
     parser.add_argument("--normal-only", action="store_true", help="only the normal-operator table (issue 17)")
     parser.add_argument("--per-item", action="store_true", help="only the per-item operator table (issue 17)")
     parser.add_argument("--espirit", action="store_true", help="only the ESPIRiT table (against SigPy and BART)")
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    reps = args.reps or (3 if args.quick else 9)
-    print(
-        f"torch {torch.__version__}, sigpy {sp.__version__}, {torch.get_num_threads()} torch threads, "
-        f"{reps} rounds, medians"
-    )
-    if args.per_item:
-        print(per_item_table(reps))
-        return
-    if args.espirit:
-        print(espirit_table(reps))
-        return
-    rows, note = normal_operator(reps)
-    print(
-        "\n### Normal operator, radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples\n\n"
-        "| normal operator | Toeplitz ms | A.H @ A ms | speed-up |\n|---|---:|---:|---:|"
-    )
-    print("\n".join(f"| {name} | {a * 1e3:.1f} | {b * 1e3:.1f} | {ratio:.2f}x |" for name, a, b, ratio in rows))
-    print(f"\n{note}")
-    if args.normal_only:
-        return
-    rows, note = cartesian(reps)
-    print(table("Cartesian SENSE, 8 coils, 320x320, 4x equispaced", rows) + f"\n\n{note}")
-    rows, _ = radial_sense(reps)
-    print(table("Radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples", rows))
-    print(
-        table(
-            "NUFFT backends through the public operators (radial 256x256, 128 x 512)",
-            backends_side_by_side(reps),
-            ratio_to="sigpy (1.25, 4)",
+    with markdown_output(args.markdown, "python -m experiments.bench.mri", argv):
+        reps = args.reps or (3 if args.quick else 9)
+        print(
+            f"torch {torch.__version__}, sigpy {sp.__version__}, {torch.get_num_threads()} torch threads, "
+            f"{reps} rounds, medians"
         )
-    )
-    print("\n### Error against the exact NDFT (64x64, radial 32 x 128)\n\n| NUFFT | relative error |\n|---|---:|")
-    for name, err in ndft_errors().items():
-        print(f"| {name} | {err:.1e} |")
-    print(per_item_table(reps))
-    print(espirit_table(reps))
+        if args.per_item:
+            print(per_item_table(reps))
+            return
+        if args.espirit:
+            print(espirit_table(reps))
+            return
+        rows, note = normal_operator(reps)
+        print(
+            "\n### Normal operator, radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples\n\n"
+            "| normal operator | Toeplitz ms | A.H @ A ms | speed-up |\n|---|---:|---:|---:|"
+        )
+        print("\n".join(f"| {name} | {a * 1e3:.1f} | {b * 1e3:.1f} | {ratio:.2f}x |" for name, a, b, ratio in rows))
+        print(f"\n{note}")
+        if args.normal_only:
+            return
+        rows, note = cartesian(reps)
+        print(table("Cartesian SENSE, 8 coils, 320x320, 4x equispaced", rows) + f"\n\n{note}")
+        rows, _ = radial_sense(reps)
+        print(table("Radial SENSE, 8 coils, 256x256, 128 spokes x 512 samples", rows))
+        print(
+            table(
+                "NUFFT backends through the public operators (radial 256x256, 128 x 512)",
+                backends_side_by_side(reps),
+                ratio_to="sigpy (1.25, 4)",
+            )
+        )
+        print("\n### Error against the exact NDFT (64x64, radial 32 x 128)\n\n| NUFFT | relative error |\n|---|---:|")
+        for name, err in ndft_errors().items():
+            print(f"| {name} | {err:.1e} |")
+        print(per_item_table(reps))
+        print(espirit_table(reps))
 
 
 def per_item_table(reps) -> str:

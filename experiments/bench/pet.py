@@ -1,6 +1,6 @@
 """PET overhead: one MLEM iteration through this project against the same iteration written on raw ASTRA.
 
-    python -m experiments.bench.pet [--repeats 9]
+    python -m experiments.bench.pet [--repeats 9] [--markdown PATH]
 
 Both sides run one thread on the same ASTRA CPU projector and geometry (the scanner's arc-corrected
 parallel beam, or its exact-LOR vector geometry), with attenuation, normalisation and a background:
@@ -18,6 +18,7 @@ import torch
 from astra import experimental as astra_direct
 
 from bridges import pet
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.bench.timing import interleaved_medians
 
 
@@ -64,17 +65,19 @@ def bench(repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, one ASTRA thread; one MLEM iteration, medians in ms\n")
-    print("| scanner | sinogram | image | mode | ours | raw ASTRA | ratio | max rel. difference |")
-    print("|---|---|---|---|---|---|---|---|")
-    for scanner, mode, t, err in bench(args.repeats):
-        print(
-            f"| {scanner.name} | {scanner.sinogram_shape[0]}x{scanner.sinogram_shape[1]} "
-            f"| {scanner.image_shape[0]}x{scanner.image_shape[1]} | {mode} | {1e3 * t['ours']:.2f} "
-            f"| {1e3 * t['raw']:.2f} | {t['ours'] / t['raw']:.3f} | {err:.1e} |",
-            flush=True,
-        )
+    with markdown_output(args.markdown, "python -m experiments.bench.pet", argv):
+        print(f"torch {torch.__version__}, one ASTRA thread; one MLEM iteration, medians in ms\n")
+        print("| scanner | sinogram | image | mode | ours | raw ASTRA | ratio | max rel. difference |")
+        print("|---|---|---|---|---|---|---|---|")
+        for scanner, mode, t, err in bench(args.repeats):
+            print(
+                f"| {scanner.name} | {scanner.sinogram_shape[0]}x{scanner.sinogram_shape[1]} "
+                f"| {scanner.image_shape[0]}x{scanner.image_shape[1]} | {mode} | {1e3 * t['ours']:.2f} "
+                f"| {1e3 * t['raw']:.2f} | {t['ours'] / t['raw']:.3f} | {err:.1e} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """SPECT: forward, adjoint and one OSEM iteration, `bridges.spect.Projector` against PyTomography 3.4's
 ``SPECTSystemMatrix`` on the same problem (128 × 128 × 2, 120 views of two heads, water μ-map, LEHR blur).
 
-    python -m experiments.bench.spect [--repeats 3] [--views 120] [--size 128]
+    python -m experiments.bench.spect [--repeats 3] [--views 120] [--size 128] [--markdown PATH]
 
 Both run on the CPU in float32 with the threads torch has; calls are interleaved (`interleaved_medians`).
 PyTomography's OSEM iteration is its ``OSEM`` algorithm's update on 8 subsets, ours `bridges.solvers.osem` with
@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from bridges import spect
+from experiments.bench.markdown import add_markdown_option, markdown_output
 from experiments.bench.timing import interleaved_medians
 from experiments.validation.spect import pytomography_forward, smooth_phantom
 
@@ -62,8 +63,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--views", type=int, default=120)
     parser.add_argument("--size", type=int, default=128)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
-    bench(args.repeats, args.views, args.size)
+    with markdown_output(args.markdown, "python -m experiments.bench.spect", argv):
+        bench(args.repeats, args.views, args.size)
 
 
 if __name__ == "__main__":

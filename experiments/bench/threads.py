@@ -1,6 +1,6 @@
 """How the CPU paths degrade when other processes compete for the cores: thread count and OpenMP wait policy.
 
-    python -m experiments.bench.threads [--calls 40] [--busy 0 1 2]
+    python -m experiments.bench.threads [--calls 40] [--busy 0 1 2] [--markdown PATH]
 
 Two workloads: 8-coil radial SENSE at 128² (forward plus adjoint through FINUFFT, 64 spokes x 256 samples) and
 one training step of learned primal-dual at 64² (convolutions through oneDNN, the CT projector through ASTRA).
@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from experiments.bench.markdown import add_markdown_option, markdown_output
 
 SETTINGS = {
     "default": {},
@@ -118,20 +120,22 @@ def main(argv=None):
     parser.add_argument("--busy", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
     parser.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
+    add_markdown_option(parser)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(measure(args.child, args.calls)))
         return
-    print(f"{os.cpu_count()} CPUs; median / p90 of {args.calls} calls in ms\n")
-    print("| workload | setting | " + " | ".join(f"{b} busy" for b in args.busy) + " |")
-    print("|---|---|" + "---|" * len(args.busy))
-    for workload in args.workloads:
-        for name, env in SETTINGS.items():
-            cells = []
-            for busy in args.busy:
-                r = run_setting(workload, env, busy, args.calls)
-                cells.append(f"{r['median']:.1f} / {r['p90']:.1f}")
-            print(f"| {workload} | {name} | " + " | ".join(cells) + " |", flush=True)
+    with markdown_output(args.markdown, "python -m experiments.bench.threads", argv):
+        print(f"{os.cpu_count()} CPUs; median / p90 of {args.calls} calls in ms\n")
+        print("| workload | setting | " + " | ".join(f"{b} busy" for b in args.busy) + " |")
+        print("|---|---|" + "---|" * len(args.busy))
+        for workload in args.workloads:
+            for name, env in SETTINGS.items():
+                cells = []
+                for busy in args.busy:
+                    r = run_setting(workload, env, busy, args.calls)
+                    cells.append(f"{r['median']:.1f} / {r['p90']:.1f}")
+                print(f"| {workload} | {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def test_cg_sense_equals_sigpy_sense_recon_radial(maps, phantom):
     coords = radial(16, 12, (12, 10))
     # SigPy's SenseRecon iterates with its own A^H A at gridding defaults (7e-3 from the exact NDFT); the Toeplitz
     # gram is the exact NDFT's, so the same iteration needs A^H A (tests/mri/test_toeplitz.py compares the two)
-    A = Sense(maps, coords, backend="sigpy", toeplitz=False)
+    A = Sense(maps, coords, backend="sigpy", oversamp=1.25, width=4, toeplitz=False)  # SigPy's defaults, as its app
     y = A(phantom)
     # 8 iterations: on this ill-conditioned radial problem float32 rounding is amplified near iteration 10, where
     # SigPy's float32 run is 4e-4 and ours 1e-3 from SigPy's float64 one (measured)
