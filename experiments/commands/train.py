@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 
 import torch.distributed as dist
@@ -31,7 +32,10 @@ def main(argv=None):
     args = parser.parse_intermixed_args(argv)
     cfg = load_config(args.config, args.overrides)
     out = args.out or Path("runs") / Path(args.config).stem
-    run = train(cfg, out, resume=args.resume)
+    steps = train(cfg, out, resume=args.resume).step
     if dist.is_initialized():
+        # The DDP model must be gone before its process group: torch 2.14.1 aborts (std::terminate) when a
+        # DDP module is freed after destroy_process_group, at the latest at the interpreter's exit.
+        gc.collect()
         dist.destroy_process_group()
-    print(f"trained {run.step} steps; checkpoint {out / 'checkpoint.pt'}")
+    print(f"trained {steps} steps; checkpoint {out / 'checkpoint.pt'}")

@@ -376,6 +376,8 @@ try:
     training.train(load_config("smoke-ct", sys.argv[2:]), out, progress=False)
 except ValueError as err:
     (out / f"rank{dist.get_rank()}.err").write_text(str(err))
+# the traceback kept the DDP model in a cycle: freed after destroy_process_group, torch 2.14.1 aborts
+import gc; gc.collect()
 dist.destroy_process_group()
 """
 
